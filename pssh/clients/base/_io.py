@@ -1,0 +1,207 @@
+"""The byte path between an SSH library session and the network.
+
+Why a relay: an SSH library in non-blocking mode reads the socket from whatever
+call happens to run, and stores packets for other channels on the way. A
+greenlet that is waiting for the socket to become readable for *its* channel is
+then never woken, because the bytes it waits for were already taken off the
+socket by somebody else's call. Reading the network ourselves and handing the
+bytes to the library through a socket pair closes that gap: bytes reach the
+library only when our relay greenlet writes them, and after every such write we
+wake every greenlet waiting on the session, so each retries its call and finds
+what was queued for it. Waiting is then exact: no polling, no sleeps, no lost
+wake-ups, however many channels share the session.
+
+The network side is anything with the small :class:`Transport` interface, so the
+same machinery serves a TCP socket and (later) a channel tunnelled through
+another SSH session.
+"""
+import errno
+import socket
+from typing import Any, Callable, Optional, Protocol, Set
+
+import gevent
+from gevent import socket as gsocket
+from gevent.hub import Waiter, get_hub
+
+from ... import logger
+
+READ = 1   # libev's READ, and LIBSSH2_SESSION_BLOCK_INBOUND
+WRITE = 2  # libev's WRITE, and LIBSSH2_SESSION_BLOCK_OUTBOUND
+
+_CHUNK = 256 * 1024
+_PAIR_BUFFER = 1024 * 1024
+
+
+class Transport(Protocol):
+    """The network side of a session: a connected, cooperative byte stream."""
+
+    def recv(self, size: int) -> bytes: ...
+
+    def sendall(self, data: bytes) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class SessionIO:
+    """Owns the relay between ``transport`` and the socket the SSH library uses.
+
+    :param transport: a connected gevent socket (or other :class:`Transport`).
+    :param label: ``host:port``, for log messages.
+    """
+
+    def __init__(self, transport: Transport, label: str) -> None:
+        self.transport = transport
+        self.label = label
+        lib_side, relay_side = gsocket.socketpair()
+        for sock in (lib_side, relay_side):
+            for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, opt, _PAIR_BUFFER)
+                except OSError:  # pragma: no cover - best effort
+                    pass
+        lib_side.setblocking(False)
+        #: The socket given to the SSH library.
+        self.lib_sock = lib_side
+        self.fileno = lib_side.fileno()
+        self._relay = relay_side
+        self._waiters: Set[Waiter] = set()
+        #: Why the network side ended, once it has (an exception or 'EOF').
+        self.closed_reason: Optional[Any] = None
+        self._closed = False
+        self._inbound = gevent.spawn(self._pump_in)
+        self._outbound = gevent.spawn(self._pump_out)
+
+    # The relay.
+
+    def _pump_in(self) -> None:
+        relay, transport = self._relay, self.transport
+        try:
+            while True:
+                data = transport.recv(_CHUNK)
+                if not data:
+                    self.closed_reason = 'EOF'
+                    break
+                view = memoryview(data)
+                while view:
+                    sent = relay.send(view)
+                    view = view[sent:]
+                    self.notify()
+        except (OSError, gevent.GreenletExit) as exc:
+            if self.closed_reason is None:
+                self.closed_reason = exc
+        finally:
+            try:
+                relay.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            self.notify()
+
+    def _pump_out(self) -> None:
+        relay, transport = self._relay, self.transport
+        try:
+            while True:
+                data = relay.recv(_CHUNK)
+                if not data:
+                    break
+                transport.sendall(data)
+        except (OSError, gevent.GreenletExit) as exc:
+            if self.closed_reason is None:
+                self.closed_reason = exc
+            logger.debug('%s: sending stopped: %s', self.label, exc)
+        finally:
+            self.notify()
+
+    # Waiting.
+
+    def notify(self) -> None:
+        """Wake every greenlet waiting on this session so that it retries."""
+        if self._waiters:
+            waiters, self._waiters = self._waiters, set()
+            run_callback = get_hub().loop.run_callback
+            for waiter in waiters:
+                run_callback(waiter.switch, None)
+
+    def wait(self, directions: int, timeout: Optional[float] = None) -> bool:
+        """Wait until the library can make progress.
+
+        Returns when the library's socket is ready for ``directions`` (a mask of
+        :data:`READ` and :data:`WRITE`, as the library reports what blocked it),
+        when new bytes were handed to the library, or when the network side
+        closed. Returns False if ``timeout`` seconds passed first.
+        """
+        if self._closed:
+            raise OSError(errno.EBADF, 'session I/O is closed')
+        if self.closed_reason is not None:
+            # Every byte the server sent has reached the library, and the library
+            # still wants more: nothing else will come.
+            raise ConnectionResetError(errno.ECONNRESET, 'connection to %s lost (%s)' % (
+                self.label, self.closed_reason))
+        if not directions:
+            directions = READ
+        hub = get_hub()
+        waiter = Waiter(hub)
+        watcher = hub.loop.io(self.fileno, directions)
+        timer = None
+        self._waiters.add(waiter)
+        try:
+            watcher.start(waiter.switch, None)
+            if timeout is not None:
+                timer = hub.loop.timer(timeout)
+                timer.start(waiter.switch, _TIMED_OUT)
+            return waiter.get() is not _TIMED_OUT
+        finally:
+            watcher.stop()
+            watcher.close()
+            if timer is not None:
+                timer.stop()
+                timer.close()
+            self._waiters.discard(waiter)
+
+    def close(self) -> None:
+        """Stop the relay and close every socket. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        current = gevent.getcurrent()
+        for greenlet in (self._inbound, self._outbound):
+            if greenlet is not current:
+                greenlet.kill(block=False)
+        for sock in (self.lib_sock, self._relay):
+            try:
+                sock.close()
+            except OSError:  # pragma: no cover
+                pass
+        try:
+            self.transport.close()
+        except OSError:  # pragma: no cover
+            pass
+        self.notify()
+
+
+_TIMED_OUT = object()
+
+
+def call_until_done(io: SessionIO, func: Callable[[], Any], is_again: Callable[[Any], bool],
+                    directions: Callable[[], int], timeout: Optional[float]) -> Any:
+    """Call ``func`` until ``is_again(result)`` is false, waiting between tries.
+
+    :raises TimeoutError: (the builtin) when ``timeout`` seconds pass first; the
+      caller turns it into a :class:`pssh.exceptions.Timeout` naming the host.
+    """
+    result = func()
+    if not is_again(result):
+        return result
+    if timeout is None:
+        while is_again(result):
+            io.wait(directions())
+            result = func()
+        return result
+    loop = get_hub().loop
+    deadline = loop.now() + timeout
+    while is_again(result):
+        loop.update_now()
+        remaining = deadline - loop.now()
+        if remaining <= 0 or not io.wait(directions(), remaining):
+            raise TimeoutError
+        result = func()
+    return result

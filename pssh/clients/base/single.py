@@ -1,0 +1,837 @@
+"""What every single-host client does, whatever SSH library is underneath.
+
+:class:`BaseSSHClient` holds the behaviour: connecting with retries, the
+authentication order, running commands, reading their output into buffers,
+shells and keepalives. A backend subclass supplies a small set of primitive
+operations on its library's session and channel objects (the ``_b_*`` methods
+below); each primitive either finishes, or returns :attr:`BaseSSHClient._again`
+when the library would block, and everything here then waits on the session's
+:class:`~pssh.clients.base._io.SessionIO` for exactly as long as needed.
+"""
+import codecs
+import getpass
+import os
+import signal
+import socket
+import weakref
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import gevent
+from gevent import socket as gsocket
+from gevent.event import Event
+
+from ... import logger
+from ..._deprecation import deprecated
+from ...constants import DEFAULT_RETRIES, RETRY_DELAY
+from ...exceptions import (
+    AuthenticationError, ConnectTimeoutError, HostConnectionError,
+    HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
+    SessionError, ShellError, SSHError, Timeout, UnknownHostError)
+from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
+from ..reader import ConcurrentRWBuffer
+from ._io import SessionIO, call_until_done
+
+__all__ = ['BaseSSHClient', 'InteractiveShell', 'Stdin', 'Channel']
+
+_READ_SIZE = 256 * 1024
+
+
+def load_private_key(pkey: Union[str, bytes, 'os.PathLike[str]', None]) -> Optional[bytes]:
+    """The bytes of a private key given as a path or as the key itself.
+
+    :raises PKeyFileError: the path does not exist or cannot be read.
+    """
+    if pkey is None or isinstance(pkey, bytes):
+        return pkey
+    if not isinstance(pkey, (str, os.PathLike)):
+        raise PKeyFileError('Private key must be a path or bytes, got %s', type(pkey).__name__)
+    path = os.path.expanduser(os.fspath(pkey))
+    try:
+        with open(path, 'rb') as fh:
+            return fh.read()
+    except OSError as exc:
+        raise PKeyFileError('Cannot read private key file %s: %s', path,
+                            exc.strerror or exc) from None
+
+
+def _quote(command: str) -> str:
+    return "'" + command.replace("'", "'\\''") + "'"
+
+
+def build_command(command: str, sudo: bool = False, user: Optional[str] = None,
+                  shell: Optional[str] = None) -> str:
+    """The command line sent to the server for ``command`` and these options."""
+    if not (sudo or user or shell):
+        return command
+    line = '%s %s' % (shell or '$SHELL -c', _quote(command))
+    if user:
+        return 'sudo -u %s -S %s' % (user, line)
+    if sudo:
+        return 'sudo -S ' + line
+    return line
+
+
+class Channel:
+    """A channel of a session, with what has been learnt about its command.
+
+    Wraps the SSH library's channel object (attributes not defined here are
+    looked up on it, so code that used the library's channel directly keeps
+    working).
+    """
+
+    __slots__ = ('raw', 'client', 'exit_code', 'exit_signal', 'error', 'closed', '_done',
+                 '__weakref__')
+
+    def __init__(self, raw: Any, client: 'BaseSSHClient') -> None:
+        self.raw = raw
+        self.client = client
+        #: Exit status; minus the signal number when killed by a signal.
+        self.exit_code: Optional[int] = None
+        #: Name of the signal that ended the command (``'KILL'``...), if any.
+        self.exit_signal: Optional[str] = None
+        #: What stopped reading this channel early, if anything did.
+        self.error: Optional[BaseException] = None
+        self.closed = False
+        self._done = Event()
+
+    @property
+    def done(self) -> bool:
+        """True once the command's output has ended and its status is recorded."""
+        return self._done.is_set()
+
+    def wait_done(self, timeout: Optional[float] = None) -> bool:
+        return self._done.wait(timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+    def __repr__(self) -> str:
+        return '<Channel of %s exit_code=%r%s>' % (
+            self.client.host, self.exit_code,
+            ' signal=%s' % self.exit_signal if self.exit_signal else '')
+
+
+class Stdin:
+    """The standard input of a remote command."""
+
+    __slots__ = ('_channel', '_client')
+
+    def __init__(self, channel: Channel, client: 'BaseSSHClient') -> None:
+        self._channel = channel
+        self._client = client
+
+    def write(self, data: Union[str, bytes]) -> None:
+        """Send ``data`` (``str`` is sent as UTF-8); returns once all of it is sent."""
+        if isinstance(data, str):
+            data = data.encode('utf-8')
+        self._client.eagain_write(self._channel, data)
+
+    def flush(self) -> None:
+        """Nothing to do: :meth:`write` returns only once its data is sent."""
+
+    def close(self) -> None:
+        """Send end-of-file: the command sees its standard input close."""
+        self._client._call(self._client._b_send_eof, self._channel.raw)
+
+
+class InteractiveShell:
+    """A login shell on one host, fed with :meth:`run` and read through :attr:`output`.
+
+    Used as a context manager, leaving the block closes the shell and waits for
+    it to exit, after which all its output can be read.
+    """
+
+    def __init__(self, channel: Channel, client: 'BaseSSHClient', encoding: str = 'utf-8',
+                 read_timeout: Optional[float] = None) -> None:
+        self._chan = channel
+        self._client = client
+        self.output = client._make_output(channel, encoding, read_timeout, None)
+
+    @property
+    def stdout(self) -> Optional[Iterator[str]]:
+        return self.output.stdout
+
+    @property
+    def stderr(self) -> Optional[Iterator[str]]:
+        return self.output.stderr
+
+    @property
+    def stdin(self) -> Optional[Stdin]:
+        return self.output.stdin
+
+    @property
+    def exit_code(self) -> Optional[int]:
+        return self.output.exit_code
+
+    def run(self, cmd: str) -> None:
+        """Send ``cmd`` and a newline to the shell.
+
+        :raises ShellError: the shell is closed or the write failed.
+        """
+        try:
+            self.output.stdin.write(cmd + '\n')  # type: ignore[union-attr]
+        except Exception as exc:
+            raise ShellError('Could not send command to shell on %s: %s',
+                             self._client.host, exc) from exc
+
+    def close(self) -> None:
+        """Send end-of-file to the shell and wait for it to exit."""
+        self.output.stdin.close()  # type: ignore[union-attr]
+        self._client.wait_finished(self.output)
+
+    def __enter__(self) -> 'InteractiveShell':
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def _keepalive_loop(ref: 'weakref.ReferenceType[BaseSSHClient]') -> None:
+    while True:
+        client = ref()
+        if client is None or client._io is None:
+            return
+        try:
+            delay = client._b_keepalive_send()
+        except Exception as exc:
+            logger.debug('%s: keepalive stopped: %s', client.host, exc)
+            return
+        del client
+        gevent.sleep(max(1, delay))
+
+
+class BaseSSHClient:
+    """A client of one SSH server; backends subclass it.
+
+    The constructor connects and authenticates. See the native
+    :class:`pssh.clients.native.SSHClient` for the parameters.
+    """
+
+    #: Identity files tried, in order, when no ``pkey`` is given.
+    IDENTITIES: Tuple[str, ...] = tuple(
+        os.path.expanduser('~/.ssh/%s' % name)
+        for name in ('id_rsa', 'id_dsa', 'identity', 'id_ecdsa', 'id_ed25519'))
+
+    #: What a backend primitive returns when its library would block.
+    _again: Any = object()
+
+    def __init__(self, host: str, user: Optional[str] = None, password: Optional[str] = None,
+                 port: Optional[int] = None, pkey: Any = None, alias: Optional[str] = None,
+                 num_retries: int = DEFAULT_RETRIES, retry_delay: float = RETRY_DELAY,
+                 allow_agent: bool = True, timeout: Optional[float] = None,
+                 proxy_host: Optional[str] = None, proxy_port: Optional[int] = None,
+                 proxy_pkey: Any = None, proxy_user: Optional[str] = None,
+                 proxy_password: Optional[str] = None, _auth_thread_pool: bool = True,
+                 forward_ssh_agent: bool = False, keepalive_seconds: Optional[int] = 60,
+                 identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
+                 keyboard_interactive: bool = False) -> None:
+        if not isinstance(host, str) or not host:
+            raise ValueError('host must be a non-empty string, got %r' % (host,))
+        if port is None:
+            port = 22
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError('port of %s must be an int between 1 and 65535, got %r' % (host, port))
+        if keyboard_interactive and not password:
+            raise InvalidAPIUseError(
+                'keyboard_interactive=True needs a password to answer the prompt (host %s)', host)
+        if proxy_host is not None:
+            raise InvalidAPIUseError('proxy_host is not supported by this release (host %s)', host)
+        self.host = host
+        self.alias = alias
+        self.user = user or getpass.getuser()
+        self.password = password
+        self.port = port
+        self.pkey = pkey
+        self.num_retries = max(1, int(num_retries)) if num_retries is not None else DEFAULT_RETRIES
+        self.retry_delay = retry_delay if retry_delay is not None else RETRY_DELAY
+        self.timeout = timeout
+        self.allow_agent = allow_agent
+        self.identity_auth = identity_auth
+        self.ipv6_only = ipv6_only
+        self.compress = compress
+        self.keepalive_seconds = keepalive_seconds
+        self.forward_ssh_agent = forward_ssh_agent
+        self.keyboard_interactive = keyboard_interactive
+        self.proxy_host = proxy_host
+        self.proxy_port = proxy_port
+        self.proxy_user = proxy_user
+        self.proxy_password = proxy_password
+        self.proxy_pkey = proxy_pkey
+        self._pkey_data = load_private_key(pkey)
+        self.session: Any = None
+        self.sock: Any = None
+        self._io: Optional[SessionIO] = None
+        self._keepalive: Optional[gevent.Greenlet] = None
+        self._finalizer: Optional[weakref.finalize] = None
+        self._connect()
+
+    def __repr__(self) -> str:
+        return '<%s %s@%s:%s%s>' % (type(self).__name__, self.user, self.host, self.port,
+                                    ' (connected)' if self._io is not None else '')
+
+    # ------------------------------------------------------------------
+    # Backend primitives. Each returns self._again when it would block.
+
+    def _b_new_session(self) -> Any:
+        raise NotImplementedError
+
+    def _b_handshake(self) -> Any:
+        raise NotImplementedError
+
+    def _b_block_directions(self) -> int:
+        raise NotImplementedError
+
+    def _b_auth_key(self, key: bytes, passphrase: str) -> Any:
+        raise NotImplementedError
+
+    def _b_auth_agent(self) -> bool:
+        raise NotImplementedError
+
+    def _b_auth_password(self) -> Any:
+        raise NotImplementedError
+
+    def _b_auth_keyboard_interactive(self) -> Any:
+        raise NotImplementedError
+
+    def _b_open_channel(self) -> Any:
+        raise NotImplementedError
+
+    def _b_pty(self, raw: Any) -> Any:
+        raise NotImplementedError
+
+    def _b_execute(self, raw: Any, command: str) -> Any:
+        raise NotImplementedError
+
+    def _b_shell(self, raw: Any) -> Any:
+        raise NotImplementedError
+
+    def _b_request_agent_forwarding(self, raw: Any) -> Any:
+        raise NotImplementedError
+
+    def _b_read(self, raw: Any, stderr: bool, size: int) -> Any:
+        """Bytes read, ``b''`` at end of stream, or self._again."""
+        raise NotImplementedError
+
+    def _b_write(self, raw: Any, data: bytes) -> Any:
+        """Number of bytes accepted (possibly fewer than given), or self._again."""
+        raise NotImplementedError
+
+    def _b_send_eof(self, raw: Any) -> Any:
+        raise NotImplementedError
+
+    def _b_eof(self, raw: Any) -> bool:
+        raise NotImplementedError
+
+    def _b_close(self, raw: Any) -> Any:
+        raise NotImplementedError
+
+    def _b_wait_closed(self, raw: Any) -> Any:
+        raise NotImplementedError
+
+    def _b_exit_status(self, raw: Any) -> Tuple[Optional[int], Optional[str]]:
+        """(exit status, signal name or None) once the channel has closed."""
+        raise NotImplementedError
+
+    def _b_keepalive_config(self) -> None:
+        raise NotImplementedError
+
+    def _b_keepalive_send(self) -> int:
+        raise NotImplementedError
+
+    def _b_disconnect(self) -> Any:
+        raise NotImplementedError
+
+    def _b_translate(self, exc: BaseException) -> Optional[BaseException]:
+        """Our exception for a library exception, or None if it is not one of its."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------
+    # Calling the library.
+
+    def _call(self, func: Callable[..., Any], *args: Any,
+              timeout: Optional[float] = None, what: Optional[str] = None) -> Any:
+        """Call a backend primitive until it stops saying it would block."""
+        io = self._io
+        if io is None:
+            raise SessionError('Not connected to %s:%s', self.host, self.port)
+        again = self._again
+        try:
+            return call_until_done(io, lambda: func(*args), lambda r: r is again,
+                                   self._b_block_directions, timeout)
+        except TimeoutError:
+            raise Timeout('%s on %s:%s did not finish within %s seconds',
+                          what or getattr(func, '__name__', 'operation').lstrip('_b'),
+                          self.host, self.port, timeout) from None
+        except ConnectionResetError as exc:
+            raise SSHError('Connection to %s:%s lost: %s', self.host, self.port,
+                           exc.strerror or exc) from None
+        except Exception as exc:
+            ours = self._b_translate(exc)
+            if ours is None:
+                raise
+            raise ours from exc
+
+    def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``func(*args, **kwargs)`` of the SSH library until it does not block."""
+        again = self._library_again()
+        io = self._io
+        if io is None:
+            raise SessionError('Not connected to %s:%s', self.host, self.port)
+
+        def is_again(result: Any) -> bool:
+            if isinstance(result, tuple) and result:
+                result = result[0]
+            return isinstance(result, int) and result == again
+
+        return call_until_done(io, lambda: func(*args, **kwargs), is_again,
+                               self._b_block_directions, self.timeout)
+
+    def eagain_write(self, write_func: Any, data: bytes) -> None:
+        """Write all of ``data`` to a channel, waiting whenever the library would block.
+
+        ``write_func`` is a :class:`Channel`, a library channel, or a library
+        write function.
+        """
+        raw = getattr(write_func, 'raw', write_func)
+        raw = getattr(raw, '__self__', raw)
+        view = memoryview(data)
+        while view:
+            sent = self._call(self._b_write, raw, view, what='write')
+            view = view[sent:]
+
+    def _library_again(self) -> int:
+        raise NotImplementedError
+
+    def poll(self, timeout: Optional[float] = None) -> None:
+        """Wait until the session's socket is ready in the direction the library needs."""
+        if self._io is not None:
+            self._io.wait(self._b_block_directions(), timeout)
+
+    # ------------------------------------------------------------------
+    # Connecting.
+
+    def _resolve(self) -> List[tuple]:
+        family = socket.AF_INET6 if self.ipv6_only else socket.AF_UNSPEC
+        try:
+            # Literal addresses need no resolver (and no resolver thread).
+            infos = socket.getaddrinfo(self.host, self.port, family, socket.SOCK_STREAM,
+                                       socket.IPPROTO_TCP, socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            infos = gsocket.getaddrinfo(self.host, self.port, family, socket.SOCK_STREAM,
+                                        socket.IPPROTO_TCP)
+        if self.ipv6_only:
+            infos = [info for info in infos if info[0] == socket.AF_INET6]
+            if not infos:
+                raise NoIPv6AddressFoundError('No IPv6 address found for %s', self.host)
+        return infos
+
+    def _open_socket(self) -> Any:
+        try:
+            infos = self._resolve()
+        except socket.gaierror as exc:
+            if self.ipv6_only and exc.errno in (socket.EAI_NONAME, getattr(socket, 'EAI_NODATA', -5),
+                                                socket.EAI_ADDRFAMILY if hasattr(socket, 'EAI_ADDRFAMILY') else -9):
+                raise NoIPv6AddressFoundError('No IPv6 address found for %s', self.host) from None
+            raise
+        refused: Optional[BaseException] = None
+        last: Optional[BaseException] = None
+        for family, socktype, proto, _name, address in infos:
+            sock = gsocket.socket(family, socktype, proto)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(address)
+            except ConnectionRefusedError as exc:
+                sock.close()
+                refused = exc
+                continue
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(None)
+            return sock
+        if last is not None:
+            raise last
+        raise refused or OSError('no address to connect to')
+
+    def _connect(self) -> None:
+        """Connect, handshake and authenticate: the only network I/O of the constructor."""
+        last: Optional[BaseException] = None
+        for attempt in range(1, self.num_retries + 1):
+            try:
+                self._connect_once()
+                break
+            except (HostConnectionRefusedError, NoIPv6AddressFoundError, UnknownHostError):
+                raise
+            except ConnectionRefusedError as exc:
+                raise HostConnectionRefusedError(
+                    'Connection to %s:%s refused: %s', self.host, self.port,
+                    exc.strerror or exc) from None
+            except socket.gaierror as exc:
+                if exc.errno != socket.EAI_AGAIN or attempt == self.num_retries:
+                    raise UnknownHostError('Unknown host %s: %s', self.host,
+                                           exc.strerror or exc) from None
+                last = exc
+            except (OSError, SSHError, Timeout) as exc:
+                last = exc
+            self._close_io()
+            logger.debug('%s:%s: attempt %s of %s failed: %s', self.host, self.port, attempt,
+                         self.num_retries, last)
+            if attempt < self.num_retries:
+                gevent.sleep(self.retry_delay)
+        else:
+            raise self._connect_error(last) from None
+        try:
+            self.auth()
+        except BaseException:
+            self._close_io()
+            raise
+        self._b_keepalive_config()
+        if self.keepalive_seconds:
+            self._keepalive = gevent.spawn(_keepalive_loop, weakref.ref(self))
+
+    def _connect_error(self, exc: Optional[BaseException]) -> BaseException:
+        tries = '%s attempt%s' % (self.num_retries, '' if self.num_retries == 1 else 's')
+        if isinstance(exc, (TimeoutError, Timeout)):
+            return ConnectTimeoutError('Timed out connecting to %s:%s after %s (timeout %ss)',
+                                       self.host, self.port, tries, self.timeout)
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        return HostConnectionError('Error connecting to %s:%s after %s: %s',
+                                   self.host, self.port, tries, detail)
+
+    def _connect_once(self) -> None:
+        sock = self._open_socket()
+        self.sock = sock
+        self._io = SessionIO(sock, '%s:%s' % (self.host, self.port))
+        self._finalizer = weakref.finalize(self, self._io.close)
+        self.session = self._b_new_session()
+        self._call(self._b_handshake, timeout=self.timeout, what='SSH handshake')
+
+    def _close_io(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if self._keepalive is not None:
+            self._keepalive.kill(block=False)
+            self._keepalive = None
+        if self._io is not None:
+            self._io.close()
+            self._io = None
+        self.session = None
+        self.sock = None
+
+    # ------------------------------------------------------------------
+    # Authentication.
+
+    def auth(self) -> None:
+        """Authenticate, trying in order: ``pkey`` alone if given; else the SSH
+        agent (when ``allow_agent``), the default identity files (when
+        ``identity_auth``), then the password or keyboard-interactive.
+
+        :raises AuthenticationError: nothing worked; the message lists what was tried.
+        """
+        passphrase = self.password or ''
+        if self._pkey_data is not None:
+            name = self.pkey if isinstance(self.pkey, (str, os.PathLike)) else 'key given as bytes'
+            try:
+                self._call(self._b_auth_key, self._pkey_data, passphrase, timeout=self.timeout,
+                           what='public key authentication')
+                return
+            except AuthenticationError as exc:
+                raise AuthenticationError('Authentication as %s on %s:%s failed with private key %s: %s',
+                                          self.user, self.host, self.port, name, exc) from None
+        tried = []
+        if self.allow_agent:
+            tried.append('ssh-agent')
+            try:
+                if self._b_auth_agent():
+                    return
+            except Exception as exc:  # agent trouble is never fatal
+                logger.debug('%s: agent authentication failed: %s', self.host, exc)
+        if self.identity_auth:
+            for path in self.IDENTITIES:
+                if not os.path.isfile(path):
+                    continue
+                tried.append(path)
+                try:
+                    key = load_private_key(path)
+                    self._call(self._b_auth_key, key, passphrase, timeout=self.timeout,
+                               what='public key authentication')
+                    return
+                except (AuthenticationError, PKeyFileError) as exc:
+                    logger.debug('%s: identity %s failed: %s', self.host, path, exc)
+        if self.password is not None:
+            if self.keyboard_interactive:
+                tried.append('keyboard-interactive')
+                func = self._b_auth_keyboard_interactive
+            else:
+                tried.append('password')
+                func = self._b_auth_password
+            try:
+                self._call(func, timeout=self.timeout, what='password authentication')
+                return
+            except AuthenticationError as exc:
+                logger.debug('%s: %s failed: %s', self.host, tried[-1], exc)
+        raise AuthenticationError('Authentication as %s on %s:%s failed; tried: %s',
+                                  self.user, self.host, self.port,
+                                  ', '.join(tried) or 'nothing (no key, agent, identity or password)')
+
+    # ------------------------------------------------------------------
+    # Channels and commands.
+
+    def open_session(self) -> Channel:
+        """Open a new channel on the session.
+
+        :raises SessionError: the server refused or the session is gone.
+        """
+        raw = self._call(self._b_open_channel, timeout=self.timeout, what='opening a channel')
+        return Channel(raw, self)
+
+    def _make_output(self, channel: Channel, encoding: str, read_timeout: Optional[float],
+                     fully_qualified_command: Optional[bytes]) -> HostOutput:
+        out, err = ConcurrentRWBuffer(), ConcurrentRWBuffer()
+        reader = gevent.spawn(self._read_channel, channel, out, err)
+        buffers = HostOutputBuffers(BufferData(reader, out), BufferData(reader, err))
+        return HostOutput(self.host, channel, Stdin(channel, self), self, alias=self.alias,
+                          encoding=encoding, read_timeout=read_timeout, buffers=buffers,
+                          fully_qualified_command=fully_qualified_command)
+
+    def run_command(self, command: str, sudo: bool = False, user: Optional[str] = None,
+                    use_pty: bool = False, shell: Optional[str] = None,
+                    encoding: str = 'utf-8', timeout: Optional[float] = None,
+                    read_timeout: Optional[float] = None) -> HostOutput:
+        """Start ``command`` and return its :class:`~pssh.output.HostOutput` at once.
+
+        :param sudo: run it through ``sudo -S``.
+        :param user: run it as this user through ``sudo -u user -S`` (implies sudo).
+        :param use_pty: ask for a pseudo terminal; stderr then arrives in stdout.
+        :param shell: run the command through this shell command (``'bash -c'``)
+          instead of ``$SHELL -c`` when sudo or user is given.
+        :param encoding: how output bytes are decoded.
+        :param timeout: same as ``read_timeout`` (kept for older code).
+        :param read_timeout: seconds after which reading output raises
+          :class:`~pssh.exceptions.Timeout`.
+        :raises LookupError: ``encoding`` is not a known codec.
+        """
+        if not isinstance(command, str):
+            raise TypeError('command must be a str, got %s' % type(command).__name__)
+        codecs.lookup(encoding)
+        if read_timeout is None:
+            read_timeout = timeout
+        line = build_command(command, sudo=sudo, user=user, shell=shell)
+        channel = self.open_session()
+        try:
+            if self.forward_ssh_agent:
+                try:
+                    self._call(self._b_request_agent_forwarding, channel.raw, timeout=self.timeout)
+                except SSHError as exc:
+                    logger.debug('%s: agent forwarding refused: %s', self.host, exc)
+            if use_pty:
+                self._call(self._b_pty, channel.raw, timeout=self.timeout, what='requesting a PTY')
+            self._call(self._b_execute, channel.raw, line, timeout=self.timeout,
+                       what='starting the command')
+        except BaseException:
+            self._discard_channel(channel)
+            raise
+        return self._make_output(channel, encoding, read_timeout, line.encode('utf-8'))
+
+    def _discard_channel(self, channel: Channel) -> None:
+        try:
+            self.close_channel(channel)
+        except Exception:  # the original error matters more
+            pass
+
+    def _read_channel(self, channel: Channel, out: ConcurrentRWBuffer,
+                      err: ConcurrentRWBuffer) -> None:
+        """Reader greenlet: move a channel's output into its buffers until it ends."""
+        raw, again, read = channel.raw, self._again, self._b_read
+        io = self._io
+        try:
+            streams = [(out, False), (err, True)]
+            while streams:
+                progressed = False
+                for stream in list(streams):
+                    buffer, is_err = stream
+                    while True:
+                        buffer.wait_writable()
+                        data = read(raw, is_err, _READ_SIZE)
+                        if data is again:
+                            break
+                        if not data:
+                            streams.remove(stream)
+                            buffer.set_eof()
+                            break
+                        buffer.write(data)
+                        progressed = True
+                if streams and not progressed:
+                    if io is None or self._io is not io:
+                        raise SSHError('Session to %s:%s was closed', self.host, self.port)
+                    io.wait(self._b_block_directions())
+            self._call(self._b_wait_closed, raw, what='waiting for the channel to close')
+            channel.exit_code, channel.exit_signal = self._b_exit_status(raw)
+        except ConnectionResetError as exc:
+            channel.error = SSHError('Connection to %s:%s lost: %s', self.host, self.port,
+                                     exc.strerror or exc)
+        except Exception as exc:
+            ours = self._b_translate(exc) if not isinstance(exc, (SSHError, OSError)) else None
+            channel.error = ours or exc
+            logger.debug('%s: reading output stopped: %s', self.host, channel.error)
+        finally:
+            out.set_eof()
+            err.set_eof()
+            channel._done.set()
+
+    def wait_finished(self, host_output: HostOutput, timeout: Optional[float] = None) -> None:
+        """Wait for the command of ``host_output`` to finish (output fully received).
+
+        Output not read yet stays readable afterwards.
+
+        :raises ValueError: ``host_output`` is not a HostOutput.
+        :raises Timeout: it did not finish within ``timeout`` seconds.
+        """
+        if not isinstance(host_output, HostOutput):
+            raise ValueError('%r is not a HostOutput' % (host_output,))
+        channel = host_output.channel
+        if channel is None:
+            return
+        if host_output.buffers is not None:
+            host_output.buffers.stdout.rw_buffer.allow_unbounded()
+            host_output.buffers.stderr.rw_buffer.allow_unbounded()
+        if isinstance(channel, Channel):
+            if not channel.wait_done(timeout):
+                raise Timeout('Command on %s:%s did not finish within %s seconds',
+                              self.host, self.port, timeout)
+            return
+        raise ValueError('%r has no channel of this client' % (host_output,))
+
+    def finished(self, channel: Any) -> bool:
+        """True once the command on ``channel`` has finished."""
+        if channel is None:
+            return True
+        if isinstance(channel, Channel):
+            return channel.done
+        return bool(self._b_eof(channel))
+
+    def get_exit_status(self, channel: Any) -> Optional[int]:
+        """Exit status of the command on ``channel``, or None while not known."""
+        if isinstance(channel, Channel):
+            return channel.exit_code
+        return None
+
+    def close_channel(self, channel: Any) -> None:
+        """Close ``channel``. A command running with a PTY is ended by this."""
+        if isinstance(channel, Channel):
+            if channel.closed:
+                return
+            channel.closed = True
+            raw = channel.raw
+        else:
+            raw = channel
+        if self._io is None:
+            return
+        self._call(self._b_close, raw, timeout=self.timeout, what='closing a channel')
+
+    def open_shell(self, encoding: str = 'utf-8', read_timeout: Optional[float] = None) -> InteractiveShell:
+        """Start an interactive login shell.
+
+        :raises ShellError: the server refused.
+        """
+        codecs.lookup(encoding)
+        channel = self.open_session()
+        try:
+            self._call(self._b_shell, channel.raw, timeout=self.timeout, what='starting a shell')
+        except SSHError as exc:
+            self._discard_channel(channel)
+            raise ShellError('Could not start a shell on %s:%s: %s', self.host, self.port, exc) from exc
+        return InteractiveShell(channel, self, encoding=encoding, read_timeout=read_timeout)
+
+    # Reading helpers kept from the reference API.
+
+    def read_output(self, stdout_buffer: ConcurrentRWBuffer, timeout: Optional[float] = None,
+                    encoding: str = 'utf-8') -> Iterator[str]:
+        """Lines of stdout from a reader buffer."""
+        return _LineStream(stdout_buffer, encoding, self.host, False).generate(timeout)
+
+    def read_stderr(self, stderr_buffer: ConcurrentRWBuffer, timeout: Optional[float] = None,
+                    encoding: str = 'utf-8') -> Iterator[str]:
+        """Lines of stderr from a reader buffer."""
+        return _LineStream(stderr_buffer, encoding, self.host, True).generate(timeout)
+
+    def read_output_buffer(self, output_buffer: Iterable[Union[str, bytes]],
+                           prefix: Optional[str] = None,
+                           callback: Optional[Callable[..., Any]] = None,
+                           callback_args: Optional[Sequence[Any]] = None,
+                           encoding: str = 'utf-8') -> Iterator[str]:
+        """Yield lines of ``output_buffer`` (decoding bytes), logging each to the
+        host logger with ``prefix``; call ``callback(*callback_args)`` at the end."""
+        from ... import host_logger
+        prefix = '' if prefix is None else prefix
+        for line in output_buffer:
+            if isinstance(line, bytes):
+                line = line.decode(encoding)
+            host_logger.info('[%s]%s\t%s', self.host, prefix, line)
+            yield line
+        if callback is not None:
+            callback(*(callback_args or ()))
+
+    # ------------------------------------------------------------------
+    # Keepalive and disconnecting.
+
+    def configure_keepalive(self) -> None:
+        """Tell the library to send keepalives every ``keepalive_seconds``."""
+        self._b_keepalive_config()
+
+    def close(self) -> None:
+        """Disconnect from the server. Safe to call more than once."""
+        if self._io is None:
+            return
+        io = self._io
+        if io.closed_reason is None and self.session is not None:
+            try:
+                self._call(self._b_disconnect, timeout=1 if self.timeout is None else self.timeout,
+                           what='disconnecting')
+            except Exception as exc:
+                logger.debug('%s: disconnect: %s', self.host, exc)
+        self._close_io()
+
+    @deprecated('use close(), or the client as a context manager')
+    def disconnect(self) -> None:
+        """Disconnect from the server.
+
+        .. deprecated:: 2.0
+           Use :meth:`close` or ``with SSHClient(...) as client:``.
+        """
+        self.close()
+
+    @deprecated('use run_command()')
+    def execute(self, cmd: str, use_pty: bool = False, channel: Any = None) -> Channel:
+        """Start ``cmd`` on a new channel and return the channel.
+
+        .. deprecated:: 2.0
+           Use :meth:`run_command`.
+        """
+        if channel is None:
+            channel = self.open_session()
+        elif not isinstance(channel, Channel):
+            channel = Channel(channel, self)
+        if use_pty:
+            self._call(self._b_pty, channel.raw, timeout=self.timeout)
+        self._call(self._b_execute, channel.raw, cmd, timeout=self.timeout)
+        return channel
+
+    def __enter__(self) -> 'BaseSSHClient':
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def signal_exit_code(name: Optional[str]) -> Optional[int]:
+    """Minus the number of signal ``name`` (``'KILL'`` -> -9), or None if unknown."""
+    if not name:
+        return None
+    try:
+        return -signal.Signals['SIG' + name.upper()].value
+    except KeyError:
+        return None

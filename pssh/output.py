@@ -1,0 +1,220 @@
+"""Output of a command run on one host: plain data, no network I/O."""
+import codecs
+import logging
+from time import monotonic
+from typing import Any, Iterator, List, Optional
+
+from . import host_logger
+from .clients.reader import ConcurrentRWBuffer
+from .exceptions import Timeout
+
+__all__ = ['HostOutput', 'HostOutputBuffers', 'BufferData']
+
+
+class BufferData:
+    """One output stream: the greenlet filling it and the buffer it fills."""
+
+    __slots__ = ('reader', 'rw_buffer')
+
+    def __init__(self, reader: Any, rw_buffer: ConcurrentRWBuffer) -> None:
+        self.reader = reader
+        self.rw_buffer = rw_buffer
+
+    def __repr__(self) -> str:
+        return 'BufferData(reader=%r, rw_buffer=%r)' % (self.reader, self.rw_buffer)
+
+
+class HostOutputBuffers:
+    """The stdout and stderr :class:`BufferData` of a command."""
+
+    __slots__ = ('stdout', 'stderr')
+
+    def __init__(self, stdout: BufferData, stderr: BufferData) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __repr__(self) -> str:
+        return 'HostOutputBuffers(stdout=%r, stderr=%r)' % (self.stdout, self.stderr)
+
+
+class _LineStream:
+    """Turns one byte stream into lines, remembering its place between generators.
+
+    Every generator made over a stream shares this state, so each line is given
+    out once, a generator interrupted by a timeout loses nothing, and a partial
+    line waits for the rest of its bytes. Data is decoded and split a whole chunk
+    at a time; per line there is only the ``yield``.
+    """
+
+    __slots__ = ('_buffer', '_decoder', '_pending', '_lines', '_pos', '_done', '_prefix',
+                 '_name', '_host')
+
+    def __init__(self, buffer: ConcurrentRWBuffer, encoding: str, host: str,
+                 stderr: bool) -> None:
+        self._buffer = buffer
+        self._decoder = codecs.getincrementaldecoder(encoding)('replace')
+        self._pending: List[str] = []
+        self._lines: List[str] = []
+        self._pos = 0
+        self._done = False
+        self._host = host
+        self._name = 'stderr' if stderr else 'stdout'
+        self._prefix = '[%s]\t[err]\t' % (host,) if stderr else '[%s]\t' % (host,)
+
+    def _feed(self, text: str) -> None:
+        if '\n' not in text:
+            if text:
+                self._pending.append(text)
+            return
+        lines = text.split('\n')
+        if self._pending:
+            lines[0] = ''.join(self._pending) + lines[0]
+            self._pending = []
+        last = lines.pop()
+        if last:
+            self._pending.append(last)
+        if '\r' in text or (lines[0].endswith('\r')):
+            lines = [line[:-1] if line.endswith('\r') else line for line in lines]
+        self._lines = lines
+        self._pos = 0
+
+    def _finish(self) -> None:
+        tail = self._decoder.decode(b'', True)
+        self._done = True
+        if tail:
+            self._feed(tail)
+        if self._pending:
+            last = ''.join(self._pending)
+            self._pending = []
+            self._lines.append(last[:-1] if last.endswith('\r') else last)
+
+    def generate(self, timeout: Optional[float]) -> Iterator[str]:
+        deadline = None if timeout is None else monotonic() + timeout
+        buffer = self._buffer
+        buffer.reader_started()
+        try:
+            while True:
+                lines = self._lines
+                pos = self._pos
+                if pos < len(lines):
+                    log = host_logger.isEnabledFor(logging.INFO)
+                    prefix = self._prefix
+                    try:
+                        for index in range(pos, len(lines)):
+                            line = lines[index]
+                            pos = index + 1
+                            if log:
+                                host_logger.info('%s%s', prefix, line)
+                            yield line
+                    finally:
+                        if self._lines is lines:
+                            self._pos = pos
+                    self._lines = []
+                    self._pos = 0
+                if self._done:
+                    return
+                if deadline is not None and monotonic() >= deadline:
+                    raise Timeout('Timed out reading %s of %s after %s seconds',
+                                  self._name, self._host, timeout)
+                data = buffer.read()
+                if data:
+                    self._feed(self._decoder.decode(data))
+                    continue
+                if buffer.eof.is_set():
+                    self._finish()
+                    continue
+                remaining = None if deadline is None else max(0.0, deadline - monotonic())
+                if not buffer.wait(remaining):
+                    raise Timeout('Timed out reading %s of %s after %s seconds',
+                                  self._name, self._host, timeout)
+        finally:
+            buffer.reader_stopped()
+
+
+class HostOutput:
+    """What one host produced for one command.
+
+    ``stdout`` and ``stderr`` give a new line generator on every access, all
+    drawing from one buffer that reader greenlets fill from the moment the
+    command starts: a line is given out once, so reading a stream fully a second
+    time yields nothing. Lines are decoded with ``encoding``, split on ``\\n`` or
+    ``\\r\\n`` (a lone ``\\r`` stays in the line), and a last line without a newline
+    is given at the end. Each line read is logged to ``pssh.host_logger`` at INFO
+    as ``[host]\\t<line>`` (``[host]\\t[err]\\t<line>`` for stderr).
+
+    With ``read_timeout`` set, a generator raises :class:`~pssh.exceptions.Timeout`
+    once that many seconds have passed since it started and no more output is
+    ready; the lines not read yet stay available to a later access.
+
+    ``exit_code`` is None until the end of the command is known, then its exit
+    status. A command killed by a signal has ``exit_code`` equal to minus the
+    signal number (as :mod:`subprocess` reports it) and the signal's name, such as
+    ``'KILL'``, in ``exit_signal``; it is never reported as 0.
+
+    For a host that failed, ``exception`` holds the error and ``stdout``,
+    ``stderr``, ``stdin``, ``channel``, ``client`` and ``exit_code`` are None.
+    """
+
+    __slots__ = ('host', 'alias', 'channel', 'stdin', 'client', 'exception', 'encoding',
+                 'read_timeout', 'buffers', 'fully_qualified_command', '_streams')
+
+    def __init__(self, host: str, channel: Any, stdin: Any, client: Any,
+                 alias: Optional[str] = None, exception: Optional[BaseException] = None,
+                 encoding: str = 'utf-8', read_timeout: Optional[float] = None,
+                 buffers: Optional[HostOutputBuffers] = None,
+                 fully_qualified_command: Optional[bytes] = None) -> None:
+        self.host = host
+        self.alias = alias
+        self.channel = channel
+        self.stdin = stdin
+        self.client = client
+        self.exception = exception
+        self.encoding = encoding
+        self.read_timeout = read_timeout
+        self.buffers = buffers
+        self.fully_qualified_command = fully_qualified_command
+        self._streams: Optional[tuple] = None
+        if buffers is not None:
+            codecs.lookup(encoding)
+            self._streams = (
+                _LineStream(buffers.stdout.rw_buffer, encoding, host, False),
+                _LineStream(buffers.stderr.rw_buffer, encoding, host, True))
+
+    @property
+    def stdout(self) -> Optional[Iterator[str]]:
+        """A generator of stdout lines (None for a failed host)."""
+        if self._streams is None:
+            return None
+        return self._streams[0].generate(self.read_timeout)
+
+    @property
+    def stderr(self) -> Optional[Iterator[str]]:
+        """A generator of stderr lines (None for a failed host)."""
+        if self._streams is None:
+            return None
+        return self._streams[1].generate(self.read_timeout)
+
+    @property
+    def exit_code(self) -> Optional[int]:
+        """The command's exit status, or None while it is not known yet."""
+        if self.channel is None:
+            return None
+        return getattr(self.channel, 'exit_code', None)
+
+    @property
+    def exit_signal(self) -> Optional[str]:
+        """Name of the signal that killed the command (``'KILL'``...), else None."""
+        if self.channel is None:
+            return None
+        return getattr(self.channel, 'exit_signal', None)
+
+    def __repr__(self) -> str:
+        return ('\thost={host}{nl}\talias={alias}{nl}\texit_code={exit_code}{nl}'
+                '\tchannel={channel}{nl}\texception={exception}{nl}\tencoding={encoding}'
+                '{nl}\tread_timeout={read_timeout}{nl}'
+                '\tfully_qualified_command={fqc}').format(
+                    nl='\n', host=self.host, alias=self.alias, exit_code=self.exit_code,
+                    channel=self.channel, exception=self.exception, encoding=self.encoding,
+                    read_timeout=self.read_timeout, fqc=self.fully_qualified_command)
+
+    __str__ = __repr__
