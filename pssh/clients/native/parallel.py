@@ -1,8 +1,64 @@
 """The many-host client on libssh2."""
+from typing import Any, Iterable, List, Optional
+
+from ...config import HostConfig
+from ...constants import DEFAULT_RETRIES, RETRY_DELAY
+from ..base.parallel import BaseParallelSSHClient
+from .single import SSHClient
 
 __all__ = ['ParallelSSHClient']
 
 
-class ParallelSSHClient:  # placeholder until the parallel client lands
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError('ParallelSSHClient is not implemented yet')
+class ParallelSSHClient(BaseParallelSSHClient):
+    """Runs commands on many hosts at once over SSH, with libssh2.
+
+    Hosts connect when first used (or on :meth:`connect_auth`), all at once up
+    to ``pool_size``; each keeps its connection for later commands.
+
+    :param hosts: host names; any iterable (it is read once into a list).
+      Duplicates are allowed and each position gets its own connection.
+    :param user: user name; defaults to the local user.
+    :param password: password, and the passphrase of ``pkey``.
+    :param port: SSH port for every host (22).
+    :param pkey: private key for every host: a path, read once, or the key's bytes.
+    :param num_retries: connection attempts per host.
+    :param timeout: seconds allowed for connecting and each network operation.
+    :param pool_size: how many hosts are worked on at once.
+    :param allow_agent: try keys of a running SSH agent.
+    :param host_config: a list of :class:`~pssh.config.HostConfig`, one per host,
+      whose settings override the ones here for that host (even ``False``/``0``).
+    :param retry_delay: seconds between connection attempts.
+    :param forward_ssh_agent: forward our SSH agent to commands.
+    :param keepalive_seconds: keepalive interval (0 or None for none).
+    :param identity_auth: try the default identity files in ``~/.ssh``.
+    :param ipv6_only: connect over IPv6 only.
+    :param compress: ask for compression.
+    :param keyboard_interactive: answer keyboard-interactive prompts with the password.
+    :raises ValueError: ``hosts`` is None, or host_config's length differs.
+    :raises TypeError: ``hosts`` is a single string.
+    :raises HostConfigError: ``host_config`` is not a list of HostConfig.
+    :raises PKeyFileError: ``pkey`` is a path that cannot be read.
+    """
+
+    _client_class = SSHClient
+
+    def __init__(self, hosts: Iterable[str], user: Optional[str] = None,
+                 password: Optional[str] = None, port: int = 22, pkey: Any = None,
+                 num_retries: int = DEFAULT_RETRIES, timeout: Optional[float] = None,
+                 pool_size: int = 100, allow_agent: bool = True,
+                 host_config: Optional[List[HostConfig]] = None,
+                 retry_delay: float = RETRY_DELAY, proxy_host: Optional[str] = None,
+                 proxy_port: Optional[int] = None, proxy_user: Optional[str] = None,
+                 proxy_password: Optional[str] = None, proxy_pkey: Any = None,
+                 forward_ssh_agent: bool = False, keepalive_seconds: Optional[int] = 60,
+                 identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
+                 keyboard_interactive: bool = False) -> None:
+        super().__init__(
+            hosts, user=user, password=password, port=port, pkey=pkey,
+            num_retries=num_retries, timeout=timeout, pool_size=pool_size,
+            allow_agent=allow_agent, host_config=host_config, retry_delay=retry_delay,
+            proxy_host=proxy_host, proxy_port=proxy_port, proxy_user=proxy_user,
+            proxy_password=proxy_password, proxy_pkey=proxy_pkey,
+            forward_ssh_agent=forward_ssh_agent, keepalive_seconds=keepalive_seconds,
+            identity_auth=identity_auth, ipv6_only=ipv6_only, compress=compress,
+            keyboard_interactive=keyboard_interactive)

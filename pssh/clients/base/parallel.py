@@ -1,0 +1,403 @@
+"""Fan-out over many hosts, whatever SSH library is underneath.
+
+:class:`BaseParallelSSHClient` keeps one single-host client per position in
+``hosts`` and runs each host's work in a greenlet of a bounded pool. It knows
+nothing of the SSH library: a backend names its single-host client class in
+``_client_class`` and may add constructor settings in ``_extra_settings``.
+"""
+import codecs
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import gevent
+from gevent.pool import Pool
+
+from ... import logger
+from ...config import HostConfig, merge
+from ...constants import DEFAULT_RETRIES, RETRY_DELAY
+from ...exceptions import (
+    HostArgumentError, HostConfigError, InvalidAPIUseError, ShellError, Timeout)
+from ...output import HostOutput
+from .single import BaseSSHClient, InteractiveShell, load_private_key
+
+__all__ = ['BaseParallelSSHClient']
+
+# Client argument name -> HostConfig field, where they differ.
+_FIELD_NAMES = {'pkey': 'private_key'}
+
+
+def _materialise_hosts(hosts: Any) -> List[str]:
+    if hosts is None:
+        raise ValueError('hosts must be an iterable of host names, not None')
+    if isinstance(hosts, (str, bytes)):
+        raise TypeError('hosts must be an iterable of host names, not a single %s %r; '
+                        'use [%r]' % (type(hosts).__name__, hosts, hosts))
+    try:
+        hosts = list(hosts)
+    except TypeError:
+        raise TypeError('hosts must be an iterable of host names, got %s'
+                        % type(hosts).__name__) from None
+    for index, host in enumerate(hosts):
+        if not isinstance(host, str) or not host:
+            raise ValueError('hosts[%d] must be a non-empty host name string, got %r'
+                             % (index, host))
+    return hosts
+
+
+class BaseParallelSSHClient:
+    """Runs commands on many hosts at once. See the backends' ParallelSSHClient."""
+
+    #: The single-host client class of the backend.
+    _client_class: Any = BaseSSHClient
+
+    def __init__(self, hosts: Iterable[str], user: Optional[str] = None,
+                 password: Optional[str] = None, port: int = 22, pkey: Any = None,
+                 num_retries: int = DEFAULT_RETRIES, timeout: Optional[float] = None,
+                 pool_size: int = 100, allow_agent: bool = True,
+                 host_config: Optional[List[HostConfig]] = None,
+                 retry_delay: float = RETRY_DELAY, proxy_host: Optional[str] = None,
+                 proxy_port: Optional[int] = None, proxy_user: Optional[str] = None,
+                 proxy_password: Optional[str] = None, proxy_pkey: Any = None,
+                 forward_ssh_agent: bool = False, keepalive_seconds: Optional[int] = 60,
+                 identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
+                 keyboard_interactive: bool = False, **extra_settings: Any) -> None:
+        if keyboard_interactive and not password:
+            raise InvalidAPIUseError('keyboard_interactive=True needs a password')
+        if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 1:
+            raise ValueError('pool_size must be a positive int, got %r' % (pool_size,))
+        self._hosts: List[str] = []
+        self._host_clients: Dict[Tuple[int, str], BaseSSHClient] = {}
+        self.hosts = hosts  # type: ignore[assignment]
+        self.user = user
+        self.password = password
+        self.port = port
+        self.pkey = pkey
+        self.num_retries = num_retries
+        self.timeout = timeout
+        self.pool_size = pool_size
+        self.allow_agent = allow_agent
+        self.retry_delay = retry_delay
+        self.proxy_host = proxy_host
+        self.proxy_port = proxy_port
+        self.proxy_user = proxy_user
+        self.proxy_password = proxy_password
+        self.proxy_pkey = proxy_pkey
+        self.forward_ssh_agent = forward_ssh_agent
+        self.keepalive_seconds = keepalive_seconds
+        self.identity_auth = identity_auth
+        self.ipv6_only = ipv6_only
+        self.compress = compress
+        self.keyboard_interactive = keyboard_interactive
+        self._extra_settings = extra_settings
+        self.host_config = self._check_host_config(host_config)
+        # Read key files once; every host shares the bytes.
+        self._pkey_data = load_private_key(pkey)
+        self._proxy_pkey_data = load_private_key(proxy_pkey)
+        self.pool = Pool(pool_size)
+        self.cmds: Optional[List[gevent.Greenlet]] = None
+        self._last_output: Optional[List[HostOutput]] = None
+
+    # ------------------------------------------------------------------
+    # Hosts and their settings.
+
+    @property
+    def hosts(self) -> List[str]:
+        """The hosts, one client per position. Assigning a new iterable keeps the
+        connections of positions whose host did not change and drops the rest."""
+        return self._hosts
+
+    @hosts.setter
+    def hosts(self, hosts: Iterable[str]) -> None:
+        new = _materialise_hosts(hosts)
+        keep = set(enumerate(new))
+        for key in [key for key in self._host_clients if key not in keep]:
+            client = self._host_clients.pop(key)
+            try:
+                client.close()
+            except Exception as exc:  # pragma: no cover - best effort
+                logger.debug('closing %s: %s', key[1], exc)
+        self._hosts = new
+
+    def _check_host_config(self, host_config: Any) -> Optional[List[HostConfig]]:
+        if host_config is None:
+            return None
+        if not isinstance(host_config, list):
+            raise HostConfigError(
+                'host_config must be a list of HostConfig, one per host, got %s',
+                type(host_config).__name__)
+        for index, config in enumerate(host_config):
+            if not isinstance(config, HostConfig):
+                raise HostConfigError('host_config[%s] must be a HostConfig, got %s',
+                                      index, type(config).__name__)
+        if len(host_config) != len(self._hosts):
+            raise ValueError('host_config has %d entries for %d hosts' % (
+                len(host_config), len(self._hosts)))
+        return host_config
+
+    def _client_settings(self) -> Dict[str, Any]:
+        settings = dict(
+            user=self.user, password=self.password, port=self.port, pkey=self._pkey_data,
+            num_retries=self.num_retries, retry_delay=self.retry_delay,
+            allow_agent=self.allow_agent, timeout=self.timeout, proxy_host=self.proxy_host,
+            proxy_port=self.proxy_port, proxy_user=self.proxy_user,
+            proxy_password=self.proxy_password, proxy_pkey=self._proxy_pkey_data,
+            forward_ssh_agent=self.forward_ssh_agent, keepalive_seconds=self.keepalive_seconds,
+            identity_auth=self.identity_auth, ipv6_only=self.ipv6_only, compress=self.compress,
+            keyboard_interactive=self.keyboard_interactive, alias=None)
+        settings.update(self._extra_settings)
+        return settings
+
+    def _settings_for(self, index: int) -> Dict[str, Any]:
+        config = None
+        if self.host_config is not None and index < len(self.host_config):
+            config = self.host_config[index]
+        settings = merge(self._client_settings(), config, _FIELD_NAMES)
+        if config is not None:
+            if config.is_set('private_key'):
+                settings['pkey'] = load_private_key(config.private_key)
+            if config.is_set('proxy_pkey'):
+                settings['proxy_pkey'] = load_private_key(config.proxy_pkey)
+        return settings
+
+    def _make_client(self, index: int, host: str) -> BaseSSHClient:
+        return self._client_class(host, **self._settings_for(index))
+
+    def _get_client(self, index: int, host: str) -> BaseSSHClient:
+        key = (index, host)
+        client = self._host_clients.get(key)
+        if client is None or client._io is None:
+            client = self._make_client(index, host)
+            # The hosts may have been reassigned while we were connecting.
+            if index < len(self._hosts) and self._hosts[index] == host:
+                self._host_clients[key] = client
+        return client
+
+    # ------------------------------------------------------------------
+    # Commands.
+
+    def run_command(self, command: str, sudo: bool = False, user: Optional[str] = None,
+                    stop_on_errors: bool = True, use_pty: bool = False,
+                    host_args: Optional[Sequence[Any]] = None, shell: Optional[str] = None,
+                    encoding: str = 'utf-8', read_timeout: Optional[float] = None
+                    ) -> List[HostOutput]:
+        """Start ``command`` on every host and return their outputs in host order.
+
+        Returns once every host has started the command (or failed to), without
+        waiting for the commands to finish; read the outputs, or :meth:`join`.
+
+        :param host_args: per-host values: host ``i`` runs ``command % host_args[i]``
+          (a tuple or a dict each).
+        :param stop_on_errors: re-raise the first failed host's exception (in host
+          order). With False a failed host gets a HostOutput whose ``exception`` is
+          set, and the others run normally.
+        :raises HostArgumentError: fewer ``host_args`` than hosts.
+        :raises LookupError: unknown ``encoding``.
+        """
+        codecs.lookup(encoding)
+        hosts = list(self._hosts)
+        commands = self._per_host_commands(command, host_args, hosts)
+        greenlets = [
+            self.pool.spawn(self._run_command, index, host, commands[index], sudo, user,
+                            use_pty, shell, encoding, read_timeout)
+            for index, host in enumerate(hosts)]
+        self.cmds = greenlets
+        gevent.joinall(greenlets)
+        output = []
+        for index, greenlet in enumerate(greenlets):
+            if greenlet.successful():
+                output.append(greenlet.value)
+                continue
+            exc = greenlet.exception
+            if stop_on_errors:
+                self._last_output = None
+                raise exc
+            output.append(HostOutput(hosts[index], None, None, None,
+                                     alias=self._alias_for(index), exception=exc,
+                                     encoding=encoding, read_timeout=read_timeout))
+        self._last_output = output
+        return output
+
+    def _alias_for(self, index: int) -> Optional[str]:
+        if self.host_config is not None and index < len(self.host_config):
+            return self.host_config[index].alias
+        return None
+
+    def _per_host_commands(self, command: str, host_args: Optional[Sequence[Any]],
+                           hosts: List[str]) -> List[str]:
+        if not isinstance(command, str):
+            raise TypeError('command must be a str, got %s' % type(command).__name__)
+        if host_args is None:
+            return [command] * len(hosts)
+        try:
+            count = len(host_args)
+        except TypeError:
+            raise HostArgumentError('host_args must be a sequence, got %s',
+                                    type(host_args).__name__) from None
+        if count < len(hosts):
+            raise HostArgumentError('Got %s host_args for %s hosts', count, len(hosts))
+        try:
+            return [command % (host_args[index],) if not isinstance(host_args[index], (tuple, dict))
+                    else command % host_args[index] for index in range(len(hosts))]
+        except (TypeError, KeyError, ValueError) as exc:
+            raise HostArgumentError('Could not format %r with host_args: %s', command, exc) from None
+
+    def _run_command(self, index: int, host: str, command: str, sudo: bool,
+                     user: Optional[str], use_pty: bool, shell: Optional[str], encoding: str,
+                     read_timeout: Optional[float]) -> HostOutput:
+        client = self._get_client(index, host)
+        return client.run_command(command, sudo=sudo, user=user, use_pty=use_pty, shell=shell,
+                                  encoding=encoding, read_timeout=read_timeout)
+
+    def connect_auth(self) -> List[gevent.Greenlet]:
+        """Connect and authenticate every host now, in parallel.
+
+        :returns: one greenlet per host; join them (``gevent.joinall(...,
+          raise_error=True)``) to see errors.
+        """
+        return [self.pool.spawn(self._get_client, index, host)
+                for index, host in enumerate(self._hosts)]
+
+    def get_last_output(self, cmds: Any = None) -> Optional[List[HostOutput]]:
+        """The output list of the last :meth:`run_command`, or None."""
+        return self._last_output
+
+    def finished(self, output: Optional[List[HostOutput]] = None) -> bool:
+        """True when the command of every host in ``output`` (default: the last run)
+        has finished."""
+        if output is None:
+            output = self._last_output
+            if output is None:
+                return True
+        for host_out in output:
+            if host_out.client is not None and not host_out.client.finished(host_out.channel):
+                return False
+        return True
+
+    def join(self, output: Optional[List[HostOutput]] = None, consume_output: bool = False,
+             timeout: Optional[float] = None) -> None:
+        """Wait for the commands of ``output`` (default: the last run) to finish.
+
+        Output not read yet stays readable afterwards.
+
+        :param consume_output: read and discard all output (each line still goes
+          to the host logger).
+        :param timeout: seconds to wait in all.
+        :raises Timeout: ``Timeout(message, timeout, finished_output,
+          unfinished_output)`` when commands are still running after ``timeout``;
+          join may be called again.
+        :raises ValueError: ``output`` is not a list.
+        """
+        if output is None:
+            output = self._last_output
+            if output is None:
+                return None
+        if not isinstance(output, list):
+            raise ValueError('output must be the list returned by run_command, got %s'
+                             % type(output).__name__)
+        loop = gevent.get_hub().loop
+        deadline = None if timeout is None else loop.now() + timeout
+        finished: List[HostOutput] = []
+        unfinished: List[HostOutput] = []
+        for host_out in output:
+            client = host_out.client
+            if client is None or host_out.channel is None:
+                finished.append(host_out)
+                continue
+            remaining = None
+            if deadline is not None:
+                loop.update_now()
+                remaining = max(0.0, deadline - loop.now())
+            try:
+                client.wait_finished(host_out, timeout=remaining)
+            except Timeout:
+                unfinished.append(host_out)
+                continue
+            finished.append(host_out)
+            if consume_output:
+                self._consume(host_out)
+        if unfinished:
+            raise Timeout('Timeout of %s sec(s) reached with commands still running',
+                          timeout, finished, unfinished)
+        return None
+
+    @staticmethod
+    def _consume(host_out: HostOutput) -> None:
+        for stream in (host_out.stdout, host_out.stderr):
+            if stream is not None:
+                for _line in stream:
+                    pass
+
+    # ------------------------------------------------------------------
+    # Shells.
+
+    def open_shell(self, encoding: str = 'utf-8',
+                   read_timeout: Optional[float] = None) -> List[InteractiveShell]:
+        """Open an interactive shell on every host.
+
+        :raises: the first host's error, in host order.
+        """
+        codecs.lookup(encoding)
+
+        def open_one(index: int, host: str) -> InteractiveShell:
+            return self._get_client(index, host).open_shell(
+                encoding=encoding, read_timeout=read_timeout)
+
+        greenlets = [self.pool.spawn(open_one, index, host)
+                     for index, host in enumerate(self._hosts)]
+        gevent.joinall(greenlets)
+        return [greenlet.get() for greenlet in greenlets]
+
+    def run_shell_commands(self, shells: List[InteractiveShell],
+                           commands: Union[str, List[str]]) -> None:
+        """Send ``commands`` (one or a list) to every shell.
+
+        :raises ShellError: a shell could not take a command.
+        """
+        if isinstance(commands, str):
+            commands = [commands]
+        for shell in shells:
+            for command in commands:
+                try:
+                    shell.run(command)
+                except ShellError:
+                    raise
+                except Exception as exc:
+                    raise ShellError('Could not run %r in shell: %s', command, exc) from exc
+
+    def join_shells(self, shells: List[InteractiveShell], timeout: Optional[float] = None) -> None:
+        """Close every shell and wait for them to exit.
+
+        :raises Timeout: ``Timeout(message, timeout, finished, unfinished)`` with the
+          shells that did and did not exit within ``timeout`` seconds.
+        """
+        greenlets = [self.pool.spawn(shell.close) for shell in shells]
+        gevent.joinall(greenlets, timeout=timeout)
+        finished = [shell for shell, greenlet in zip(shells, greenlets) if greenlet.ready()]
+        unfinished = [shell for shell, greenlet in zip(shells, greenlets) if not greenlet.ready()]
+        for greenlet in greenlets:
+            if not greenlet.ready():
+                greenlet.kill(block=False)
+        if unfinished:
+            raise Timeout('Timeout of %s sec(s) reached with shells still running',
+                          timeout, finished, unfinished)
+        for greenlet in greenlets:
+            greenlet.get()
+
+    # ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Disconnect every host."""
+        clients, self._host_clients = self._host_clients, {}
+        for client in clients.values():
+            try:
+                client.close()
+            except Exception as exc:  # pragma: no cover - best effort
+                logger.debug('closing %s: %s', client.host, exc)
+
+    def __enter__(self) -> 'BaseParallelSSHClient':
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return '<%s of %d hosts>' % (type(self).__name__, len(self._hosts))
