@@ -16,6 +16,7 @@ same machinery serves a TCP socket and (later) a channel tunnelled through
 another SSH session.
 """
 import errno
+import os
 import socket
 from typing import Any, Callable, Optional, Protocol, Set
 
@@ -60,9 +61,9 @@ class SessionIO:
                 except OSError:  # pragma: no cover - best effort
                     pass
         lib_side.setblocking(False)
-        #: The socket given to the SSH library.
-        self.lib_sock = lib_side
-        self.fileno = lib_side.fileno()
+        #: The socket end given to the SSH library.
+        self.lib_sock = _LibraryEnd(lib_side.detach())
+        self.fileno = self.lib_sock.fileno()
         self._relay = relay_side
         self._waiters: Set[Waiter] = set()
         #: Why the network side ended, once it has (an exception or 'EOF').
@@ -166,11 +167,12 @@ class SessionIO:
         for greenlet in (self._inbound, self._outbound):
             if greenlet is not current:
                 greenlet.kill(block=False)
-        for sock in (self.lib_sock, self._relay):
-            try:
-                sock.close()
-            except OSError:  # pragma: no cover
-                pass
+        # The library's end stays open until the library's session lets go of
+        # it (see _LibraryEnd); closing ours is enough for it to read EOF.
+        try:
+            self._relay.close()
+        except OSError:  # pragma: no cover
+            pass
         try:
             self.transport.close()
         except OSError:  # pragma: no cover
@@ -179,6 +181,33 @@ class SessionIO:
 
 
 _TIMED_OUT = object()
+
+
+class _LibraryEnd:
+    """The file descriptor an SSH library session reads and writes.
+
+    It is closed only when this object is garbage collected, which happens after
+    the library's session object (which keeps a reference to it) is freed.
+    Freeing a session or channel can make the library send a last packet; had
+    the descriptor been closed earlier, its number could by then belong to
+    another connection, and those bytes would corrupt that connection.
+    """
+
+    __slots__ = ('_fd',)
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def __del__(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:  # pragma: no cover
+                pass
 
 
 def call_until_done(io: SessionIO, func: Callable[[], Any], is_again: Callable[[Any], bool],
