@@ -1,0 +1,60 @@
+"""Authentication through an SSH agent and the default identity files."""
+import os
+import re
+import signal
+import subprocess
+
+import pytest
+
+from pssh.clients.native import SSHClient
+from pssh.exceptions import AuthenticationError
+
+
+@pytest.fixture
+def agent_sock(tmp_path, monkeypatch):
+    """A private ssh-agent; yields its socket path, with SSH_AUTH_SOCK set to it."""
+    sock = str(tmp_path / 'agent.sock')
+    # Without -D, ssh-agent prints its variables only once its socket is bound.
+    out = subprocess.run(['ssh-agent', '-s', '-a', sock], check=True, capture_output=True,
+                         text=True, timeout=10).stdout
+    pid = int(re.search(r'SSH_AGENT_PID=(\d+)', out).group(1))
+    monkeypatch.setenv('SSH_AUTH_SOCK', sock)
+    try:
+        yield sock
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+
+@pytest.mark.timeout(60)
+def test_agent_key_authenticates(server, agent_sock):
+    subprocess.run(['ssh-add', server.user_key], check=True, capture_output=True, timeout=10)
+    with SSHClient(server.host, port=server.port, user=server.user, identity_auth=False,
+                   num_retries=1, timeout=10) as client:
+        host_out = client.run_command('echo via agent')
+        assert list(host_out.stdout) == ['via agent']
+
+
+@pytest.mark.timeout(60)
+def test_empty_agent_is_not_fatal_and_error_lists_what_was_tried(server, agent_sock):
+    with pytest.raises(AuthenticationError) as err:
+        SSHClient(server.host, port=server.port, user=server.user, identity_auth=False,
+                  num_retries=1, timeout=10)
+    message = str(err.value)
+    assert server.host in message and 'ssh-agent' in message
+
+
+@pytest.mark.timeout(60)
+def test_default_identity_files_are_tried_in_order(server, tmp_path, monkeypatch):
+    missing = str(tmp_path / 'id_missing')
+    wrong = tmp_path / 'id_wrong'
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(wrong)],
+                   check=True, timeout=30)
+    monkeypatch.setattr(SSHClient, 'IDENTITIES', (missing, str(wrong), server.user_key))
+    with SSHClient(server.host, port=server.port, user=server.user, allow_agent=False,
+                   num_retries=1, timeout=10) as client:
+        assert list(client.run_command('echo by identity').stdout) == ['by identity']
+    monkeypatch.setattr(SSHClient, 'IDENTITIES', (missing, str(wrong)))
+    with pytest.raises(AuthenticationError) as err:
+        SSHClient(server.host, port=server.port, user=server.user, allow_agent=False,
+                  num_retries=1, timeout=10)
+    assert str(wrong) in str(err.value) and missing not in str(err.value)
