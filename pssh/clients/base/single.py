@@ -11,6 +11,7 @@ when the library would block, and everything here then waits on the session's
 import codecs
 import getpass
 import os
+import posixpath
 import signal
 import socket
 import weakref
@@ -26,9 +27,10 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError,
     HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
-    SessionError, ShellError, SSHError, Timeout, UnknownHostError)
+    SCPError, SessionError, SFTPIOError, ShellError, SSHError, Timeout, UnknownHostError)
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
+from . import _transfer
 from ._io import SessionIO, call_until_done
 
 __all__ = ['BaseSSHClient', 'InteractiveShell', 'Stdin', 'Channel']
@@ -396,7 +398,7 @@ class BaseSSHClient:
         raw = getattr(raw, '__self__', raw)
         view = memoryview(data)
         while view:
-            sent = self._call(self._b_write, raw, view, what='write')
+            sent = self._call(self._b_write, raw, view, timeout=self.timeout, what='writing')
             view = view[sent:]
 
     def _library_again(self) -> int:
@@ -774,6 +776,175 @@ class BaseSSHClient:
             yield line
         if callback is not None:
             callback(*(callback_args or ()))
+
+    # ------------------------------------------------------------------
+    # File copies. See _transfer for how they work.
+
+    def _make_sftp(self) -> Any:
+        """Start an SFTP session; pass it as ``sftp`` to reuse it across copies.
+
+        :raises SFTPError: the server has no SFTP subsystem or refused it.
+        """
+        return _transfer.open_sftp(self)
+
+    def mkdir(self, sftp: Any, directory: str) -> None:
+        """Create ``directory`` on the server, with any missing parents."""
+        _transfer.make_remote_dirs(self, sftp, directory)
+
+    def sftp_put(self, sftp: Any, local_file: str, remote_file: str, *,
+                 progress: Optional[_transfer.Progress] = None) -> None:
+        """Upload one file over an open SFTP session (no parent directories made)."""
+        _transfer.sftp_upload(self, sftp, local_file, remote_file, progress)
+
+    def sftp_get(self, sftp: Any, remote_file: str, local_file: str, *,
+                 progress: Optional[_transfer.Progress] = None) -> None:
+        """Download one file over an open SFTP session."""
+        _transfer.sftp_download(self, sftp, remote_file, local_file, progress=progress)
+
+    def _check_local_source(self, local_file: str, recurse: bool) -> bool:
+        """True if ``local_file`` is a directory to copy; raises if it cannot be."""
+        if os.path.isdir(local_file):
+            if not recurse:
+                raise ValueError('%s is a directory: use recurse=True to copy it to %s'
+                                 % (local_file, self.host))
+            return True
+        if not os.path.exists(local_file):
+            raise _transfer._local_error(
+                self, FileNotFoundError(2, 'No such file or directory'), local_file, 'reading')
+        return False
+
+    def copy_file(self, local_file: str, remote_file: str, recurse: bool = False,
+                  sftp: Any = None, *, progress: Optional[_transfer.Progress] = None) -> None:
+        """Upload ``local_file`` to ``remote_file`` over SFTP.
+
+        Missing remote parent directories are created. Permission bits are kept.
+
+        :param recurse: copy a directory tree (nested and empty directories too).
+        :param sftp: an SFTP session from an earlier copy to reuse.
+        :param progress: ``progress(bytes_done, bytes_total)`` called per file as
+          it is sent.
+        :raises ValueError: ``local_file`` is a directory and ``recurse`` is False.
+        :raises OSError: ``local_file`` cannot be read (message names host and path).
+        :raises SFTPError: SFTP could not be started.
+        :raises SFTPIOError: a remote file or directory could not be written.
+        """
+        is_dir = self._check_local_source(local_file, recurse)
+        sftp = sftp if sftp is not None else self._make_sftp()
+        if not is_dir:
+            _transfer.make_remote_dirs(self, sftp, posixpath.dirname(remote_file))
+            _transfer.sftp_upload(self, sftp, local_file, remote_file, progress)
+            return
+        _transfer.make_remote_dirs(self, sftp, remote_file)
+        for directory, dirs, files in _transfer.walk_local(local_file):
+            relative = os.path.relpath(directory, local_file)
+            remote_dir = remote_file if relative == '.' else posixpath.join(
+                remote_file, *relative.split(os.sep))
+            for name in dirs:
+                _transfer.make_remote_dirs(self, sftp, posixpath.join(remote_dir, name))
+            for name in files:
+                _transfer.sftp_upload(self, sftp, os.path.join(directory, name),
+                                      posixpath.join(remote_dir, name), progress)
+
+    def copy_remote_file(self, remote_file: str, local_file: str, recurse: bool = False,
+                         sftp: Any = None, encoding: str = 'utf-8', *,
+                         progress: Optional[_transfer.Progress] = None) -> None:
+        """Download ``remote_file`` to ``local_file`` over SFTP.
+
+        Missing local parent directories are created; permission bits are kept. A
+        failed download leaves nothing under ``local_file``.
+
+        :param recurse: copy a directory tree.
+        :param encoding: kept for compatibility; paths are sent as UTF-8.
+        :raises ValueError: ``remote_file`` is a directory and ``recurse`` is False.
+        :raises SFTPIOError: ``remote_file`` does not exist or cannot be read.
+        :raises OSError: ``local_file`` cannot be written.
+        """
+        sftp = sftp if sftp is not None else self._make_sftp()
+        remote = _transfer.remote_stat(self, sftp, remote_file)
+        if remote is None:
+            raise SFTPIOError('Remote file %s does not exist on %s', remote_file, self.host)
+        if not remote.is_dir:
+            _transfer.sftp_download(self, sftp, remote_file, local_file, remote, progress)
+            return
+        if not recurse:
+            raise ValueError('%s on %s is a directory: use recurse=True to copy it'
+                             % (remote_file, self.host))
+        self._download_tree(sftp, remote_file, local_file, progress)
+
+    def _download_tree(self, sftp: Any, remote_dir: str, local_dir: str,
+                       progress: Optional[_transfer.Progress], scp: bool = False) -> None:
+        try:
+            os.makedirs(local_dir, exist_ok=True)
+        except OSError as exc:
+            raise _transfer._local_error(self, exc, local_dir, 'writing') from None
+        for name, info in _transfer.list_remote_dir(self, sftp, remote_dir):
+            remote_path = posixpath.join(remote_dir, name)
+            local_path = os.path.join(local_dir, name)
+            if info.is_dir:
+                self._download_tree(sftp, remote_path, local_path, progress, scp)
+            elif scp:
+                _transfer.scp_download(self, remote_path, local_path, progress)
+            else:
+                _transfer.sftp_download(self, sftp, remote_path, local_path, info, progress)
+
+    def scp_send(self, local_file: str, remote_file: str, recurse: bool = False,
+                 sftp: Any = None, *, progress: Optional[_transfer.Progress] = None) -> None:
+        """Upload ``local_file`` to ``remote_file`` over SCP.
+
+        A ``remote_file`` ending in ``/`` means "into this directory". Missing
+        remote directories are created (over SFTP).
+
+        :raises ValueError: ``local_file`` is a directory and ``recurse`` is False.
+        :raises SCPError: the transfer failed.
+        :raises OSError: ``local_file`` cannot be read.
+        """
+        is_dir = self._check_local_source(local_file, recurse)
+        if remote_file.endswith('/'):
+            remote_file = remote_file + os.path.basename(os.path.normpath(local_file))
+        sftp = sftp if sftp is not None else self._make_sftp()
+        if not is_dir:
+            _transfer.make_remote_dirs(self, sftp, posixpath.dirname(remote_file))
+            _transfer.scp_upload(self, local_file, remote_file, progress)
+            return
+        _transfer.make_remote_dirs(self, sftp, remote_file)
+        for directory, dirs, files in _transfer.walk_local(local_file):
+            relative = os.path.relpath(directory, local_file)
+            remote_dir = remote_file if relative == '.' else posixpath.join(
+                remote_file, *relative.split(os.sep))
+            for name in dirs:
+                _transfer.make_remote_dirs(self, sftp, posixpath.join(remote_dir, name))
+            for name in files:
+                _transfer.scp_upload(self, os.path.join(directory, name),
+                                     posixpath.join(remote_dir, name), progress)
+
+    def scp_recv(self, remote_file: str, local_file: str, recurse: bool = False,
+                 sftp: Any = None, encoding: str = 'utf-8', *,
+                 progress: Optional[_transfer.Progress] = None) -> None:
+        """Download ``remote_file`` to ``local_file`` over SCP.
+
+        A ``local_file`` ending in ``/`` (or an existing local directory) means
+        "into this directory". With ``recurse``, directories are listed over SFTP
+        and their files fetched over SCP.
+
+        :raises SCPError: the remote file is missing or the transfer failed.
+        :raises ValueError: it is a directory and ``recurse`` is False.
+        """
+        if local_file.endswith(os.sep) or local_file.endswith('/'):
+            local_file = os.path.join(local_file, posixpath.basename(remote_file.rstrip('/')))
+        if recurse:
+            sftp = sftp if sftp is not None else self._make_sftp()
+            remote = _transfer.remote_stat(self, sftp, remote_file)
+            if remote is None:
+                raise SCPError('Remote file %s does not exist on %s', remote_file, self.host)
+            if remote.is_dir:
+                self._download_tree(sftp, remote_file, local_file, progress, scp=True)
+                return
+        elif sftp is not None:
+            remote = _transfer.remote_stat(self, sftp, remote_file)
+            if remote is not None and remote.is_dir:
+                raise ValueError('%s on %s is a directory: use recurse=True to copy it'
+                                 % (remote_file, self.host))
+        _transfer.scp_download(self, remote_file, local_file, progress)
 
     # ------------------------------------------------------------------
     # Keepalive and disconnecting.
