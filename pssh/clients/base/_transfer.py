@@ -91,8 +91,15 @@ def make_remote_dirs(client: Any, sftp: Any, directory: str, mode: int = 0o755) 
                               directory, client.host)
         return
     make_remote_dirs(client, sftp, posixpath.dirname(directory), mode)
-    client._call(client._b_sftp_mkdir, sftp, directory, mode, timeout=client.timeout,
-                 what='mkdir %s' % directory)
+    try:
+        client._call(client._b_sftp_mkdir, sftp, directory, mode, timeout=client.timeout,
+                     what='mkdir %s' % directory)
+    except SFTPIOError:
+        # Somebody else (another connection to the same machine) may have made
+        # it meanwhile; that is as good as making it ourselves.
+        existing = remote_stat(client, sftp, directory)
+        if existing is None or not existing.is_dir:
+            raise
 
 
 def sftp_upload(client: Any, sftp: Any, local_file: str, remote_file: str,

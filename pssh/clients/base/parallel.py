@@ -6,9 +6,11 @@ nothing of the SSH library: a backend names its single-host client class in
 ``_client_class`` and may add constructor settings in ``_extra_settings``.
 """
 import codecs
+import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import gevent
+from gevent.lock import BoundedSemaphore
 from gevent.pool import Pool
 
 from ... import logger
@@ -93,6 +95,7 @@ class BaseParallelSSHClient:
         self._pkey_data = load_private_key(pkey)
         self._proxy_pkey_data = load_private_key(proxy_pkey)
         self.pool = Pool(pool_size)
+        self._slots = BoundedSemaphore(pool_size)
         self.cmds: Optional[List[gevent.Greenlet]] = None
         self._last_output: Optional[List[HostOutput]] = None
 
@@ -381,6 +384,121 @@ class BaseParallelSSHClient:
                           timeout, finished, unfinished)
         for greenlet in greenlets:
             greenlet.get()
+
+    # ------------------------------------------------------------------
+    # File copies. Each returns one greenlet per host at once; join them with
+    # gevent.joinall(greenlets, raise_error=True) to see errors.
+
+    def _spawn_limited(self, func: Any, *args: Any) -> gevent.Greenlet:
+        """Start ``func`` now; it runs once one of ``pool_size`` slots is free."""
+        def run() -> Any:
+            with self._slots:
+                return func(*args)
+        return gevent.spawn(run)
+
+    def _per_host_paths(self, local_file: str, remote_file: str, copy_args: Any,
+                        named: bool) -> List[Tuple[str, str]]:
+        hosts = self._hosts
+        if copy_args is None:
+            return [(local_file, remote_file)] * len(hosts)
+        try:
+            count = len(copy_args)
+        except TypeError:
+            raise HostArgumentError('copy_args must be a sequence, got %s',
+                                    type(copy_args).__name__) from None
+        if count < len(hosts):
+            raise HostArgumentError('Got %s copy_args for %s hosts', count, len(hosts))
+        paths = []
+        for index in range(len(hosts)):
+            args = copy_args[index]
+            try:
+                if named:
+                    paths.append((args['local_file'], args['remote_file']))
+                else:
+                    # A path without a placeholder is the same for every host.
+                    paths.append((local_file % args if '%' in local_file else local_file,
+                                  remote_file % args if '%' in remote_file else remote_file))
+            except (TypeError, KeyError, ValueError) as exc:
+                raise HostArgumentError('copy_args[%s] does not fit the paths: %s',
+                                        index, exc) from None
+        return paths
+
+    @staticmethod
+    def _check_upload_source(path: str, recurse: bool) -> None:
+        if os.path.isdir(path) and not recurse:
+            raise ValueError('%s is a directory: use recurse=True to copy it' % (path,))
+
+    def _upload(self, method: str, local_file: str, remote_file: str, recurse: bool,
+                copy_args: Any, named: bool) -> List[gevent.Greenlet]:
+        paths = self._per_host_paths(local_file, remote_file, copy_args, named)
+        for local, _remote in paths:
+            self._check_upload_source(local, recurse)
+
+        def copy(index: int, host: str, local: str, remote: str) -> None:
+            client = self._get_client(index, host)
+            getattr(client, method)(local, remote, recurse=recurse)
+
+        return [self._spawn_limited(copy, index, host, *paths[index])
+                for index, host in enumerate(self._hosts)]
+
+    def _download(self, method: str, remote_file: str, local_file: str, recurse: bool,
+                  suffix_separator: str, copy_args: Any, named: bool,
+                  **kwargs: Any) -> List[gevent.Greenlet]:
+        if copy_args is None:
+            paths = [(local_file + suffix_separator + host, remote_file) for host in self._hosts]
+        else:
+            paths = self._per_host_paths(local_file, remote_file, copy_args, named)
+
+        def copy(index: int, host: str, local: str, remote: str) -> None:
+            client = self._get_client(index, host)
+            getattr(client, method)(remote, local, recurse=recurse, **kwargs)
+
+        return [self._spawn_limited(copy, index, host, *paths[index])
+                for index, host in enumerate(self._hosts)]
+
+    def copy_file(self, local_file: str, remote_file: str, recurse: bool = False,
+                  copy_args: Optional[Sequence[Any]] = None) -> List[gevent.Greenlet]:
+        """Upload ``local_file`` to ``remote_file`` on every host over SFTP.
+
+        :param copy_args: per-host values: host ``i`` copies
+          ``local_file % copy_args[i]`` to ``remote_file % copy_args[i]``.
+        :returns: one greenlet per host, returned at once.
+        :raises ValueError: ``local_file`` is a directory and ``recurse`` is False.
+        :raises HostArgumentError: fewer ``copy_args`` than hosts.
+        """
+        return self._upload('copy_file', local_file, remote_file, recurse, copy_args, False)
+
+    def copy_remote_file(self, remote_file: str, local_file: str, recurse: bool = False,
+                         suffix_separator: str = '_', copy_args: Optional[Sequence[Any]] = None,
+                         encoding: str = 'utf-8') -> List[gevent.Greenlet]:
+        """Download ``remote_file`` from every host over SFTP, to
+        ``local_file + suffix_separator + host`` (or, with ``copy_args``, to
+        ``local_file % copy_args[i]`` with no suffix).
+
+        :returns: one greenlet per host, returned at once.
+        """
+        return self._download('copy_remote_file', remote_file, local_file, recurse,
+                              suffix_separator, copy_args, False, encoding=encoding)
+
+    def scp_send(self, local_file: str, remote_file: str, recurse: bool = False,
+                 copy_args: Optional[Sequence[Any]] = None) -> List[gevent.Greenlet]:
+        """Upload over SCP; ``copy_args[i]`` is a dict with keys ``local_file`` and
+        ``remote_file`` giving host ``i``'s paths.
+
+        :returns: one greenlet per host, returned at once.
+        """
+        return self._upload('scp_send', local_file, remote_file, recurse, copy_args, True)
+
+    def scp_recv(self, remote_file: str, local_file: str, recurse: bool = False,
+                 copy_args: Optional[Sequence[Any]] = None,
+                 suffix_separator: str = '_') -> List[gevent.Greenlet]:
+        """Download over SCP to ``local_file + suffix_separator + host`` (or the
+        paths in ``copy_args[i]``, a dict with keys ``local_file`` and ``remote_file``).
+
+        :returns: one greenlet per host, returned at once.
+        """
+        return self._download('scp_recv', remote_file, local_file, recurse,
+                              suffix_separator, copy_args, True)
 
     # ------------------------------------------------------------------
 
