@@ -61,6 +61,8 @@ _FIELDS: Dict[str, Tuple[tuple, Any]] = {
     'forward_ssh_agent': (_BOOL, False),
     'compress': (_BOOL, False),
     'keyboard_interactive': (_BOOL, False),
+    # Ours: a chain of bastions for this host (see ParallelSSHClient's proxy_jump).
+    'proxy_jump': ((list, tuple, str, dict), None),
 }
 
 _SECRETS = frozenset(('password', 'proxy_password'))

@@ -34,7 +34,11 @@ _PAIR_BUFFER = 1024 * 1024
 
 
 class Transport(Protocol):
-    """The network side of a session: a connected, cooperative byte stream."""
+    """The network side of a session: a connected, cooperative byte stream.
+
+    ``recv`` returns ``b''`` at end of stream; either method may raise when the
+    connection fails.
+    """
 
     def recv(self, size: int) -> bytes: ...
 
@@ -87,7 +91,7 @@ class SessionIO:
                     sent = relay.send(view)
                     view = view[sent:]
                     self.notify()
-        except (OSError, gevent.GreenletExit) as exc:
+        except (Exception, gevent.GreenletExit) as exc:
             if self.closed_reason is None:
                 self.closed_reason = exc
         finally:
@@ -105,7 +109,7 @@ class SessionIO:
                 if not data:
                     break
                 transport.sendall(data)
-        except (OSError, gevent.GreenletExit) as exc:
+        except (Exception, gevent.GreenletExit) as exc:
             if self.closed_reason is None:
                 self.closed_reason = exc
             logger.debug('%s: sending stopped: %s', self.label, exc)

@@ -19,6 +19,7 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     HostArgumentError, HostConfigError, InvalidAPIUseError, ShellError, Timeout)
 from ...output import HostOutput
+from ._tunnel import ProxyPool
 from .single import BaseSSHClient, InteractiveShell, load_private_key
 
 __all__ = ['BaseParallelSSHClient']
@@ -94,6 +95,7 @@ class BaseParallelSSHClient:
         # Read key files once; every host shares the bytes.
         self._pkey_data = load_private_key(pkey)
         self._proxy_pkey_data = load_private_key(proxy_pkey)
+        self._proxy_pool = ProxyPool()
         self.pool = Pool(pool_size)
         self._slots = BoundedSemaphore(pool_size)
         self.cmds: Optional[List[gevent.Greenlet]] = None
@@ -145,7 +147,8 @@ class BaseParallelSSHClient:
             proxy_password=self.proxy_password, proxy_pkey=self._proxy_pkey_data,
             forward_ssh_agent=self.forward_ssh_agent, keepalive_seconds=self.keepalive_seconds,
             identity_auth=self.identity_auth, ipv6_only=self.ipv6_only, compress=self.compress,
-            keyboard_interactive=self.keyboard_interactive, alias=None)
+            keyboard_interactive=self.keyboard_interactive, alias=None,
+            _proxy_pool=self._proxy_pool)
         settings.update(self._extra_settings)
         return settings
 
@@ -503,13 +506,14 @@ class BaseParallelSSHClient:
     # ------------------------------------------------------------------
 
     def close(self) -> None:
-        """Disconnect every host."""
+        """Disconnect every host, then the proxies they went through."""
         clients, self._host_clients = self._host_clients, {}
         for client in clients.values():
             try:
                 client.close()
             except Exception as exc:  # pragma: no cover - best effort
                 logger.debug('closing %s: %s', client.host, exc)
+        self._proxy_pool.close()
 
     def __enter__(self) -> 'BaseParallelSSHClient':
         return self

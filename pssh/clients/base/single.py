@@ -27,11 +27,13 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError,
     HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
-    SCPError, SessionError, SFTPIOError, ShellError, SSHError, Timeout, UnknownHostError)
+    ProxyError, SCPError, SessionError, SFTPIOError, ShellError, SSHError, Timeout,
+    UnknownHostError)
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
 from ._io import SessionIO, call_until_done
+from ._tunnel import ChannelTransport, ProxyPool, hops_for
 
 __all__ = ['BaseSSHClient', 'InteractiveShell', 'Stdin', 'Channel']
 
@@ -226,7 +228,8 @@ class BaseSSHClient:
                  proxy_password: Optional[str] = None, _auth_thread_pool: bool = True,
                  forward_ssh_agent: bool = False, keepalive_seconds: Optional[int] = 60,
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
-                 keyboard_interactive: bool = False) -> None:
+                 keyboard_interactive: bool = False, *, proxy_jump: Any = None,
+                 _proxy_pool: Optional[ProxyPool] = None, _via: Any = None) -> None:
         if not isinstance(host, str) or not host:
             raise ValueError('host must be a non-empty string, got %r' % (host,))
         if port is None:
@@ -236,8 +239,6 @@ class BaseSSHClient:
         if keyboard_interactive and not password:
             raise InvalidAPIUseError(
                 'keyboard_interactive=True needs a password to answer the prompt (host %s)', host)
-        if proxy_host is not None:
-            raise InvalidAPIUseError('proxy_host is not supported by this release (host %s)', host)
         self.host = host
         self.alias = alias
         self.user = user or getpass.getuser()
@@ -260,6 +261,12 @@ class BaseSSHClient:
         self.proxy_password = proxy_password
         self.proxy_pkey = proxy_pkey
         self._pkey_data = load_private_key(pkey)
+        self.proxy_jump = proxy_jump
+        self._via = _via
+        self._hops = [] if _via is not None else hops_for(
+            proxy_host, proxy_port, proxy_user, proxy_password, proxy_pkey, proxy_jump)
+        self._owns_proxy_pool = _proxy_pool is None
+        self._proxy_pool = _proxy_pool if _proxy_pool is not None else ProxyPool()
         self.session: Any = None
         self.sock: Any = None
         self._io: Optional[SessionIO] = None
@@ -319,6 +326,10 @@ class BaseSSHClient:
         raise NotImplementedError
 
     def _b_send_eof(self, raw: Any) -> Any:
+        raise NotImplementedError
+
+    def _b_direct_tcpip(self, host: str, port: int) -> Any:
+        """A channel to ``host:port`` made by the server (for tunnels)."""
         raise NotImplementedError
 
     def _b_eof(self, raw: Any) -> bool:
@@ -464,7 +475,8 @@ class BaseSSHClient:
             try:
                 self._connect_once()
                 break
-            except (HostConnectionRefusedError, NoIPv6AddressFoundError, UnknownHostError):
+            except (HostConnectionRefusedError, NoIPv6AddressFoundError, UnknownHostError,
+                    ProxyError):
                 raise
             except ConnectionRefusedError as exc:
                 raise HostConnectionRefusedError(
@@ -502,8 +514,42 @@ class BaseSSHClient:
         return HostConnectionError('Error connecting to %s:%s after %s: %s',
                                    self.host, self.port, tries, detail)
 
+    def _bastion(self, depth: int) -> 'BaseSSHClient':
+        """The connected client of hop ``depth`` (1 = nearest) of our proxy chain."""
+        chain = tuple(self._hops[:depth])
+        hop = chain[-1]
+
+        def connect() -> 'BaseSSHClient':
+            via = self._bastion(depth - 1) if depth > 1 else None
+            try:
+                return type(self)(
+                    hop.host, user=hop.user or self.user, port=hop.port,
+                    password=hop.password if hop.password is not None else self.password,
+                    pkey=load_private_key(hop.pkey) if hop.pkey is not None else self._pkey_data,
+                    num_retries=self.num_retries, retry_delay=self.retry_delay,
+                    allow_agent=self.allow_agent, timeout=self.timeout,
+                    keepalive_seconds=self.keepalive_seconds, identity_auth=self.identity_auth,
+                    ipv6_only=self.ipv6_only, _via=via)
+            except Exception as exc:
+                raise ProxyError('Could not connect to proxy %s:%s (on the way to %s): %s',
+                                 hop.host, hop.port, self.host, exc) from exc
+
+        return self._proxy_pool.get(chain, connect)
+
+    def _open_transport(self) -> Any:
+        via = self._via
+        if via is None and self._hops:
+            via = self._bastion(len(self._hops))
+        if via is None:
+            return self._open_socket()
+        try:
+            return ChannelTransport(via, self.host, self.port)
+        except (SSHError, Timeout) as exc:
+            raise HostConnectionError('Could not reach %s:%s through proxy %s:%s: %s',
+                                      self.host, self.port, via.host, via.port, exc) from None
+
     def _connect_once(self) -> None:
-        sock = self._open_socket()
+        sock = self._open_transport()
         self.sock = sock
         self._io = SessionIO(sock, '%s:%s' % (self.host, self.port))
         self._finalizer = weakref.finalize(self, self._io.close)
@@ -954,10 +1000,18 @@ class BaseSSHClient:
         self._b_keepalive_config()
 
     def close(self) -> None:
-        """Disconnect from the server. Safe to call more than once."""
+        """Disconnect from the server (and from proxies this client connected
+        alone). Safe to call more than once."""
         if self._io is None:
             return
+        self._disconnect_session()
+        if self._owns_proxy_pool:
+            self._proxy_pool.close()
+
+    def _disconnect_session(self) -> None:
         io = self._io
+        if io is None:
+            return
         if io.closed_reason is None and self.session is not None:
             try:
                 self._call(self._b_disconnect, timeout=1 if self.timeout is None else self.timeout,

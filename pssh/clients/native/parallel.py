@@ -34,6 +34,13 @@ class ParallelSSHClient(BaseParallelSSHClient):
     :param ipv6_only: connect over IPv6 only.
     :param compress: ask for compression.
     :param keyboard_interactive: answer keyboard-interactive prompts with the password.
+    :param proxy_host: connect through this bastion host (SSH TCP forwarding, in
+      process); ``proxy_port``, ``proxy_user``, ``proxy_password`` and
+      ``proxy_pkey`` default to 22 and the target's user, password and key. All
+      hosts going through one bastion share a single connection to it.
+    :param proxy_jump: a chain of bastions, nearest first, like OpenSSH's
+      ``ProxyJump``: each hop is ``'[user@]host[:port]'`` or a dict with ``host``
+      and optionally ``port``, ``user``, ``password``, ``pkey``.
     :raises ValueError: ``hosts`` is None, or host_config's length differs.
     :raises TypeError: ``hosts`` is a single string.
     :raises HostConfigError: ``host_config`` is not a list of HostConfig.
@@ -52,7 +59,7 @@ class ParallelSSHClient(BaseParallelSSHClient):
                  proxy_password: Optional[str] = None, proxy_pkey: Any = None,
                  forward_ssh_agent: bool = False, keepalive_seconds: Optional[int] = 60,
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
-                 keyboard_interactive: bool = False) -> None:
+                 keyboard_interactive: bool = False, *, proxy_jump: Any = None) -> None:
         super().__init__(
             hosts, user=user, password=password, port=port, pkey=pkey,
             num_retries=num_retries, timeout=timeout, pool_size=pool_size,
@@ -61,4 +68,4 @@ class ParallelSSHClient(BaseParallelSSHClient):
             proxy_password=proxy_password, proxy_pkey=proxy_pkey,
             forward_ssh_agent=forward_ssh_agent, keepalive_seconds=keepalive_seconds,
             identity_auth=identity_auth, ipv6_only=ipv6_only, compress=compress,
-            keyboard_interactive=keyboard_interactive)
+            keyboard_interactive=keyboard_interactive, proxy_jump=proxy_jump)

@@ -129,7 +129,8 @@ class SSHClient(BaseSSHClient):
                  proxy_user: Optional[str] = None, proxy_password: Optional[str] = None,
                  _auth_thread_pool: bool = True, keepalive_seconds: Optional[int] = 60,
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
-                 keyboard_interactive: bool = False) -> None:
+                 keyboard_interactive: bool = False, *, proxy_jump: Any = None,
+                 _proxy_pool: Any = None, _via: Any = None) -> None:
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
             num_retries=num_retries, retry_delay=retry_delay, allow_agent=allow_agent,
@@ -137,7 +138,8 @@ class SSHClient(BaseSSHClient):
             proxy_pkey=proxy_pkey, proxy_user=proxy_user, proxy_password=proxy_password,
             _auth_thread_pool=_auth_thread_pool, forward_ssh_agent=forward_ssh_agent,
             keepalive_seconds=keepalive_seconds, identity_auth=identity_auth,
-            ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive)
+            ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
+            proxy_jump=proxy_jump, _proxy_pool=_proxy_pool, _via=_via)
 
     def _library_again(self) -> int:
         return LIBSSH2_ERROR_EAGAIN
@@ -234,6 +236,9 @@ class SSHClient(BaseSSHClient):
 
     def _b_send_eof(self, raw: Any) -> Any:
         return _again_or(raw.send_eof())
+
+    def _b_direct_tcpip(self, host: str, port: int) -> Any:
+        return _again_or(self.session.direct_tcpip(host, port))
 
     def _b_eof(self, raw: Any) -> bool:
         return raw.eof()

@@ -1,0 +1,149 @@
+"""Connections through bastion hosts, with SSH's own TCP forwarding.
+
+A target behind a bastion is reached through a ``direct-tcpip`` channel of the
+bastion's session. :class:`ChannelTransport` makes that channel look like a
+socket to :class:`~pssh.clients.base._io.SessionIO`, so the target's session
+runs over it exactly as it would over TCP: same relay, same waiting, no extra
+threads, processes or event loops. A chain of bastions is the same thing
+repeated: each hop's session runs over a channel of the previous hop.
+
+Targets that go through the same bastion share one connection to it, kept in a
+:class:`ProxyPool` (one per ParallelSSHClient, or per SSHClient).
+"""
+import re
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import gevent
+from gevent.event import AsyncResult
+
+from ... import logger
+from ...exceptions import InvalidAPIUseError
+
+__all__ = ['Hop', 'hops_for', 'ChannelTransport', 'ProxyPool']
+
+
+class Hop(NamedTuple):
+    """One bastion of a chain."""
+
+    host: str
+    port: int = 22
+    user: Optional[str] = None
+    password: Optional[str] = None
+    pkey: Any = None
+
+    def __repr__(self) -> str:
+        return 'Hop(%s@%s:%s)' % (self.user, self.host, self.port)
+
+
+_HOP_TEXT = re.compile(r'^(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:@]+)(?::(?P<port>\d+))?$')
+
+
+def _parse_hop(spec: Any) -> Hop:
+    if isinstance(spec, Hop):
+        return spec
+    if isinstance(spec, str):
+        match = _HOP_TEXT.match(spec.strip())
+        if not match:
+            raise InvalidAPIUseError('Cannot read proxy hop %r: expected [user@]host[:port]', spec)
+        host = match.group('host').strip('[]')
+        port = int(match.group('port')) if match.group('port') else 22
+        return Hop(host, port, match.group('user'))
+    if isinstance(spec, dict):
+        unknown = set(spec) - {'host', 'port', 'user', 'password', 'pkey', 'private_key'}
+        if unknown or 'host' not in spec:
+            raise InvalidAPIUseError(
+                'A proxy hop dict needs "host" and may have port, user, password, pkey; got %s',
+                sorted(spec))
+        return Hop(spec['host'], spec.get('port') or 22, spec.get('user'),
+                   spec.get('password'), spec.get('pkey', spec.get('private_key')))
+    raise InvalidAPIUseError('A proxy hop is "[user@]host[:port]", a dict or a Hop, not %s',
+                             type(spec).__name__)
+
+
+def hops_for(proxy_host: Optional[str], proxy_port: Optional[int], proxy_user: Optional[str],
+             proxy_password: Optional[str], proxy_pkey: Any,
+             proxy_jump: Optional[Sequence[Any]]) -> List[Hop]:
+    """The chain of bastions to go through, nearest first."""
+    if proxy_jump is not None and proxy_host is not None:
+        raise InvalidAPIUseError('Give proxy_host or proxy_jump, not both')
+    if proxy_host is not None:
+        return [Hop(proxy_host, proxy_port or 22, proxy_user, proxy_password, proxy_pkey)]
+    if proxy_jump is None:
+        return []
+    if isinstance(proxy_jump, (str, dict, Hop)):
+        proxy_jump = [proxy_jump]
+    return [_parse_hop(spec) for spec in proxy_jump]
+
+
+class ChannelTransport:
+    """A ``direct-tcpip`` channel of a bastion's session, used as a socket."""
+
+    def __init__(self, bastion: Any, host: str, port: int) -> None:
+        self.bastion = bastion
+        self.host = host
+        self.port = port
+        self.raw = bastion._call(bastion._b_direct_tcpip, host, port, timeout=bastion.timeout,
+                                 what='opening a tunnel to %s:%s' % (host, port))
+        self._closed = False
+
+    def recv(self, size: int) -> bytes:
+        bastion = self.bastion
+        return bastion._call(bastion._b_read, self.raw, False, size,
+                             what='reading the tunnel to %s:%s' % (self.host, self.port))
+
+    def sendall(self, data: bytes) -> None:
+        self.bastion.eagain_write(self.raw, data)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # May run from a finalizer: do the network part in a greenlet of its own.
+        gevent.spawn(self._close_channel)
+
+    def _close_channel(self) -> None:
+        bastion = self.bastion
+        if bastion._io is None:
+            return
+        try:
+            bastion._call(bastion._b_send_eof, self.raw, timeout=bastion.timeout)
+            bastion._call(bastion._b_close, self.raw, timeout=bastion.timeout)
+        except Exception as exc:
+            logger.debug('closing tunnel to %s:%s: %s', self.host, self.port, exc)
+
+
+class ProxyPool:
+    """Connected bastion clients, one per distinct chain, shared by their targets."""
+
+    def __init__(self) -> None:
+        self._clients: Dict[Tuple[Hop, ...], AsyncResult] = {}
+
+    def get(self, chain: Tuple[Hop, ...], connect: Callable[[], Any]) -> Any:
+        """The client for the last hop of ``chain``, connecting it if needed.
+
+        Greenlets asking for the same chain at once share one connection attempt.
+        """
+        result = self._clients.get(chain)
+        if result is not None and result.ready():
+            if not result.successful() or result.value._io is None:
+                result = None
+        if result is None:
+            result = AsyncResult()
+            self._clients[chain] = result
+            try:
+                result.set(connect())
+            except BaseException as exc:
+                result.set_exception(exc)
+                if self._clients.get(chain) is result:
+                    del self._clients[chain]
+                raise
+        return result.get()
+
+    def close(self) -> None:
+        results, self._clients = self._clients, {}
+        for result in reversed(list(results.values())):
+            if result.ready() and result.successful():
+                try:
+                    result.value.close()
+                except Exception as exc:  # pragma: no cover - best effort
+                    logger.debug('closing proxy: %s', exc)
