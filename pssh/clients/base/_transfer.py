@@ -23,11 +23,11 @@ __all__ = ['RemoteStat', 'Progress']
 
 #: Bytes handed to the library per SFTP write/read. libssh2 pipelines the
 #: requests of one call, so a large block keeps many requests in flight.
-SFTP_BLOCK = 4 * 1024 * 1024
+SFTP_BLOCK = 1024 * 1024
 #: Bytes per SCP read and write.
 SCP_BLOCK = 1024 * 1024
 #: Local file read size for uploads.
-LOCAL_BLOCK = 4 * 1024 * 1024
+LOCAL_BLOCK = 1024 * 1024
 
 #: ``progress(bytes_done, bytes_total)``, called as a transfer advances.
 Progress = Callable[[int, int], Any]
@@ -124,11 +124,13 @@ def sftp_upload(client: Any, sftp: Any, local_file: str, remote_file: str,
                     raise _local_error(client, exc, local_file, 'reading') from None
                 if not block:
                     break
-                view = memoryview(block)
-                while view:
-                    sent = client._call(client._b_sftp_write, handle, view,
+                # libssh2 pipelines the whole block and, until it has all been
+                # acknowledged, wants the unacknowledged rest passed again: slice
+                # only when something was acknowledged, so retries copy nothing.
+                while block:
+                    sent = client._call(client._b_sftp_write, handle, block,
                                         timeout=client.timeout, what='writing %s' % remote_file)
-                    view = view[sent:]
+                    block = block[sent:]
                     done += sent
                     if progress is not None:
                         progress(done, total)

@@ -38,6 +38,7 @@ from ._tunnel import ChannelTransport, ProxyPool, hops_for
 __all__ = ['BaseSSHClient', 'InteractiveShell', 'Stdin', 'Channel']
 
 _READ_SIZE = 256 * 1024
+_WRITE_PIECE = 64 * 1024
 
 
 def load_private_key(pkey: Union[str, bytes, 'os.PathLike[str]', None]) -> Optional[bytes]:
@@ -408,9 +409,15 @@ class BaseSSHClient:
         raw = getattr(write_func, 'raw', write_func)
         raw = getattr(raw, '__self__', raw)
         view = memoryview(data)
+        # The library sends at most one packet (32 KiB) per call and wants bytes,
+        # so hand it one packet's worth at a time: each retry then copies little.
         while view:
-            sent = self._call(self._b_write, raw, view, timeout=self.timeout, what='writing')
-            view = view[sent:]
+            piece = bytes(view[:_WRITE_PIECE])
+            while piece:
+                sent = self._call(self._b_write, raw, piece, timeout=self.timeout,
+                                  what='writing')
+                piece = piece[sent:]
+                view = view[sent:]
 
     def _library_again(self) -> int:
         raise NotImplementedError

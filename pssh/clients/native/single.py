@@ -223,8 +223,8 @@ class SSHClient(BaseSSHClient):
         raise SessionError('Reading from %s:%s failed with libssh2 error %s', self.host,
                            self.port, rc)
 
-    def _b_write(self, raw: Any, data: Any) -> Any:
-        rc, written = raw.write(bytes(data))
+    def _b_write(self, raw: Any, data: bytes) -> Any:
+        rc, written = raw.write(data)
         if written > 0:
             return written
         if rc == LIBSSH2_ERROR_EAGAIN:
@@ -337,8 +337,8 @@ class SSHClient(BaseSSHClient):
         raise SFTPIOError('Reading over SFTP from %s:%s failed with libssh2 error %s',
                           self.host, self.port, rc)
 
-    def _b_sftp_write(self, handle: Any, data: Any) -> Any:
-        rc, written = handle.write(bytes(data))
+    def _b_sftp_write(self, handle: Any, data: bytes) -> Any:
+        rc, written = handle.write(data)
         if written > 0:
             return written
         if rc == LIBSSH2_ERROR_EAGAIN:
