@@ -17,3 +17,21 @@ for _log in (logger, host_logger):
 del _log
 
 __all__ = ['__version__', 'logger', 'host_logger']
+
+_OLD_EXCEPTION_NAMES = ('UnknownHostException', 'AuthenticationException',
+                        'ConnectionErrorException', 'SSHException')
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    # 1.x code imported exceptions from the package itself. Resolved lazily, so
+    # that importing pssh stays free of gevent and the SSH libraries.
+    if name in _OLD_EXCEPTION_NAMES:
+        from . import exceptions
+        from ._deprecation import warn
+        # For "from pssh import X" the lookup comes from importlib, whose frames
+        # the warnings module skips, so this still points at the importing line.
+        warn('Importing %s from pssh is deprecated: use pssh.exceptions' % name)
+        value = getattr(exceptions, name)
+        globals()[name] = value  # warn once
+        return value
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))

@@ -7,13 +7,13 @@ nothing of the SSH library: a backend names its single-host client class in
 """
 import codecs
 import os
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import gevent
 from gevent.lock import BoundedSemaphore
 from gevent.pool import Pool
 
-from ... import logger
+from ... import _compat, _deprecation, logger
 from ...config import HostConfig, merge
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
@@ -125,6 +125,8 @@ class BaseParallelSSHClient:
     def _check_host_config(self, host_config: Any) -> Optional[List[HostConfig]]:
         if host_config is None:
             return None
+        if isinstance(host_config, dict):
+            host_config = _compat.host_config_from_dict(host_config, self._hosts)
         if not isinstance(host_config, list):
             raise HostConfigError(
                 'host_config must be a list of HostConfig, one per host, got %s',
@@ -183,7 +185,8 @@ class BaseParallelSSHClient:
     def run_command(self, command: str, sudo: bool = False, user: Optional[str] = None,
                     stop_on_errors: bool = True, use_pty: bool = False,
                     host_args: Optional[Sequence[Any]] = None, shell: Optional[str] = None,
-                    encoding: str = 'utf-8', read_timeout: Optional[float] = None
+                    encoding: str = 'utf-8', read_timeout: Optional[float] = None, *,
+                    return_list: Any = _compat.UNSET, timeout: Any = _compat.UNSET
                     ) -> List[HostOutput]:
         """Start ``command`` on every host and return their outputs in host order.
 
@@ -195,9 +198,17 @@ class BaseParallelSSHClient:
         :param stop_on_errors: re-raise the first failed host's exception (in host
           order). With False a failed host gets a HostOutput whose ``exception`` is
           set, and the others run normally.
+        :param return_list: ignored; output is always a list.
+
+          .. deprecated:: 2.0
+        :param timeout: the 1.x name of ``read_timeout``.
+
+          .. deprecated:: 2.0
         :raises HostArgumentError: fewer ``host_args`` than hosts.
         :raises LookupError: unknown ``encoding``.
         """
+        if return_list is not _compat.UNSET or timeout is not _compat.UNSET:
+            read_timeout = _compat.legacy_run_kwargs(return_list, timeout, read_timeout)
         codecs.lookup(encoding)
         hosts = list(self._hosts)
         commands = self._per_host_commands(command, host_args, hosts)
@@ -207,7 +218,7 @@ class BaseParallelSSHClient:
             for index, host in enumerate(hosts)]
         self.cmds = greenlets
         gevent.joinall(greenlets)
-        output = []
+        output = _compat.OutputList()
         for index, greenlet in enumerate(greenlets):
             if greenlet.successful():
                 output.append(greenlet.value)
@@ -261,6 +272,26 @@ class BaseParallelSSHClient:
         """
         return [self.pool.spawn(self._get_client, index, host)
                 for index, host in enumerate(self._hosts)]
+
+    @property
+    def host_clients(self) -> Mapping[str, BaseSSHClient]:
+        """Connected clients by host name (a host's first position).
+
+        .. deprecated:: 2.0
+           Use the ``client`` attribute of each HostOutput.
+        """
+        _deprecation.warn('host_clients is deprecated: use HostOutput.client')
+        return _compat.HostClients(self._host_clients)
+
+    def reset_output_generators(self, host_out: HostOutput, *args: Any, **kwargs: Any) -> None:
+        """Does nothing: output generators need no reset.
+
+        .. deprecated:: 2.0
+           Every access to ``stdout``/``stderr`` already gives a fresh generator
+           that continues where the last one stopped.
+        """
+        _deprecation.warn('reset_output_generators is deprecated and does nothing: '
+                          'each access to stdout/stderr gives a fresh generator')
 
     def get_last_output(self, cmds: Any = None) -> Optional[List[HostOutput]]:
         """The output list of the last :meth:`run_command`, or None."""

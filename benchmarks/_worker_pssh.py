@@ -1,0 +1,97 @@
+"""Benchmark worker for ``pssh.clients.ParallelSSHClient``.
+
+Runs unchanged against this checkout (PYTHONPATH = repository root, main
+interpreter) and against parallel-ssh from PyPI (the interpreter of
+``benchmarks/.venvs/parallel-ssh``): both are imported as ``pssh``.
+
+Measured region: construct a fresh client, ``run_command`` on every host,
+read every host's stdout line by line in host order with the documented idiom
+``for host_out in output: for line in host_out.stdout``, ``join`` and collect
+the exit codes, then disconnect.
+"""
+import gc
+import inspect
+import os
+import sys
+
+from _workerlib import Meter, emit, load_spec
+
+spec = load_spec()
+
+import pssh  # noqa: E402
+from pssh.clients import ParallelSSHClient  # noqa: E402
+from pssh.config import HostConfig  # noqa: E402
+
+try:
+    from importlib.metadata import version as _dist_version
+except ImportError:  # pragma: no cover
+    _dist_version = None
+
+
+def _library_version():
+    for dist in ('parallel-ssh', 'pssh-ng'):
+        try:
+            return '%s %s' % (dist, _dist_version(dist))
+        except Exception:
+            continue
+    return 'pssh %s' % getattr(pssh, '__version__', '?')
+
+
+def main():
+    n = spec['hosts']
+    ports = spec['ports']
+    kwargs = dict(user=spec['user'], pkey=spec['key'], num_retries=1,
+                  allow_agent=False, identity_auth=False)
+    if spec.get('pool_size'):
+        kwargs['pool_size'] = spec['pool_size']
+    import gevent
+    gevent.get_hub()  # created before the clock starts, like asyncio's loop
+    gc.collect()
+
+    meter = Meter()
+    host_config = [HostConfig(port=ports[i % len(ports)]) for i in range(n)]
+    client = ParallelSSHClient([spec['address']] * n, host_config=host_config, **kwargs)
+    output = client.run_command(spec['command'])
+    meter.mark('run_command')
+    lines = 0
+    nbytes = 0
+    per_host = []
+    for host_out in output:
+        h_lines = 0
+        h_bytes = 0
+        for line in host_out.stdout:
+            h_lines += 1
+            h_bytes += len(line) + 1  # lines come without their newline
+        per_host.append((h_lines, h_bytes))
+        lines += h_lines
+        nbytes += h_bytes
+    meter.mark('read')
+    client.join(output)
+    exit_codes = [host_out.exit_code for host_out in output]
+    meter.mark('join')
+    if hasattr(client, 'close'):
+        client.close()
+    else:
+        # parallel-ssh 2.x: "Disconnections handled by client de-allocation".
+        del output[:]
+        del output, host_out
+        del client
+        gc.collect()
+    meter.stop()
+
+    bad_hosts = [i for i, counts in enumerate(per_host) if counts != per_host[0]]
+    emit(meter.result(
+        lines=lines, bytes=nbytes, hosts=n,
+        exit_codes_ok=all(code == 0 for code in exit_codes),
+        exit_codes_sample=sorted(set(map(str, exit_codes)))[:5],
+        uneven_hosts=len(bad_hosts),
+        library=_library_version(),
+        module=os.path.dirname(pssh.__file__),
+        pool_size=kwargs.get('pool_size',
+                             inspect.signature(ParallelSSHClient).parameters['pool_size'].default),
+        python=sys.version.split()[0],
+    ))
+
+
+if __name__ == '__main__':
+    main()

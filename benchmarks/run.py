@@ -1,0 +1,692 @@
+#!/usr/bin/env python3
+"""Benchmark this checkout's ``pssh`` against parallel-ssh 2.16, asyncssh and
+the OpenSSH client, on local OpenSSH servers that this script starts itself.
+
+Usage::
+
+    python3 benchmarks/run.py [--quick] [--only NAME[,NAME]] [--hosts 1,10,100,300]
+                              [--reps N] [--save]
+
+Benchmarks (``--only`` names):
+
+``echo``
+    ``echo ok`` on 1, 10, 100, 300 hosts: connect, authenticate, run, read the
+    output, exit code, disconnect, from a fresh client each time. Wall time
+    and the client process's CPU time (user + sys) per host.
+``host_order``
+    50 hosts each printing 4 MB (40,000 lines of 100 bytes), read in host
+    order with ``for host_out in output: for line in host_out.stdout`` right
+    after ``run_command`` (no join first).
+``big_output``
+    One host printing 200 MB (2,000,000 lines), read line by line:
+    throughput and the client's peak RSS, next to ``ssh HOST CMD | python3 -c
+    'for l in sys.stdin: ...'``.
+
+Every measurement is a fresh worker process (see ``_worker_*.py``); the
+median of ``--reps`` runs is shown. See README.md.
+"""
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH_DIR)
+VENVS = os.path.join(BENCH_DIR, '.venvs')
+RESULTS = os.path.join(BENCH_DIR, 'results')
+
+sys.path.insert(0, REPO)
+from pssh.testing import start_servers  # noqa: E402  (standard library only)
+
+CLIENTS = ('ours', 'parallel-ssh', 'asyncssh', 'openssh')
+SCENARIOS = ('echo', 'host_order', 'big_output')
+DEFAULT_HOSTS = (1, 10, 100, 300)
+QUICK_HOSTS = (10, 300)
+LINE = 'x' * 99  # + newline = 100-byte lines
+HOST_ORDER_HOSTS = 50
+HOST_ORDER_BYTES = 4_000_000
+BIG_BYTES = 200_000_000
+DEFAULT_POOL_SIZE = 100  # the default of both pssh clients; asyncssh gets the same bound
+
+PARALLEL_SSH_REQ = 'parallel-ssh==2.16.*'
+PARALLEL_SSH_FALLBACK = 'parallel-ssh>=2,<3'
+ASYNCSSH_REQ = 'asyncssh'
+
+
+def log(msg=''):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def output_command(nbytes):
+    """Shell command printing ``nbytes`` bytes of 100-byte lines."""
+    return 'yes %s | head -c %d' % (LINE, nbytes)
+
+
+# --------------------------------------------------------------------------
+# environments
+
+
+def venv_python(name):
+    return os.path.join(VENVS, name, 'bin', 'python')
+
+
+def dist_versions(python, dists, env=None):
+    code = ('import json, sys\n'
+            'from importlib.metadata import version\n'
+            'out = {}\n'
+            'for d in sys.argv[1:]:\n'
+            '    try:\n'
+            '        out[d] = version(d)\n'
+            '    except Exception:\n'
+            '        out[d] = None\n'
+            'print(json.dumps(out))\n')
+    res = subprocess.run([python, '-c', code] + list(dists), capture_output=True,
+                         text=True, env=env, cwd=BENCH_DIR, check=False)
+    if res.returncode != 0:
+        return {d: None for d in dists}
+    return json.loads(res.stdout)
+
+
+def ensure_venv(name, requirement, dist, fallback=None):
+    """Create (or reuse) ``.venvs/NAME`` with ``requirement``; its python path."""
+    python = venv_python(name)
+    if os.path.exists(python) and dist_versions(python, [dist])[dist]:
+        return python
+    path = os.path.join(VENVS, name)
+    log('creating venv %s with %s ...' % (path, requirement))
+    res = subprocess.run([sys.executable, '-m', 'venv', '--clear', path],
+                         capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise SystemExit('python -m venv failed for %s (is %s a Debian python without '
+                         'ensurepip? use pyenv\'s python3):\n%s'
+                         % (path, sys.executable, res.stderr))
+    pip = [python, '-m', 'pip', 'install', '-q', '--disable-pip-version-check']
+    res = subprocess.run(pip + [requirement], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        if not fallback:
+            raise SystemExit('pip install %s failed:\n%s' % (requirement, res.stderr))
+        log('pip install %s failed; trying %s' % (requirement, fallback))
+        res = subprocess.run(pip + [fallback], capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            raise SystemExit('pip install %s failed:\n%s' % (fallback, res.stderr))
+        log('NOTE: using %s %s instead of %s'
+            % (dist, dist_versions(python, [dist])[dist], requirement))
+    return python
+
+
+def git_revision():
+    try:
+        rev = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'pssh'], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return rev + ('+dirty' if dirty else '')
+    except (OSError, subprocess.CalledProcessError):
+        return '?'
+
+
+def openssh_version():
+    res = subprocess.run(['ssh', '-V'], capture_output=True, text=True, check=False)
+    return (res.stderr or res.stdout).strip()
+
+
+def environment(pythons):
+    ours_env = dict(os.environ, PYTHONPATH=REPO)
+    env = {
+        'python': '%s (%s)' % (platform.python_version(), sys.executable),
+        'platform': platform.platform(),
+        'cpu_count': os.cpu_count(),
+        'ours': dict(dist_versions(pythons['ours'], ['gevent', 'ssh2-python'], ours_env),
+                     revision=git_revision()),
+        'parallel-ssh': dist_versions(pythons['parallel-ssh'],
+                                      ['parallel-ssh', 'gevent', 'ssh2-python', 'ssh-python'],
+                                      clean_env()),
+        'asyncssh': dist_versions(pythons['asyncssh'], ['asyncssh', 'cryptography'],
+                                  clean_env()),
+        'openssh': openssh_version(),
+    }
+    return env
+
+
+def clean_env():
+    env = dict(os.environ)
+    env.pop('PYTHONPATH', None)
+    return env
+
+
+# --------------------------------------------------------------------------
+# servers and workers
+
+
+def server_children(servers):
+    """Processes forked by the sshd listeners (live connection handlers)."""
+    pids = {server.pid for server in servers if server.pid}
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry, 'rb') as stat:
+                data = stat.read()
+        except OSError:
+            continue
+        fields = data[data.rfind(b')') + 2:].split()
+        if len(fields) > 1 and fields[0] != b'Z' and int(fields[1]) in pids:
+            found.append(int(entry))
+    return found
+
+
+def wait_servers_idle(servers, timeout=20.0):
+    """Wait until the previous measurement's sshd sessions have exited, so
+    that they do not take CPU from the next one."""
+    deadline = time.monotonic() + timeout
+    while server_children(servers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+
+
+class Worker:
+    """How to start the worker of one client."""
+
+    def __init__(self, client, python, script, env):
+        self.client = client
+        self.python = python
+        self.script = os.path.join(BENCH_DIR, script)
+        self.env = env
+
+
+def run_worker(worker, spec, timeout):
+    """Run one measurement; returns the worker's result dict, or a dict with
+    ``error`` (and the worker's stderr)."""
+    spec = dict(spec, timeout=timeout)
+    argv = [worker.python, worker.script, json.dumps(spec)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=worker.env, cwd=BENCH_DIR, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        out, err = proc.communicate()
+        return {'error': 'TIMEOUT after %.0f s' % timeout, 'stderr': _text(err),
+                'stdout': _text(out), 'command': _shell_words(argv), 'spec': spec}
+    except BaseException:
+        _kill_group(proc)
+        proc.communicate()
+        raise
+    finally:
+        # ssh/reader processes of the openssh worker, if any survived it.
+        if proc.returncode is not None:
+            _kill_group(proc)
+    elapsed = time.perf_counter() - started
+    result = None
+    for line in _text(out).splitlines():
+        if line.startswith('RESULT '):
+            result = json.loads(line[len('RESULT '):])
+    if proc.returncode != 0 or result is None:
+        return {'error': 'worker exited with status %s' % proc.returncode,
+                'stderr': _text(err), 'stdout': _text(out),
+                'command': _shell_words(argv), 'spec': spec}
+    result['process_wall'] = elapsed
+    if err.strip():
+        result['stderr'] = _text(err)[-4000:]
+    result['command'] = _shell_words(argv)
+    return result
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _text(data):
+    return (data or b'').decode(errors='replace')
+
+
+def _shell_words(argv):
+    import shlex
+    return ' '.join(shlex.quote(a) for a in argv)
+
+
+def validate(result, expect_lines, expect_bytes, client):
+    if 'error' in result:
+        return result
+    problems = []
+    if result['lines'] != expect_lines:
+        problems.append('read %d lines, expected %d' % (result['lines'], expect_lines))
+    if result['bytes'] != expect_bytes:
+        problems.append('read %d bytes, expected %d' % (result['bytes'], expect_bytes))
+    if not result['exit_codes_ok']:
+        problems.append('exit codes not all 0: %s' % result['exit_codes_sample'])
+    module = result.get('module', '')
+    if client == 'ours' and not module.startswith(os.path.join(REPO, 'pssh')):
+        problems.append('imported pssh from %s, not this checkout' % module)
+    if client == 'parallel-ssh' and not module.startswith(VENVS):
+        problems.append('imported pssh from %s, not the parallel-ssh venv' % module)
+    if problems:
+        result = dict(result, error='; '.join(problems))
+    return result
+
+
+# --------------------------------------------------------------------------
+# plan
+
+
+class Case:
+    def __init__(self, scenario, label, hosts, command, expect_lines, expect_bytes,
+                 clients, timeout):
+        self.scenario = scenario
+        self.label = label
+        self.hosts = hosts
+        self.command = command
+        self.expect_lines = expect_lines
+        self.expect_bytes = expect_bytes
+        self.clients = clients
+        self.timeout = timeout
+        self.samples = {client: [] for client in clients}
+
+    @property
+    def key(self):
+        return '%s/%d' % (self.scenario, self.hosts)
+
+
+def plan(args):
+    cases = []
+    libs = ('ours', 'parallel-ssh', 'asyncssh')
+    if 'echo' in args.only:
+        for n in args.hosts:
+            cases.append(Case('echo', 'echo ok, %d host%s' % (n, 's' if n > 1 else ''), n,
+                              'echo ok', n, 3 * n, libs, timeout=180))
+    if 'host_order' in args.only:
+        n = HOST_ORDER_HOSTS
+        cases.append(Case('host_order', '%d hosts x 4 MB, host order' % n, n,
+                          output_command(HOST_ORDER_BYTES),
+                          n * HOST_ORDER_BYTES // 100, n * HOST_ORDER_BYTES, libs,
+                          timeout=300))
+    if 'big_output' in args.only:
+        cases.append(Case('big_output', '1 host x 200 MB, lines', 1,
+                          output_command(BIG_BYTES), BIG_BYTES // 100, BIG_BYTES,
+                          libs + ('openssh',), timeout=600))
+    return cases
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true',
+                        help='1 repetition, echo on %s hosts only'
+                        % ','.join(map(str, QUICK_HOSTS)))
+    parser.add_argument('--only', default=','.join(SCENARIOS),
+                        help='comma-separated benchmarks: %s' % ', '.join(SCENARIOS))
+    parser.add_argument('--hosts', default=None,
+                        help='host counts of the echo benchmark (default %s)'
+                        % ','.join(map(str, DEFAULT_HOSTS)))
+    parser.add_argument('--reps', type=int, default=None,
+                        help='repetitions of each measurement; the median is shown '
+                        '(default 3, --quick 1)')
+    parser.add_argument('--clients', default='ours,parallel-ssh,asyncssh,openssh',
+                        help='clients to measure (default: all)')
+    parser.add_argument('--servers', type=int, default=10,
+                        help='sshd servers to spread the hosts over (default 10)')
+    parser.add_argument('--pool-size', type=int, default=None,
+                        help='concurrency bound of every client (default: the pssh '
+                        'clients\' own default, %d, also used for asyncssh)'
+                        % DEFAULT_POOL_SIZE)
+    parser.add_argument('--slow', type=float, default=60.0,
+                        help='a client whose first run of a benchmark took longer than '
+                        'this many seconds is not repeated (default 60)')
+    parser.add_argument('--save', action='store_true',
+                        help='also write the results to benchmarks/results/latest.json')
+    args = parser.parse_args(argv)
+    only = set()
+    for name in args.only.split(','):
+        name = name.strip().replace('-', '_')
+        matches = [s for s in SCENARIOS if s == name or s.startswith(name)]
+        if len(matches) != 1:
+            parser.error('unknown benchmark %r (choose from %s)' % (name, ', '.join(SCENARIOS)))
+        only.add(matches[0])
+    args.only = only
+    if args.hosts:
+        args.hosts = [int(h) for h in args.hosts.split(',') if h.strip()]
+    else:
+        args.hosts = list(QUICK_HOSTS if args.quick else DEFAULT_HOSTS)
+    if args.reps is None:
+        args.reps = 1 if args.quick else 3
+    args.clients = [c.strip() for c in args.clients.split(',') if c.strip()]
+    for client in args.clients:
+        if client not in CLIENTS:
+            parser.error('unknown client %r (choose from %s)' % (client, ', '.join(CLIENTS)))
+    return args
+
+
+# --------------------------------------------------------------------------
+# results
+
+
+def median_of(samples, field):
+    values = [s[field] for s in samples if 'error' not in s and s.get(field) is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(case, client):
+    samples = case.samples.get(client)
+    if not samples:
+        return None
+    good = [s for s in samples if 'error' not in s]
+    if not good:
+        return {'error': samples[-1]['error']}
+    summary = {
+        'wall': median_of(good, 'wall'),
+        'cpu': median_of(good, 'cpu'),
+        'maxrss_mb': median_of(good, 'maxrss_kb') / 1024.0,
+        'mb_per_s': statistics.median(s['bytes'] / s['wall'] / 1e6 for s in good),
+        'samples': len(good),
+        'failed': len(samples) - len(good),
+    }
+    summary['cpu_per_host_ms'] = summary['cpu'] / case.hosts * 1000.0
+    return summary
+
+
+class Row:
+    def __init__(self, label, metric, field, lower_is_better, fmt, targets=()):
+        self.label = label
+        self.metric = metric
+        self.field = field
+        self.lower_is_better = lower_is_better
+        self.fmt = fmt
+        self.targets = targets  # (text, check(values, ratios) -> bool or None)
+
+
+def ratio(values, a, b):
+    if values.get(a) is None or values.get(b) is None or values[b] == 0:
+        return None
+    return values[a] / values[b]
+
+
+def build_rows(cases):
+    rows = []
+    for case in cases:
+        targets_wall = ()
+        targets_cpu = ()
+        targets_mbps = ()
+        targets_rss = ()
+        if case.scenario == 'echo':
+            if case.hosts == 300:
+                targets_wall = (
+                    ('ours/pssh <= 0.50', lambda v, r: _cmp(r.get('parallel-ssh'), 0.5)),
+                    ('ours/async <= 1.00', lambda v, r: _cmp(r.get('asyncssh'), 1.0)),
+                )
+            targets_cpu = (('ours/pssh < 1.00',
+                            lambda v, r: _cmp(r.get('parallel-ssh'), 1.0, strict=True)),)
+            rows.append((case, Row(case.label, 'wall s', 'wall', True, '%.3f', targets_wall)))
+            rows.append((case, Row(case.label, 'CPU ms/host', 'cpu_per_host_ms', True,
+                                   '%.2f', targets_cpu)))
+        elif case.scenario == 'host_order':
+            targets_wall = (('ours < 3 s', lambda v, r: _cmp(v.get('ours'), 3.0, strict=True)),)
+            rows.append((case, Row(case.label, 'wall s', 'wall', True, '%.3f', targets_wall)))
+            rows.append((case, Row(case.label, 'CPU s', 'cpu', True, '%.3f')))
+            rows.append((case, Row(case.label, 'max RSS MB', 'maxrss_mb', True, '%.1f')))
+        elif case.scenario == 'big_output':
+            limit = BIG_BYTES / 4 / 1e6
+            targets_mbps = (
+                ('ours/pssh >= 4.00', lambda v, r: _cmp(r.get('parallel-ssh'), 4.0, ge=True)),
+                ('ours/openssh >= 1.00', lambda v, r: _cmp(r.get('openssh'), 1.0, ge=True)),
+            )
+            targets_rss = (('ours < %.0f MB (1/4 of output)' % limit,
+                            lambda v, r: _cmp(v.get('ours'), limit, strict=True)),)
+            rows.append((case, Row(case.label, 'MB/s', 'mb_per_s', False, '%.1f',
+                                   targets_mbps)))
+            rows.append((case, Row(case.label, 'wall s', 'wall', True, '%.3f')))
+            rows.append((case, Row(case.label, 'CPU s', 'cpu', True, '%.3f')))
+            rows.append((case, Row(case.label, 'max RSS MB', 'maxrss_mb', True, '%.1f',
+                                   targets_rss)))
+    return rows
+
+
+def _cmp(value, limit, strict=False, ge=False):
+    if value is None:
+        return None
+    if ge:
+        return value >= limit
+    return value < limit if strict else value <= limit
+
+
+def render_table(cases, clients):
+    header = ['benchmark', 'metric'] + list(clients)
+    others = [c for c in ('parallel-ssh', 'asyncssh', 'openssh') if c in clients]
+    if 'ours' in clients:
+        header += ['ours/%s' % {'parallel-ssh': 'pssh', 'asyncssh': 'async'}.get(c, c)
+                   for c in others]
+    header.append('target')
+    table = [header]
+    summaries = {(case.key, client): summarize(case, client)
+                 for case in cases for client in clients}
+    for case, row in build_rows(cases):
+        values = {}
+        cells = [row.label, row.metric]
+        for client in clients:
+            summary = summaries[(case.key, client)]
+            if summary is None:
+                cells.append('-')
+            elif 'error' in summary:
+                cells.append('ERROR')
+            else:
+                values[client] = summary[row.field]
+                cell = row.fmt % values[client]
+                if summary['failed']:
+                    cell += '*'
+                cells.append(cell)
+        ratios = {}
+        if 'ours' in clients:
+            for other in others:
+                ratios[other] = ratio(values, 'ours', other)
+                cells.append('%.2f' % ratios[other] if ratios[other] is not None else '-')
+        target_texts = []
+        for text, check in row.targets:
+            ok = check(values, ratios)
+            target_texts.append('%s %s' % (text, {True: 'ok', False: 'MISS', None: '?'}[ok]))
+        cells.append('; '.join(target_texts))
+        table.append(cells)
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = []
+    for index, cells in enumerate(table):
+        parts = []
+        for i, cell in enumerate(cells):
+            if i < 2 or i == len(cells) - 1:
+                parts.append(cell.ljust(widths[i]))
+            else:
+                parts.append(cell.rjust(widths[i]))
+        lines.append('  '.join(parts).rstrip())
+        if index == 0:
+            lines.append('  '.join('-' * w for w in widths))
+    return '\n'.join(lines), summaries
+
+
+def render_phases(cases, clients):
+    """Median time at which run_command returned (all hosts connected and
+    started), next to the total."""
+    lines = ['time until run_command returned / total wall (median, s; n = runs):']
+    for case in cases:
+        parts = []
+        for client in clients:
+            if client == 'openssh' or client not in case.samples:
+                continue
+            good = [s for s in case.samples[client] if 'error' not in s]
+            if not good:
+                continue
+            rc = statistics.median(s['marks'].get('run_command', 0) for s in good)
+            parts.append('%s %.3f/%.3f (n=%d)' % (
+                client, rc, statistics.median(s['wall'] for s in good), len(good)))
+        if parts:
+            lines.append('  %-32s %s' % (case.label, '   '.join(parts)))
+    return '\n'.join(lines)
+
+
+def print_env(env, args, n_servers):
+    print('pssh benchmark  %s' % time.strftime('%Y-%m-%d %H:%M:%S'))
+    print('  python       %s' % env['python'])
+    print('  platform     %s, %s CPUs' % (env['platform'], env['cpu_count']))
+    ours = env['ours']
+    print('  ours         checkout %s: gevent %s, ssh2-python %s'
+          % (ours['revision'], ours['gevent'], ours['ssh2-python']))
+    pssh = env['parallel-ssh']
+    print('  parallel-ssh %s: gevent %s, ssh2-python %s, ssh-python %s'
+          % (pssh['parallel-ssh'], pssh['gevent'], pssh['ssh2-python'], pssh['ssh-python']))
+    asy = env['asyncssh']
+    print('  asyncssh     %s: cryptography %s' % (asy['asyncssh'], asy['cryptography']))
+    print('  openssh      %s' % env['openssh'])
+    print('  servers      %d x sshd on 127.0.0.1 (hosts spread round-robin), ed25519 user key'
+          % n_servers)
+    print('  settings     %d repetition(s), median shown (a run longer than %.0f s is not '
+          'repeated);' % (args.reps, args.slow))
+    print('               pool_size %s for every client'
+          % (args.pool_size or '%d (default)' % DEFAULT_POOL_SIZE))
+    print()
+
+
+# --------------------------------------------------------------------------
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    pythons = {'ours': sys.executable, 'openssh': sys.executable}
+    # Both venvs are made even when their client is not measured: the header
+    # shows their versions.
+    pythons['parallel-ssh'] = ensure_venv('parallel-ssh', PARALLEL_SSH_REQ,
+                                          'parallel-ssh', PARALLEL_SSH_FALLBACK)
+    pythons['asyncssh'] = ensure_venv('asyncssh', ASYNCSSH_REQ, 'asyncssh')
+    env = environment(pythons)
+    if not (env['ours'].get('gevent') and env['ours'].get('ssh2-python')):
+        raise SystemExit('%s lacks gevent or ssh2-python: run with the project\'s python'
+                         % sys.executable)
+    if env['parallel-ssh']['parallel-ssh'] and not env['parallel-ssh']['parallel-ssh'] \
+            .startswith('2.16'):
+        log('NOTE: parallel-ssh 2.16 not available, using %s'
+            % env['parallel-ssh']['parallel-ssh'])
+
+    workers = {
+        'ours': Worker('ours', pythons['ours'], '_worker_pssh.py',
+                       dict(os.environ, PYTHONPATH=REPO)),
+        'parallel-ssh': Worker('parallel-ssh', pythons['parallel-ssh'], '_worker_pssh.py',
+                               clean_env()),
+        'asyncssh': Worker('asyncssh', pythons['asyncssh'], '_worker_asyncssh.py',
+                           clean_env()),
+        'openssh': Worker('openssh', pythons['openssh'], '_worker_openssh.py', clean_env()),
+    }
+
+    cases = plan(args)
+    for case in cases:
+        case.clients = tuple(c for c in case.clients if c in args.clients)
+        case.samples = {c: [] for c in case.clients}
+    print_env(env, args, args.servers)
+
+    servers = None
+    started = time.monotonic()
+    try:
+        log('starting %d sshd servers ...' % args.servers)
+        servers = start_servers(args.servers)
+        base = {'address': '127.0.0.1', 'ports': list(servers.ports),
+                'user': servers.user, 'key': servers.user_key,
+                'pool_size': args.pool_size}
+
+        # Warm-up (not measured): page cache, first sshd forks, key loading.
+        for client in args.clients:
+            if client == 'openssh':
+                continue
+            res = run_worker(workers[client], dict(base, hosts=1, command='echo ok'), 60)
+            res = validate(res, 1, 3, client)
+            if 'error' in res:
+                log('warm-up of %s failed: %s\n%s' % (client, res['error'],
+                                                      res.get('stderr', '')[-3000:]))
+            wait_servers_idle(servers)
+
+        for case in cases:
+            for rep in range(args.reps):
+                order = list(case.clients)
+                shift = rep % len(order)
+                order = order[shift:] + order[:shift]
+                for client in order:
+                    first = case.samples[client][:1]
+                    if first and first[0].get('wall', 0) > args.slow:
+                        log('[%5.0fs] %-32s rep %d/%d  %-12s skipped: first run took '
+                            '%.0f s > --slow %.0f s' % (
+                                time.monotonic() - started, case.label, rep + 1,
+                                args.reps, client, first[0]['wall'], args.slow))
+                        continue
+                    spec = dict(base, hosts=case.hosts, command=case.command)
+                    if client == 'openssh':
+                        spec['ssh_argv'] = servers[0].ssh_command(case.command)
+                        spec['openssh_version'] = env['openssh'].split(',')[0]
+                    log('[%5.0fs] %-32s rep %d/%d  %-12s ...'
+                        % (time.monotonic() - started, case.label, rep + 1, args.reps,
+                           client))
+                    res = run_worker(workers[client], spec, case.timeout)
+                    res = validate(res, case.expect_lines, case.expect_bytes, client)
+                    res['rep'] = rep
+                    case.samples[client].append(res)
+                    if 'error' in res:
+                        log('    ERROR: %s' % res['error'])
+                    else:
+                        log('    wall %.3f s  cpu %.3f s  maxrss %.1f MB'
+                            % (res['wall'], res['cpu'], res['maxrss_kb'] / 1024.0))
+                    wait_servers_idle(servers)
+    finally:
+        if servers is not None:
+            log('stopping servers ...')
+            servers.stop()
+
+    table, summaries = render_table(cases, args.clients)
+    print(table)
+    print()
+    print(render_phases(cases, args.clients))
+    errors = [(case, client, s) for case in cases for client in case.clients
+              for s in case.samples[client] if 'error' in s]
+    if errors:
+        print()
+        print('ERRORS (cells marked ERROR had no successful run, * some failed runs):')
+        for case, client, sample in errors:
+            print('- %s, %s, rep %d: %s' % (case.label, client, sample['rep'] + 1,
+                                           sample['error']))
+            print('  command: %s' % sample.get('command', '?'))
+            tail = (sample.get('stderr') or '').strip()
+            if tail:
+                print('  stderr (last 3000 chars):')
+                for line in tail[-3000:].splitlines():
+                    print('    ' + line)
+    print()
+    print('total benchmark time %.0f s' % (time.monotonic() - started))
+
+    if args.save:
+        os.makedirs(RESULTS, exist_ok=True)
+        path = os.path.join(RESULTS, 'latest.json')
+        data = {
+            'date': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
+            'environment': env,
+            'settings': {'reps': args.reps, 'servers': args.servers,
+                         'pool_size': args.pool_size or DEFAULT_POOL_SIZE,
+                         'hosts': args.hosts, 'only': sorted(args.only)},
+            'cases': [{
+                'scenario': case.scenario, 'label': case.label, 'hosts': case.hosts,
+                'command': case.command, 'expect_lines': case.expect_lines,
+                'expect_bytes': case.expect_bytes,
+                'summary': {c: summaries.get((case.key, c)) for c in case.clients},
+                'samples': case.samples,
+            } for case in cases],
+            'table': table,
+        }
+        with open(path, 'w') as out:
+            json.dump(data, out, indent=1, default=str)
+        print('results written to %s' % os.path.relpath(path, os.getcwd()))
+    return 1 if errors else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
