@@ -143,6 +143,20 @@ def _sockaddr(host: str, port: int) -> tuple[int, Any]:
     return info[0], info[4]
 
 
+def _die_with_parent() -> None:
+    """In the sshd child before exec: have the kernel end sshd if we die.
+
+    A test run killed outright (SIGKILL, a CI time limit) runs no clean-up code;
+    without this its servers would outlive it. Linux only; elsewhere a no-op.
+    """
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # pragma: no cover - not Linux, or no prctl
+        pass
+
+
 def _pick_port(host: str) -> int:
     """A port that was free on ``host`` a moment ago (the kernel chooses it)."""
     family, addr = _sockaddr(host, 0)
@@ -720,7 +734,7 @@ class OpenSSHServer:
             self._runtime.proc = subprocess.Popen(
                 [self._sshd, '-D', '-e', '-f', self.config_path],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                close_fds=True)
+                close_fds=True, preexec_fn=_die_with_parent)
         self._started_at = time.monotonic()
 
     def _finish_start(self) -> Self:
