@@ -10,6 +10,7 @@ import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import gevent
+from gevent.event import AsyncResult
 from gevent.lock import BoundedSemaphore
 from gevent.pool import Pool
 
@@ -69,6 +70,7 @@ class BaseParallelSSHClient:
             raise ValueError('pool_size must be a positive int, got %r' % (pool_size,))
         self._hosts: List[str] = []
         self._host_clients: Dict[Tuple[int, str], BaseSSHClient] = {}
+        self._connecting: Dict[Tuple[int, str], AsyncResult] = {}
         self.hosts = hosts  # type: ignore[assignment]
         self.user = user
         self.password = password
@@ -172,12 +174,44 @@ class BaseParallelSSHClient:
     def _get_client(self, index: int, host: str) -> BaseSSHClient:
         key = (index, host)
         client = self._host_clients.get(key)
-        if client is None or client._io is None:
+        if client is not None and client._io is not None:
+            return client
+        # Greenlets wanting the same position at once share one connection.
+        pending = self._connecting.get(key)
+        if pending is not None:
+            return pending.get()
+        pending = self._connecting[key] = AsyncResult()
+        try:
             client = self._make_client(index, host)
-            # The hosts may have been reassigned while we were connecting.
-            if index < len(self._hosts) and self._hosts[index] == host:
-                self._host_clients[key] = client
+        except BaseException as exc:
+            pending.set_exception(exc)
+            raise
+        finally:
+            del self._connecting[key]
+        pending.set(client)
+        # The hosts may have been reassigned while we were connecting.
+        if index < len(self._hosts) and self._hosts[index] == host:
+            self._host_clients[key] = client
         return client
+
+    def _forget_stale_clients(self) -> None:
+        """Drop clients of positions whose host was changed in place."""
+        current = set(enumerate(self._hosts))
+        for key in [key for key in self._host_clients if key not in current]:
+            client = self._host_clients.pop(key)
+            try:
+                client.close()
+            except Exception as exc:  # pragma: no cover - best effort
+                logger.debug('closing %s: %s', key[1], exc)
+
+    def _prepare_run(self) -> List[str]:
+        """The hosts to work on now, checked against host_config."""
+        hosts = list(self._hosts)
+        if self.host_config is not None and len(self.host_config) != len(hosts):
+            raise HostConfigError('host_config has %s entries for %s hosts: give one per host',
+                                  len(self.host_config), len(hosts))
+        self._forget_stale_clients()
+        return hosts
 
     # ------------------------------------------------------------------
     # Commands.
@@ -210,7 +244,7 @@ class BaseParallelSSHClient:
         if return_list is not _compat.UNSET or timeout is not _compat.UNSET:
             read_timeout = _compat.legacy_run_kwargs(return_list, timeout, read_timeout)
         codecs.lookup(encoding)
-        hosts = list(self._hosts)
+        hosts = self._prepare_run()
         commands = self._per_host_commands(command, host_args, hosts)
         greenlets = [
             self.pool.spawn(self._run_command, index, host, commands[index], sudo, user,
@@ -220,10 +254,11 @@ class BaseParallelSSHClient:
         gevent.joinall(greenlets)
         output = _compat.OutputList()
         for index, greenlet in enumerate(greenlets):
-            if greenlet.successful():
-                output.append(greenlet.value)
+            result = greenlet.value
+            if not isinstance(result, BaseException):
+                output.append(result)
                 continue
-            exc = greenlet.exception
+            exc = result
             if stop_on_errors:
                 self._last_output = None
                 raise exc
@@ -259,10 +294,15 @@ class BaseParallelSSHClient:
 
     def _run_command(self, index: int, host: str, command: str, sudo: bool,
                      user: Optional[str], use_pty: bool, shell: Optional[str], encoding: str,
-                     read_timeout: Optional[float]) -> HostOutput:
-        client = self._get_client(index, host)
-        return client.run_command(command, sudo=sudo, user=user, use_pty=use_pty, shell=shell,
-                                  encoding=encoding, read_timeout=read_timeout)
+                     read_timeout: Optional[float]) -> Union[HostOutput, Exception]:
+        # A failed host's error is returned, not raised, so that gevent does not
+        # print a traceback for what run_command reports itself.
+        try:
+            client = self._get_client(index, host)
+            return client.run_command(command, sudo=sudo, user=user, use_pty=use_pty,
+                                      shell=shell, encoding=encoding, read_timeout=read_timeout)
+        except Exception as exc:
+            return exc
 
     def connect_auth(self) -> List[gevent.Greenlet]:
         """Connect and authenticate every host now, in parallel.
