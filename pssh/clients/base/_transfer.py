@@ -1,9 +1,10 @@
 """File copies over SFTP and SCP, written once for every backend.
 
-The functions here take a client and use only its backend primitives
-(``_b_sftp_*``, ``_b_scp_*``, ``_b_read``/``_b_write``) through ``client._call``,
-so every wait is on the session's socket and every library error arrives as one
-of ours, naming the host.
+The functions here take a client and use only its channel primitives through
+``client._call`` (SFTP through our own client in ``_sftp``, SCP through the
+remote ``scp`` program), so every wait is on the session's socket, every
+backend behaves the same, and every error arrives as one of ours, naming the
+host.
 
 Files stream in fixed-size blocks, so memory stays flat whatever their size.
 Downloads go to a temporary name beside the destination and are renamed into
@@ -15,33 +16,18 @@ import os
 import posixpath
 import stat
 import tempfile
-from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-from ...exceptions import SCPError, SFTPError, SFTPIOError
+from ...exceptions import SCPError, SFTPIOError
+from ._sftp import RemoteStat, SFTPSession
 
 __all__ = ['RemoteStat', 'Progress']
 
-#: Bytes handed to the library per SFTP write/read. libssh2 pipelines the
-#: requests of one call, so a large block keeps many requests in flight.
-SFTP_BLOCK = 1024 * 1024
 #: Bytes per SCP read and write.
 SCP_BLOCK = 1024 * 1024
-#: Local file read size for uploads.
-LOCAL_BLOCK = 1024 * 1024
 
 #: ``progress(bytes_done, bytes_total)``, called as a transfer advances.
 Progress = Callable[[int, int], Any]
-
-
-class RemoteStat(NamedTuple):
-    """What a transfer needs to know about a remote path."""
-
-    size: int
-    mode: int
-
-    @property
-    def is_dir(self) -> bool:
-        return stat.S_ISDIR(self.mode)
 
 
 def _local_error(client: Any, exc: OSError, path: str, action: str) -> OSError:
@@ -56,35 +42,27 @@ def _remote_join(directory: str, name: str) -> str:
 
 
 # ----------------------------------------------------------------------
-# SFTP building blocks.
+# SFTP building blocks, on our own SFTP client (see _sftp).
 
-def open_sftp(client: Any) -> Any:
+def open_sftp(client: Any) -> SFTPSession:
     """Start an SFTP session on the client's connection.
 
     :raises SFTPError: the server has no SFTP subsystem or refused it.
     """
-    try:
-        return client._call(client._b_sftp_init, timeout=client.timeout,
-                            what='starting SFTP')
-    except SFTPError:
-        raise
-    except Exception as exc:
-        raise SFTPError('Could not start SFTP on %s:%s: %s', client.host, client.port,
-                        exc) from exc
+    return SFTPSession(client)
 
 
-def remote_stat(client: Any, sftp: Any, path: str) -> Optional[RemoteStat]:
+def remote_stat(client: Any, sftp: SFTPSession, path: str) -> Optional[RemoteStat]:
     """Size and mode of ``path`` on the server, or None if it does not exist."""
-    return client._call(client._b_sftp_stat, sftp, path, timeout=client.timeout,
-                        what='stat of %s' % path)
+    return sftp.stat(path)
 
 
-def make_remote_dirs(client: Any, sftp: Any, directory: str, mode: int = 0o755) -> None:
+def make_remote_dirs(client: Any, sftp: SFTPSession, directory: str, mode: int = 0o755) -> None:
     """Create ``directory`` and any missing parents on the server (like ``mkdir -p``)."""
     directory = directory.rstrip('/')
     if not directory or directory == '.':
         return
-    existing = remote_stat(client, sftp, directory)
+    existing = sftp.stat(directory)
     if existing is not None:
         if not existing.is_dir:
             raise SFTPIOError('Cannot create directory %s on %s: a file is in the way',
@@ -92,17 +70,16 @@ def make_remote_dirs(client: Any, sftp: Any, directory: str, mode: int = 0o755) 
         return
     make_remote_dirs(client, sftp, posixpath.dirname(directory), mode)
     try:
-        client._call(client._b_sftp_mkdir, sftp, directory, mode, timeout=client.timeout,
-                     what='mkdir %s' % directory)
+        sftp.mkdir(directory, mode)
     except SFTPIOError:
         # Somebody else (another connection to the same machine) may have made
         # it meanwhile; that is as good as making it ourselves.
-        existing = remote_stat(client, sftp, directory)
+        existing = sftp.stat(directory)
         if existing is None or not existing.is_dir:
             raise
 
 
-def sftp_upload(client: Any, sftp: Any, local_file: str, remote_file: str,
+def sftp_upload(client: Any, sftp: SFTPSession, local_file: str, remote_file: str,
                 progress: Optional[Progress] = None) -> None:
     """Upload one regular file, keeping its permission bits."""
     try:
@@ -111,32 +88,14 @@ def sftp_upload(client: Any, sftp: Any, local_file: str, remote_file: str,
         raise _local_error(client, exc, local_file, 'reading') from None
     with local:
         info = os.fstat(local.fileno())
-        total = info.st_size
-        handle = client._call(client._b_sftp_open_write, sftp, remote_file,
-                              stat.S_IMODE(info.st_mode), timeout=client.timeout,
-                              what='opening %s for writing' % remote_file)
-        try:
-            done = 0
-            while True:
-                try:
-                    block = local.read(LOCAL_BLOCK)
-                except OSError as exc:
-                    raise _local_error(client, exc, local_file, 'reading') from None
-                if not block:
-                    break
-                # libssh2 pipelines the whole block and, until it has all been
-                # acknowledged, wants the unacknowledged rest passed again: slice
-                # only when something was acknowledged, so retries copy nothing.
-                while block:
-                    sent = client._call(client._b_sftp_write, handle, block,
-                                        timeout=client.timeout, what='writing %s' % remote_file)
-                    block = block[sent:]
-                    done += sent
-                    if progress is not None:
-                        progress(done, total)
-        finally:
-            client._call(client._b_sftp_close, handle, timeout=client.timeout,
-                         what='closing %s' % remote_file)
+
+        def read(size: int) -> bytes:
+            try:
+                return local.read(size)
+            except OSError as exc:
+                raise _local_error(client, exc, local_file, 'reading') from None
+
+        sftp.upload(read, remote_file, stat.S_IMODE(info.st_mode), info.st_size, progress)
 
 
 class _PartialFile:
@@ -157,6 +116,15 @@ class _PartialFile:
     def write(self, data: bytes) -> None:
         try:
             self.file.write(data)
+        except OSError as exc:
+            raise _local_error(self.client, exc, self.path, 'writing') from None
+
+    def write_at(self, offset: int, data: bytes) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(self.file.fileno(), view, offset)
+                view, offset = view[written:], offset + written
         except OSError as exc:
             raise _local_error(self.client, exc, self.path, 'writing') from None
 
@@ -181,55 +149,34 @@ class _PartialFile:
             pass
 
 
-def sftp_download(client: Any, sftp: Any, remote_file: str, local_file: str,
+def sftp_upload_to(sftp: SFTPSession) -> Callable[..., None]:
+    """``send(client, local_file, remote_file, progress)`` over ``sftp``."""
+    def send(client: Any, local_file: str, remote_file: str,
+             progress: Optional[Progress]) -> None:
+        sftp_upload(client, sftp, local_file, remote_file, progress)
+    return send
+
+
+def sftp_download(client: Any, sftp: SFTPSession, remote_file: str, local_file: str,
                   remote: Optional[RemoteStat] = None,
                   progress: Optional[Progress] = None) -> None:
     """Download one remote file, keeping its permission bits."""
     if remote is None:
-        remote = remote_stat(client, sftp, remote_file)
+        remote = sftp.stat(remote_file)
         if remote is None:
             raise SFTPIOError('Remote file %s does not exist on %s', remote_file, client.host)
-    handle = client._call(client._b_sftp_open_read, sftp, remote_file, timeout=client.timeout,
-                          what='opening %s' % remote_file)
     target = _PartialFile(client, local_file)
     try:
-        done = 0
-        while True:
-            data = client._call(client._b_sftp_read, handle, SFTP_BLOCK, timeout=client.timeout,
-                                what='reading %s' % remote_file)
-            if not data:
-                break
-            target.write(data)
-            done += len(data)
-            if progress is not None:
-                progress(done, remote.size)
+        sftp.download(remote_file, target.write_at, remote.size, progress)
     except BaseException:
         target.discard()
         raise
-    finally:
-        client._call(client._b_sftp_close, handle, timeout=client.timeout,
-                     what='closing %s' % remote_file)
     target.commit(stat.S_IMODE(remote.mode))
 
 
-def list_remote_dir(client: Any, sftp: Any, directory: str) -> List[Tuple[str, RemoteStat]]:
+def list_remote_dir(client: Any, sftp: SFTPSession, directory: str) -> List[Tuple[str, RemoteStat]]:
     """Entries of a remote directory, without ``.`` and ``..``."""
-    handle = client._call(client._b_sftp_opendir, sftp, directory, timeout=client.timeout,
-                          what='listing %s' % directory)
-    entries = []
-    try:
-        while True:
-            entry = client._call(client._b_sftp_readdir, handle, timeout=client.timeout,
-                                 what='listing %s' % directory)
-            if entry is None:
-                break
-            name, info = entry
-            if name not in ('.', '..'):
-                entries.append((name, info))
-    finally:
-        client._call(client._b_sftp_close, handle, timeout=client.timeout,
-                     what='closing %s' % directory)
-    return entries
+    return sftp.listdir(directory)
 
 
 def walk_local(local_dir: str) -> Iterator[Tuple[str, List[str], List[str]]]:

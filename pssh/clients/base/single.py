@@ -9,6 +9,7 @@ when the library would block, and everything here then waits on the session's
 :class:`~pssh.clients.base._io.SessionIO` for exactly as long as needed.
 """
 import codecs
+import contextlib
 import getpass
 import os
 import posixpath
@@ -331,6 +332,9 @@ class BaseSSHClient:
 
     def _b_direct_tcpip(self, host: str, port: int) -> Any:
         """A channel to ``host:port`` made by the server (for tunnels)."""
+        raise NotImplementedError
+
+    def _b_subsystem(self, raw: Any, name: str) -> Any:
         raise NotImplementedError
 
     def _b_eof(self, raw: Any) -> bool:
@@ -840,6 +844,18 @@ class BaseSSHClient:
         """
         return _transfer.open_sftp(self)
 
+    @contextlib.contextmanager
+    def _sftp_session(self, sftp: Any) -> Iterator[Any]:
+        """``sftp`` if given, else a new session ended afterwards."""
+        if sftp is not None:
+            yield sftp
+            return
+        sftp = self._make_sftp()
+        try:
+            yield sftp
+        finally:
+            sftp.end()
+
     def mkdir(self, sftp: Any, directory: str) -> None:
         """Create ``directory`` on the server, with any missing parents."""
         _transfer.make_remote_dirs(self, sftp, directory)
@@ -873,7 +889,7 @@ class BaseSSHClient:
         Missing remote parent directories are created. Permission bits are kept.
 
         :param recurse: copy a directory tree (nested and empty directories too).
-        :param sftp: an SFTP session from an earlier copy to reuse.
+        :param sftp: an SFTP session from :meth:`_make_sftp` to reuse.
         :param progress: ``progress(bytes_done, bytes_total)`` called per file as
           it is sent.
         :raises ValueError: ``local_file`` is a directory and ``recurse`` is False.
@@ -882,10 +898,15 @@ class BaseSSHClient:
         :raises SFTPIOError: a remote file or directory could not be written.
         """
         is_dir = self._check_local_source(local_file, recurse)
-        sftp = sftp if sftp is not None else self._make_sftp()
+        with self._sftp_session(sftp) as sftp:
+            self._upload(sftp, local_file, remote_file, is_dir, _transfer.sftp_upload_to(sftp),
+                         progress)
+
+    def _upload(self, sftp: Any, local_file: str, remote_file: str, is_dir: bool,
+                send: Callable[..., None], progress: Optional[_transfer.Progress]) -> None:
         if not is_dir:
             _transfer.make_remote_dirs(self, sftp, posixpath.dirname(remote_file))
-            _transfer.sftp_upload(self, sftp, local_file, remote_file, progress)
+            send(self, local_file, remote_file, progress)
             return
         _transfer.make_remote_dirs(self, sftp, remote_file)
         for directory, dirs, files in _transfer.walk_local(local_file):
@@ -895,8 +916,8 @@ class BaseSSHClient:
             for name in dirs:
                 _transfer.make_remote_dirs(self, sftp, posixpath.join(remote_dir, name))
             for name in files:
-                _transfer.sftp_upload(self, sftp, os.path.join(directory, name),
-                                      posixpath.join(remote_dir, name), progress)
+                send(self, os.path.join(directory, name), posixpath.join(remote_dir, name),
+                     progress)
 
     def copy_remote_file(self, remote_file: str, local_file: str, recurse: bool = False,
                          sftp: Any = None, encoding: str = 'utf-8', *,
@@ -912,17 +933,17 @@ class BaseSSHClient:
         :raises SFTPIOError: ``remote_file`` does not exist or cannot be read.
         :raises OSError: ``local_file`` cannot be written.
         """
-        sftp = sftp if sftp is not None else self._make_sftp()
-        remote = _transfer.remote_stat(self, sftp, remote_file)
-        if remote is None:
-            raise SFTPIOError('Remote file %s does not exist on %s', remote_file, self.host)
-        if not remote.is_dir:
-            _transfer.sftp_download(self, sftp, remote_file, local_file, remote, progress)
-            return
-        if not recurse:
-            raise ValueError('%s on %s is a directory: use recurse=True to copy it'
-                             % (remote_file, self.host))
-        self._download_tree(sftp, remote_file, local_file, progress)
+        with self._sftp_session(sftp) as sftp:
+            remote = _transfer.remote_stat(self, sftp, remote_file)
+            if remote is None:
+                raise SFTPIOError('Remote file %s does not exist on %s', remote_file, self.host)
+            if not remote.is_dir:
+                _transfer.sftp_download(self, sftp, remote_file, local_file, remote, progress)
+                return
+            if not recurse:
+                raise ValueError('%s on %s is a directory: use recurse=True to copy it'
+                                 % (remote_file, self.host))
+            self._download_tree(sftp, remote_file, local_file, progress)
 
     def _download_tree(self, sftp: Any, remote_dir: str, local_dir: str,
                        progress: Optional[_transfer.Progress], scp: bool = False) -> None:
@@ -954,50 +975,34 @@ class BaseSSHClient:
         is_dir = self._check_local_source(local_file, recurse)
         if remote_file.endswith('/'):
             remote_file = remote_file + os.path.basename(os.path.normpath(local_file))
-        sftp = sftp if sftp is not None else self._make_sftp()
-        if not is_dir:
-            _transfer.make_remote_dirs(self, sftp, posixpath.dirname(remote_file))
-            _transfer.scp_upload(self, local_file, remote_file, progress)
-            return
-        _transfer.make_remote_dirs(self, sftp, remote_file)
-        for directory, dirs, files in _transfer.walk_local(local_file):
-            relative = os.path.relpath(directory, local_file)
-            remote_dir = remote_file if relative == '.' else posixpath.join(
-                remote_file, *relative.split(os.sep))
-            for name in dirs:
-                _transfer.make_remote_dirs(self, sftp, posixpath.join(remote_dir, name))
-            for name in files:
-                _transfer.scp_upload(self, os.path.join(directory, name),
-                                     posixpath.join(remote_dir, name), progress)
+        with self._sftp_session(sftp) as sftp:
+            self._upload(sftp, local_file, remote_file, is_dir, _transfer.scp_upload, progress)
 
     def scp_recv(self, remote_file: str, local_file: str, recurse: bool = False,
                  sftp: Any = None, encoding: str = 'utf-8', *,
                  progress: Optional[_transfer.Progress] = None) -> None:
         """Download ``remote_file`` to ``local_file`` over SCP.
 
-        A ``local_file`` ending in ``/`` (or an existing local directory) means
-        "into this directory". With ``recurse``, directories are listed over SFTP
-        and their files fetched over SCP.
+        A ``local_file`` ending in ``/`` means "into this directory". With
+        ``recurse``, directories are listed over SFTP and their files fetched
+        over SCP.
 
         :raises SCPError: the remote file is missing or the transfer failed.
         :raises ValueError: it is a directory and ``recurse`` is False.
         """
         if local_file.endswith(os.sep) or local_file.endswith('/'):
             local_file = os.path.join(local_file, posixpath.basename(remote_file.rstrip('/')))
-        if recurse:
-            sftp = sftp if sftp is not None else self._make_sftp()
+        if not recurse:
+            _transfer.scp_download(self, remote_file, local_file, progress)
+            return
+        with self._sftp_session(sftp) as sftp:
             remote = _transfer.remote_stat(self, sftp, remote_file)
             if remote is None:
                 raise SCPError('Remote file %s does not exist on %s', remote_file, self.host)
             if remote.is_dir:
                 self._download_tree(sftp, remote_file, local_file, progress, scp=True)
-                return
-        elif sftp is not None:
-            remote = _transfer.remote_stat(self, sftp, remote_file)
-            if remote is not None and remote.is_dir:
-                raise ValueError('%s on %s is a directory: use recurse=True to copy it'
-                                 % (remote_file, self.host))
-        _transfer.scp_download(self, remote_file, local_file, progress)
+            else:
+                _transfer.scp_download(self, remote_file, local_file, progress)
 
     # ------------------------------------------------------------------
     # Keepalive and disconnecting.

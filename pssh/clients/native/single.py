@@ -13,14 +13,11 @@ from ssh2.session import (
     LIBSSH2_FLAG_COMPRESS, LIBSSH2_METHOD_CRYPT_CS, LIBSSH2_METHOD_CRYPT_SC,
     LIBSSH2_METHOD_HOSTKEY, LIBSSH2_METHOD_KEX, LIBSSH2_METHOD_MAC_CS, LIBSSH2_METHOD_MAC_SC,
     Session)
-from ssh2.sftp import (
-    LIBSSH2_FXF_CREAT, LIBSSH2_FXF_READ, LIBSSH2_FXF_TRUNC, LIBSSH2_FXF_WRITE)
 
 from ... import logger
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
-    AuthenticationError, PKeyFileError, SCPError, SessionError, SFTPIOError, SSHError, Timeout)
-from ..base._transfer import RemoteStat
+    AuthenticationError, PKeyFileError, SessionError, SSHError, Timeout)
 from ..base.single import BaseSSHClient, signal_exit_code
 from ._exit_signal import exit_signal
 
@@ -68,17 +65,6 @@ _CHANNEL_ERRORS = (ssh2_exc.ChannelError, ssh2_exc.ChannelFailure,
                    ssh2_exc.ChannelOutOfOrderError, ssh2_exc.ChannelWindowExceeded,
                    ssh2_exc.ChannelPacketExceeded, ssh2_exc.RequestDeniedError)
 _TIMEOUT_ERRORS = (ssh2_exc.Timeout, ssh2_exc.SocketTimeout)
-
-
-_WRITE_FLAGS = LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC
-_FX_NO_SUCH_FILE = 2
-_FX_REASONS = {
-    2: 'no such file or directory', 3: 'permission denied', 4: 'failure',
-    5: 'bad message', 8: 'operation unsupported', 10: 'no such path',
-    11: 'file already exists', 12: 'write protected', 14: 'no space on filesystem',
-    15: 'quota exceeded', 18: 'directory not empty', 19: 'not a directory',
-    24: 'file is a directory',
-}
 
 
 def _again_or(rc: Any) -> Any:
@@ -265,116 +251,8 @@ class SSHClient(BaseSSHClient):
     def _b_wait_eof(self, raw: Any) -> Any:
         return _again_or(raw.wait_eof())
 
-    # SFTP and SCP.
-
-    def _b_sftp_init(self) -> Any:
-        return _again_or(self.session.sftp_init())
-
-    def _sftp_failure(self, sftp: Any, exc: Exception, action: str, path: str) -> SFTPIOError:
-        code = None
-        try:
-            code = sftp.last_error()
-        except Exception:  # pragma: no cover - the session may be gone
-            pass
-        reason = _FX_REASONS.get(code, 'SFTP status %s' % (code,) if code else str(exc))
-        return SFTPIOError('%s %s on %s:%s failed: %s', action, path, self.host, self.port,
-                           reason)
-
-    def _b_sftp_stat(self, sftp: Any, path: str) -> Any:
-        try:
-            attrs = sftp.stat(path)
-        except ssh2_exc.SFTPProtocolError as exc:
-            if sftp.last_error() == _FX_NO_SUCH_FILE:
-                return None
-            raise self._sftp_failure(sftp, exc, 'stat of', path) from None
-        if isinstance(attrs, int):
-            return _again_or(attrs)
-        return RemoteStat(attrs.filesize, attrs.permissions)
-
-    def _b_sftp_mkdir(self, sftp: Any, path: str, mode: int) -> Any:
-        try:
-            return _again_or(sftp.mkdir(path, mode))
-        except ssh2_exc.SFTPProtocolError as exc:
-            raise self._sftp_failure(sftp, exc, 'mkdir', path) from None
-
-    def _sftp_open(self, sftp: Any, path: str, flags: int, mode: int, action: str) -> Any:
-        try:
-            return _again_or(sftp.open(path, flags, mode))
-        except (ssh2_exc.SFTPProtocolError, ssh2_exc.SFTPHandleError) as exc:
-            raise self._sftp_failure(sftp, exc, action, path) from None
-
-    def _b_sftp_open_write(self, sftp: Any, path: str, mode: int) -> Any:
-        return self._sftp_open(sftp, path, _WRITE_FLAGS, mode, 'opening for writing')
-
-    def _b_sftp_open_read(self, sftp: Any, path: str) -> Any:
-        return self._sftp_open(sftp, path, LIBSSH2_FXF_READ, 0, 'opening')
-
-    def _b_sftp_opendir(self, sftp: Any, path: str) -> Any:
-        try:
-            return _again_or(sftp.opendir(path))
-        except (ssh2_exc.SFTPProtocolError, ssh2_exc.SFTPHandleError) as exc:
-            raise self._sftp_failure(sftp, exc, 'listing', path) from None
-
-    def _b_sftp_readdir(self, handle: Any) -> Any:
-        rc, name, attrs = handle._readdir(4096)
-        if rc == LIBSSH2_ERROR_EAGAIN:
-            return _AGAIN
-        if rc == 0:
-            return None
-        if rc < 0:
-            raise SFTPIOError('Listing a directory on %s:%s failed with libssh2 error %s',
-                              self.host, self.port, rc)
-        return name.decode('utf-8', 'surrogateescape'), RemoteStat(attrs.filesize, attrs.permissions)
-
-    def _b_sftp_read(self, handle: Any, size: int) -> Any:
-        rc, data = handle.read(size)
-        if rc > 0:
-            return data
-        if rc == 0:
-            return b''
-        if rc == LIBSSH2_ERROR_EAGAIN:
-            return _AGAIN
-        raise SFTPIOError('Reading over SFTP from %s:%s failed with libssh2 error %s',
-                          self.host, self.port, rc)
-
-    def _b_sftp_write(self, handle: Any, data: bytes) -> Any:
-        rc, written = handle.write(data)
-        if written > 0:
-            return written
-        if rc == LIBSSH2_ERROR_EAGAIN:
-            return _AGAIN
-        if rc < 0:
-            raise SFTPIOError('Writing over SFTP to %s:%s failed with libssh2 error %s',
-                              self.host, self.port, rc)
-        return written
-
-    def _b_sftp_close(self, handle: Any) -> Any:
-        return _again_or(handle.close())
-
-    def _b_scp_send(self, path: str, mode: int, size: int) -> Any:
-        try:
-            return _again_or(self.session.scp_send64(path, mode, size, 0, 0))
-        except ssh2_exc.SSH2Error as exc:
-            raise SCPError('SCP to %s:%s failed: %s', self.host, path, self._scp_reason(exc)) from None
-
-    def _b_scp_recv(self, path: str) -> Any:
-        try:
-            result = self.session.scp_recv2(path)
-        except ssh2_exc.SSH2Error as exc:
-            raise SCPError('SCP of %s:%s failed: %s', self.host, path, self._scp_reason(exc)) from None
-        if isinstance(result, int):
-            return _again_or(result)
-        raw, info = result
-        return raw, info.st_size, info.st_mode
-
-    def _scp_reason(self, exc: Exception) -> str:
-        try:
-            message = self.session.last_error()
-        except Exception:  # pragma: no cover
-            message = None
-        if isinstance(message, bytes):
-            message = message.decode('utf-8', 'replace')
-        return message or str(exc) or type(exc).__name__
+    def _b_subsystem(self, raw: Any, name: str) -> Any:
+        return _again_or(raw.subsystem(name))
 
     def _b_keepalive_config(self) -> None:
         if self.session is not None:
