@@ -303,6 +303,8 @@ class SFTPSession:
             in_flight: List[Tuple[AsyncResult, int]] = []
             prefix = _string(handle)
             done = 0
+            if progress is not None and not total:
+                progress(0, 0)
             while True:
                 block = read(CHUNK)
                 if block:
@@ -332,6 +334,8 @@ class SFTPSession:
             next_offset = 0
             done = 0
             eof = False
+            if progress is not None and not size:
+                progress(0, 0)
             while True:
                 while not eof and len(requests) < IN_FLIGHT and (
                         next_offset < size or not requests):

@@ -261,14 +261,20 @@ def scp_upload(client: Any, local_file: str, remote_file: str,
     with local:
         info = os.fstat(local.fileno())
         total = info.st_size
-        scp = _SCPChannel(client, 'scp -t %s' % _quote(remote_file),
+        # -p: the receiving scp then sets the mode exactly (also of an existing
+        # file, and without its umask), as SFTP uploads do.
+        scp = _SCPChannel(client, 'scp -p -t %s' % _quote(remote_file),
                           'SCP of %s to %s' % (local_file, remote_file))
         try:
+            scp.expect_ok()
+            scp.write(('T%d 0 %d 0\n' % (int(info.st_mtime), int(info.st_atime))).encode())
             scp.expect_ok()
             name = posixpath.basename(remote_file) or os.path.basename(local_file)
             scp.write(('C%04o %d %s\n' % (stat.S_IMODE(info.st_mode), total, name)).encode('utf-8'))
             scp.expect_ok()
             done = 0
+            if progress is not None and not total:
+                progress(0, 0)
             while done < total:
                 try:
                     block = local.read(min(SCP_BLOCK, total - done))
@@ -314,6 +320,8 @@ def scp_download(client: Any, remote_file: str, local_file: str,
         target = _PartialFile(client, local_file)
         try:
             done = 0
+            if progress is not None and not size:
+                progress(0, 0)
             while done < size:
                 data = scp.read_exact(min(SCP_BLOCK, size - done))
                 target.write(data)

@@ -983,7 +983,8 @@ class BaseSSHClient:
                  progress: Optional[_transfer.Progress] = None) -> None:
         """Download ``remote_file`` to ``local_file`` over SCP.
 
-        A ``local_file`` ending in ``/`` means "into this directory". With
+        A ``local_file`` ending in ``/`` means "into this directory" (an existing
+        directory named without the slash is an error, as with ``cp``). With
         ``recurse``, directories are listed over SFTP and their files fetched
         over SCP.
 

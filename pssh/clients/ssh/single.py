@@ -1,0 +1,310 @@
+"""The single-host client on libssh (ssh-python).
+
+A thin adapter: :class:`pssh.clients.base.single.BaseSSHClient` has the
+behaviour; this module maps its primitives onto ssh-python's ``Session`` and
+``Channel`` (driven without blocking, like libssh2 in the native client) and
+adds what libssh offers on top: GSS-API (Kerberos) authentication and OpenSSH
+user certificates.
+"""
+import os
+from typing import Any, Optional, Tuple
+
+from ssh import exceptions as ssh_exc
+from ssh import key as ssh_key
+from ssh import options as ssh_options
+from ssh.error_codes import SSH_AGAIN
+from ssh.session import Session
+
+from ... import logger
+from ...constants import DEFAULT_RETRIES, RETRY_DELAY
+from ...exceptions import AuthenticationError, PKeyFileError, SessionError, SSHError, Timeout
+from ..base._io import READ, WRITE
+from ..base.single import BaseSSHClient, signal_exit_code
+
+__all__ = ['SSHClient']
+
+_AGAIN = BaseSSHClient._again
+_AUTH_AGAIN = 4      # SSH_AUTH_AGAIN
+_WRITE_PENDING = 2   # SSH_WRITE_PENDING
+_AUTH_INFO = 3       # SSH_AUTH_INFO: keyboard-interactive questions waiting
+
+_AUTH_ERRORS = (ssh_exc.AuthenticationDenied, ssh_exc.AuthenticationError,
+                ssh_exc.AuthenticationPartial)
+_CHANNEL_ERRORS = (ssh_exc.ChannelOpenFailure, ssh_exc.ChannelClosed, ssh_exc.RequestFailure,
+                   ssh_exc.AdministrativelyProhibited, ssh_exc.ConnectFailed,
+                   ssh_exc.UnknownChannelType)
+
+
+def _again_or(rc: Any) -> Any:
+    return _AGAIN if rc in (SSH_AGAIN, _AUTH_AGAIN) else rc
+
+
+class SSHClient(BaseSSHClient):
+    """Runs commands on one host over SSH, with libssh.
+
+    Takes the arguments of :class:`pssh.clients.native.SSHClient`, plus:
+
+    :param cert_file: an OpenSSH user certificate for ``pkey`` (path).
+    :param gssapi_auth: try GSS-API (Kerberos) authentication first.
+    :param gssapi_server_identity: the server's GSS-API identity, if it differs
+      from the host name.
+    :param gssapi_client_identity: our GSS-API identity (principal).
+    :param gssapi_delegate_credentials: delegate our credentials to the server.
+    """
+
+    def __init__(self, host: str, user: Optional[str] = None, password: Optional[str] = None,
+                 port: Optional[int] = None, pkey: Any = None, alias: Optional[str] = None,
+                 num_retries: int = DEFAULT_RETRIES, retry_delay: float = RETRY_DELAY,
+                 allow_agent: bool = True, timeout: Optional[float] = None,
+                 forward_ssh_agent: bool = False, proxy_host: Optional[str] = None,
+                 proxy_port: Optional[int] = None, proxy_pkey: Any = None,
+                 proxy_user: Optional[str] = None, proxy_password: Optional[str] = None,
+                 _auth_thread_pool: bool = True, keepalive_seconds: Optional[int] = 60,
+                 identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
+                 keyboard_interactive: bool = False, cert_file: Any = None,
+                 gssapi_auth: bool = False, gssapi_server_identity: Optional[str] = None,
+                 gssapi_client_identity: Optional[str] = None,
+                 gssapi_delegate_credentials: bool = False, *, proxy_jump: Any = None,
+                 _proxy_pool: Any = None, _via: Any = None) -> None:
+        self.cert_file = os.path.expanduser(os.fspath(cert_file)) if cert_file else None
+        if self.cert_file is not None and not os.path.isfile(self.cert_file):
+            raise PKeyFileError('Certificate file %s does not exist', self.cert_file)
+        self.gssapi_auth = gssapi_auth
+        self.gssapi_server_identity = gssapi_server_identity
+        self.gssapi_client_identity = gssapi_client_identity
+        self.gssapi_delegate_credentials = gssapi_delegate_credentials
+        # Objects kept between tries of an operation that would block.
+        self._opening: Optional[Any] = None
+        self._auth_key: Optional[Any] = None
+        super().__init__(
+            host, user=user, password=password, port=port, pkey=pkey, alias=alias,
+            num_retries=num_retries, retry_delay=retry_delay, allow_agent=allow_agent,
+            timeout=timeout, proxy_host=proxy_host, proxy_port=proxy_port,
+            proxy_pkey=proxy_pkey, proxy_user=proxy_user, proxy_password=proxy_password,
+            _auth_thread_pool=_auth_thread_pool, forward_ssh_agent=forward_ssh_agent,
+            keepalive_seconds=keepalive_seconds, identity_auth=identity_auth,
+            ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
+            proxy_jump=proxy_jump, _proxy_pool=_proxy_pool, _via=_via)
+
+    def _library_again(self) -> int:
+        return SSH_AGAIN
+
+    # Session set-up and authentication.
+
+    def _b_new_session(self) -> Session:
+        session = Session()
+        session.options_set(ssh_options.HOST, self.host)
+        session.options_set_port(self.port)
+        session.options_set(ssh_options.USER, self.user)
+        if self.compress:
+            session.options_set(ssh_options.COMPRESSION, 'yes')
+        if self.gssapi_server_identity:
+            session.options_set(ssh_options.GSSAPI_SERVER_IDENTITY, self.gssapi_server_identity)
+        if self.gssapi_client_identity:
+            session.options_set(ssh_options.GSSAPI_CLIENT_IDENTITY, self.gssapi_client_identity)
+        if self.gssapi_delegate_credentials:
+            session.options_set_gssapi_delegate_credentials(True)
+        # libssh closes the descriptor it is given when the session is freed:
+        # give it a duplicate of ours, so each side closes its own.
+        session.set_socket(_Descriptor(os.dup(self._io.fileno)))
+        session.set_blocking(False)
+        return session
+
+    def _b_handshake(self) -> Any:
+        return _again_or(self.session.connect())
+
+    def _b_block_directions(self) -> int:
+        # libssh tells whether it has data waiting to be sent; otherwise it is
+        # waiting for the server.
+        session = self.session
+        if session is not None and session.get_poll_flags() & _WRITE_PENDING:
+            return READ | WRITE
+        return READ
+
+    def auth(self) -> None:
+        if self.gssapi_auth or self.gssapi_server_identity or self.gssapi_client_identity:
+            try:
+                self._call(self._b_auth_gssapi, timeout=self.timeout, what='GSS-API authentication')
+                return
+            except (AuthenticationError, SSHError) as exc:
+                logger.debug('%s: GSS-API authentication failed: %s', self.host, exc)
+        super().auth()
+
+    def _b_auth_gssapi(self) -> Any:
+        return _again_or(self.session.userauth_gssapi())
+
+    def _b_auth_key(self, key: bytes, passphrase: str) -> Any:
+        if self._auth_key is None:
+            try:
+                private = ssh_key.import_privkey_base64(key, passphrase=passphrase.encode())
+            except ssh_exc.KeyImportError:
+                raise PKeyFileError('Private key could not be used for %s@%s:%s (corrupt, '
+                                    'unsupported, or wrong passphrase)', self.user, self.host,
+                                    self.port) from None
+            if self.cert_file is not None and key is self._pkey_data:
+                try:
+                    cert = ssh_key.import_cert_file(self.cert_file)
+                    ssh_key.copy_cert_to_privkey(cert, private)
+                except ssh_exc.KeyImportError:
+                    raise PKeyFileError('Certificate %s could not be used with the private key',
+                                        self.cert_file) from None
+            self._auth_key = private
+        try:
+            rc = _again_or(self.session.userauth_publickey(self._auth_key))
+        except BaseException:
+            self._auth_key = None
+            raise
+        if rc is not _AGAIN:
+            self._auth_key = None
+        return rc
+
+    def _b_auth_agent(self) -> bool:
+        if not os.environ.get('SSH_AUTH_SOCK'):
+            return False
+        self._call(lambda: _again_or(self.session.userauth_agent(self.user)),
+                   timeout=self.timeout, what='agent authentication')
+        return True
+
+    def _b_auth_password(self) -> Any:
+        return _again_or(self.session.userauth_password(self.user, self.password))
+
+    def _b_auth_keyboard_interactive(self) -> Any:
+        rc = self.session.userauth_kbdint(self.user, '')
+        if rc == _AUTH_INFO:
+            for index in range(self.session.userauth_kbdint_getnprompts()):
+                self.session.userauth_kbdint_setanswer(index, self.password)
+            return _AGAIN
+        return _again_or(rc)
+
+    # Channels.
+
+    def _open(self, opener: Any) -> Any:
+        channel = self._opening
+        if channel is None:
+            channel = self._opening = self.session.channel_new()
+        try:
+            rc = opener(channel)
+        except BaseException:
+            self._opening = None
+            raise
+        if rc == SSH_AGAIN:
+            return _AGAIN
+        self._opening = None
+        return channel
+
+    def _b_open_channel(self) -> Any:
+        return self._open(lambda channel: channel.open_session())
+
+    def _b_direct_tcpip(self, host: str, port: int) -> Any:
+        return self._open(lambda channel: channel.open_forward(host, port, '127.0.0.1', 0))
+
+    def _b_pty(self, raw: Any) -> Any:
+        return _again_or(raw.request_pty())
+
+    def _b_execute(self, raw: Any, command: str) -> Any:
+        return _again_or(raw.request_exec(command))
+
+    def _b_shell(self, raw: Any) -> Any:
+        return _again_or(raw.request_shell())
+
+    def _b_subsystem(self, raw: Any, name: str) -> Any:
+        return _again_or(raw.request_subsystem(name))
+
+    def _b_request_agent_forwarding(self, raw: Any) -> Any:
+        return _again_or(raw.request_auth_agent())
+
+    def _b_read(self, raw: Any, stderr: bool, size: int) -> Any:
+        try:
+            rc, data = raw.read_nonblocking(size, stderr)
+        except ssh_exc.EOF:
+            return b''
+        if rc > 0:
+            return data
+        if rc == SSH_AGAIN or (rc == 0 and not raw.is_eof()):
+            return _AGAIN
+        return b''
+
+    def _b_write(self, raw: Any, data: bytes) -> Any:
+        rc, written = raw.write(data)
+        if written > 0:
+            return written
+        if rc == SSH_AGAIN or rc == 0:
+            return _AGAIN
+        raise SessionError('Writing to %s:%s failed with libssh error %s', self.host,
+                           self.port, rc)
+
+    def _b_send_eof(self, raw: Any) -> Any:
+        return _again_or(raw.send_eof())
+
+    def _b_wait_eof(self, raw: Any) -> Any:
+        return 0
+
+    def _b_eof(self, raw: Any) -> bool:
+        return raw.is_eof()
+
+    def _b_close(self, raw: Any) -> Any:
+        return _again_or(raw.close())
+
+    def _b_wait_closed(self, raw: Any) -> Any:
+        if raw.is_closed():
+            return 0
+        # Reading pumps libssh's packet handling; the remote close arrives so.
+        try:
+            raw.read_nonblocking(1, False)
+        except ssh_exc.EOF:
+            pass
+        return 0 if raw.is_closed() else _AGAIN
+
+    def _b_exit_status(self, raw: Any) -> Tuple[Optional[int], Optional[str]]:
+        try:
+            code, signal_name, _core = raw.get_exit_state()
+        except ssh_exc.BaseSSHError:
+            code, signal_name = raw.get_exit_status(), b''
+        if isinstance(signal_name, bytes):
+            signal_name = signal_name.decode('ascii', 'replace')
+        if signal_name:
+            number = signal_exit_code(signal_name)
+            return (number if number is not None else 255), signal_name
+        if code is None or code < 0:
+            return None, None
+        return code, None
+
+    def _b_keepalive_config(self) -> None:
+        pass
+
+    def _b_keepalive_send(self) -> int:
+        # libssh has no keepalive request of its own; an ignored message keeps
+        # idle connections open through NAT and firewalls.
+        self.session.send_ignore(b'')
+        return int(self.keepalive_seconds or 60)
+
+    def _b_disconnect(self) -> Any:
+        return 0
+
+    def _b_translate(self, exc: BaseException) -> Optional[BaseException]:
+        if not isinstance(exc, ssh_exc.BaseSSHError):
+            return None
+        detail = ' '.join(str(arg) for arg in exc.args if arg) or type(exc).__name__
+        if isinstance(exc, _AUTH_ERRORS):
+            return AuthenticationError('%s (%s)', detail, type(exc).__name__)
+        if isinstance(exc, ssh_exc.KeyImportError):
+            return PKeyFileError('Private key could not be used for %s@%s:%s: %s', self.user,
+                                 self.host, self.port, detail)
+        if isinstance(exc, _CHANNEL_ERRORS):
+            return SessionError('Channel error on %s:%s: %s', self.host, self.port, detail)
+        if 'timeout' in detail.lower():
+            return Timeout('Timed out talking to %s:%s: %s', self.host, self.port, detail)
+        return SSHError('SSH error on %s:%s: %s (%s)', self.host, self.port, detail,
+                        type(exc).__name__)
+
+
+class _Descriptor:
+    """A bare file descriptor, for ssh-python's ``set_socket``."""
+
+    __slots__ = ('_fd',)
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def fileno(self) -> int:
+        return self._fd
