@@ -65,6 +65,9 @@ _FIELDS: Dict[str, Tuple[tuple, Any]] = {
     'proxy_jump': ((list, tuple, str, dict), None),
 }
 
+# The contract's fields, in its order; the rest are ours and keyword-only.
+_POSITIONAL = tuple(name for name in _FIELDS if name != 'proxy_jump')
+
 _SECRETS = frozenset(('password', 'proxy_password'))
 _PORTS = frozenset(('port', 'proxy_port'))
 _NON_NEGATIVE = frozenset(('num_retries', 'retry_delay', 'timeout', 'keepalive_seconds'))
@@ -101,7 +104,14 @@ class HostConfig:
 
     __slots__ = tuple(_FIELDS) + ('_given',)
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(_POSITIONAL):
+            raise TypeError('HostConfig takes at most %d positional arguments (%d given)'
+                            % (len(_POSITIONAL), len(args)))
+        for name, value in zip(_POSITIONAL, args):
+            if name in kwargs:
+                raise TypeError('HostConfig got multiple values for argument %r' % (name,))
+            kwargs[name] = value
         unknown = set(kwargs) - set(_FIELDS)
         if unknown:
             raise TypeError('HostConfig got unexpected argument(s): %s' % ', '.join(sorted(unknown)))
@@ -159,11 +169,14 @@ class HostConfig:
 
 
 # The public signature lists the documented defaults; "not given" is tracked
-# internally so that an explicit False or 0 still overrides the client.
+# internally so that an explicit False or 0 still overrides the client. Our own
+# additions are keyword-only.
 HostConfig.__init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
     [inspect.Parameter('self', inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    + [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
-       for name, (_t, default) in _FIELDS.items()])
+    + [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                         default=_FIELDS[name][1]) for name in _POSITIONAL]
+    + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=_FIELDS[name][1])
+       for name in _FIELDS if name not in _POSITIONAL])
 
 
 def merge(client_values: Dict[str, Any], host_config: Optional[HostConfig],

@@ -84,9 +84,11 @@ class _LineStream:
         if tail:
             self._feed(tail)
         if self._pending:
-            last = ''.join(self._pending)
+            # A last line without a newline is given as it is: a final \r is
+            # not followed by \n, so it is part of the line.
+            self._lines = self._lines[self._pos:] + [''.join(self._pending)]
+            self._pos = 0
             self._pending = []
-            self._lines.append(last[:-1] if last.endswith('\r') else last)
 
     def generate(self, timeout: Optional[float]) -> Iterator[str]:
         deadline = None if timeout is None else monotonic() + timeout
@@ -99,18 +101,19 @@ class _LineStream:
                 if pos < len(lines):
                     log = host_logger.isEnabledFor(logging.INFO)
                     prefix = self._prefix
-                    try:
-                        for index in range(pos, len(lines)):
-                            line = lines[index]
-                            pos = index + 1
-                            if log:
-                                host_logger.info('%s%s', prefix, line)
-                            yield line
-                    finally:
-                        if self._lines is lines:
-                            self._pos = pos
-                    self._lines = []
-                    self._pos = 0
+                    end = len(lines)
+                    while pos < end:
+                        line = lines[pos]
+                        pos += 1
+                        # Stored before each yield: other generators over this
+                        # stream, alive at the same time, go on from here.
+                        self._pos = pos
+                        if log:
+                            host_logger.info('%s%s', prefix, line)
+                        yield line
+                        if self._pos != pos or self._lines is not lines:
+                            break  # another generator moved on meanwhile
+                    continue
                 if self._done:
                     return
                 if deadline is not None and monotonic() >= deadline:
@@ -151,11 +154,14 @@ class HostOutput:
     signal number (as :mod:`subprocess` reports it) and the signal's name, such as
     ``'KILL'``, in ``exit_signal``; it is never reported as 0.
 
-    For a host that failed, ``exception`` holds the error and ``stdout``,
-    ``stderr``, ``stdin``, ``channel``, ``client`` and ``exit_code`` are None.
+    For a host that failed to start the command, ``exception`` holds the error
+    and ``stdout``, ``stderr``, ``stdin``, ``channel``, ``client`` and
+    ``exit_code`` are None. If the connection is lost while the command runs,
+    its output ends there, ``exit_code`` stays None and ``exception`` holds the
+    error.
     """
 
-    __slots__ = ('host', 'alias', 'channel', 'stdin', 'client', 'exception', 'encoding',
+    __slots__ = ('host', 'alias', 'channel', 'stdin', 'client', '_exception', 'encoding',
                  'read_timeout', 'buffers', 'fully_qualified_command', '_streams')
 
     def __init__(self, host: str, channel: Any, stdin: Any, client: Any,
@@ -168,7 +174,7 @@ class HostOutput:
         self.channel = channel
         self.stdin = stdin
         self.client = client
-        self.exception = exception
+        self._exception = exception
         self.encoding = encoding
         self.read_timeout = read_timeout
         self.buffers = buffers
@@ -193,6 +199,18 @@ class HostOutput:
         if self._streams is None:
             return None
         return self._streams[1].generate(self.read_timeout)
+
+    @property
+    def exception(self) -> Optional[BaseException]:
+        """The error that stopped this host: failing to start the command, or
+        losing the connection while it ran. None otherwise."""
+        if self._exception is not None:
+            return self._exception
+        return getattr(self.channel, 'error', None) if self.channel is not None else None
+
+    @exception.setter
+    def exception(self, value: Optional[BaseException]) -> None:
+        self._exception = value
 
     @property
     def exit_code(self) -> Optional[int]:

@@ -3,10 +3,9 @@
 .. deprecated:: 2.0
    Use :mod:`pssh.clients`.
 """
-from ._deprecation import warn
+from ._deprecation import warn_on_import
 from .clients.native import ParallelSSHClient
 
-warn('pssh.pssh_client is deprecated: use "from pssh.clients import ParallelSSHClient"',
-     stacklevel=2)
+warn_on_import('pssh.pssh_client is deprecated: use "from pssh.clients import ParallelSSHClient"')
 
 __all__ = ['ParallelSSHClient']

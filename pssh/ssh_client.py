@@ -3,9 +3,9 @@
 .. deprecated:: 2.0
    Use :mod:`pssh.clients`.
 """
-from ._deprecation import warn
+from ._deprecation import warn_on_import
 from .clients.native import SSHClient
 
-warn('pssh.ssh_client is deprecated: use "from pssh.clients import SSHClient"', stacklevel=2)
+warn_on_import('pssh.ssh_client is deprecated: use "from pssh.clients import SSHClient"')
 
 __all__ = ['SSHClient']

@@ -3,23 +3,25 @@ import logging
 
 from . import host_logger, logger
 
+_package_logger = logger
+
 __all__ = ['enable_logger', 'enable_host_logger', 'enable_debug_logger',
            'logger', 'host_logger']
 
 _FORMAT = '%(asctime)s %(levelname)-8s %(name)s: %(message)s'
 
 
-def enable_logger(_logger: logging.Logger, level: int = logging.INFO) -> None:
-    """Send records of ``_logger`` at ``level`` and above to standard error.
+def enable_logger(logger: logging.Logger, level: int = logging.INFO) -> None:
+    """Send records of ``logger`` at ``level`` and above to standard error.
 
     Calling it again for the same logger does not add a second handler.
     """
-    if not any(getattr(h, '_pssh_handler', False) for h in _logger.handlers):
+    if not any(getattr(h, '_pssh_handler', False) for h in logger.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(_FORMAT))
         handler._pssh_handler = True  # type: ignore[attr-defined]
-        _logger.addHandler(handler)
-    _logger.setLevel(level)
+        logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def enable_host_logger() -> None:
@@ -34,4 +36,4 @@ def enable_host_logger() -> None:
 
 def enable_debug_logger() -> None:
     """Show the library's own debug messages on standard error."""
-    enable_logger(logger, logging.DEBUG)
+    enable_logger(_package_logger, logging.DEBUG)

@@ -1,6 +1,6 @@
 """A byte buffer filled by one greenlet and read by others at the same time."""
 from collections import deque
-from typing import Deque, Iterator, Optional
+from typing import Deque, Iterator, Optional, Tuple
 
 from gevent.event import Event
 
@@ -22,7 +22,8 @@ class ConcurrentRWBuffer:
     reading a large output in one go costs one copy, not one per chunk.
     """
 
-    __slots__ = ('_chunks', '_size', '_readable', '_drained', 'eof', '_readers', '_no_pause')
+    __slots__ = ('_chunks', '_size', '_readable', '_drained', 'eof', '_readers', '_no_pause',
+                 '_waiting', 'peers')
 
     def __init__(self) -> None:
         self._chunks: Deque[bytes] = deque()
@@ -34,6 +35,9 @@ class ConcurrentRWBuffer:
         self.eof = Event()
         self._readers = 0
         self._no_pause = False
+        self._waiting = 0
+        #: Other buffers filled by the same writer (stdout's stderr and back).
+        self.peers: Tuple['ConcurrentRWBuffer', ...] = ()
 
     def __len__(self) -> int:
         """Bytes written and not read yet."""
@@ -74,7 +78,16 @@ class ConcurrentRWBuffer:
         """
         if self._chunks or self.eof.is_set():
             return True
-        return self._readable.wait(timeout)
+        # A consumer blocked here must not be starved by the writer pausing for
+        # a backlog in a peer buffer (a stdout generator left half-read while
+        # stderr is being read): let the writer know, and wake it.
+        self._waiting += 1
+        for peer in self.peers:
+            peer._drained.set()
+        try:
+            return self._readable.wait(timeout)
+        finally:
+            self._waiting -= 1
 
     @property
     def finished(self) -> bool:
@@ -115,6 +128,6 @@ class ConcurrentRWBuffer:
         after the command has finished.
         """
         while (self._size > HIGH_WATER and self._readers > 0 and not self._no_pause
-               and not self.eof.is_set()):
+               and not self.eof.is_set() and not any(p._waiting for p in self.peers)):
             self._drained.clear()
             self._drained.wait()

@@ -388,6 +388,10 @@ class BaseParallelSSHClient:
             except Timeout:
                 unfinished.append(host_out)
                 continue
+            except Exception as exc:
+                # The connection was lost: the command is over for this host, and
+                # host_out.exception says why. The other hosts go on.
+                logger.debug('%s: %s', host_out.host, exc)
             finished.append(host_out)
             if consume_output:
                 self._consume(host_out)

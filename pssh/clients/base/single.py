@@ -127,10 +127,15 @@ class Stdin:
         self._client = client
 
     def write(self, data: Union[str, bytes]) -> None:
-        """Send ``data`` (``str`` is sent as UTF-8); returns once all of it is sent."""
+        """Send ``data`` (``str`` is sent as UTF-8); returns once all of it is sent.
+
+        Waits for as long as the command takes to accept the data.
+
+        :raises SessionError: the command ended before taking all of it.
+        """
         if isinstance(data, str):
             data = data.encode('utf-8')
-        self._client.eagain_write(self._channel, data)
+        self._client._write_channel(self._channel, data)
 
     def flush(self) -> None:
         """Nothing to do: :meth:`write` returns only once its data is sent."""
@@ -262,7 +267,10 @@ class BaseSSHClient:
         self.proxy_user = proxy_user
         self.proxy_password = proxy_password
         self.proxy_pkey = proxy_pkey
-        self._pkey_data = load_private_key(pkey)
+        try:
+            self._pkey_data = load_private_key(pkey)
+        except PKeyFileError as exc:
+            raise PKeyFileError('%s (for %s)', exc, host) from None
         self.proxy_jump = proxy_jump
         self._via = _via
         self._hops = [] if _via is not None else hops_for(
@@ -422,6 +430,31 @@ class BaseSSHClient:
                                   what='writing')
                 piece = piece[sent:]
                 view = view[sent:]
+
+    def _write_channel(self, channel: Channel, data: bytes) -> None:
+        """Write all of ``data`` to a command's channel, for as long as it runs."""
+        io = self._io
+        if io is None:
+            raise SessionError('Not connected to %s:%s', self.host, self.port)
+        again, raw = self._again, channel.raw
+        view = memoryview(data)
+        while view:
+            if channel.done or channel.closed:
+                raise SessionError('Command on %s:%s has ended; %s bytes of input not sent',
+                                   self.host, self.port, len(view))
+            piece = bytes(view[:_WRITE_PIECE])
+            try:
+                sent = self._b_write(raw, piece)
+            except Exception as exc:
+                ours = self._b_translate(exc)
+                if ours is None:
+                    raise
+                raise ours from exc
+            if sent is again:
+                # Woken by the socket, or by the command ending (reader greenlet).
+                io.wait(self._b_block_directions())
+                continue
+            view = view[sent:]
 
     def _library_again(self) -> int:
         raise NotImplementedError
@@ -650,6 +683,7 @@ class BaseSSHClient:
     def _make_output(self, channel: Channel, encoding: str, read_timeout: Optional[float],
                      fully_qualified_command: Optional[bytes]) -> HostOutput:
         out, err = ConcurrentRWBuffer(), ConcurrentRWBuffer()
+        out.peers, err.peers = (err,), (out,)
         reader = gevent.spawn(self._read_channel, channel, out, err)
         buffers = HostOutputBuffers(BufferData(reader, out), BufferData(reader, err))
         return HostOutput(self.host, channel, Stdin(channel, self), self, alias=self.alias,
@@ -718,8 +752,10 @@ class BaseSSHClient:
                         if data is again:
                             break
                         if not data:
+                            # The stream's end is announced to readers only once
+                            # the exit status is known too (below), so that code
+                            # reading all output can then read exit_code.
                             streams.remove(stream)
-                            buffer.set_eof()
                             break
                         buffer.write(data)
                         progressed = True
@@ -729,6 +765,11 @@ class BaseSSHClient:
                     io.wait(self._b_block_directions())
             self._call(self._b_wait_closed, raw, what='waiting for the channel to close')
             channel.exit_code, channel.exit_signal = self._b_exit_status(raw)
+            # Answer the server's close, so that it frees the session (servers
+            # allow only so many per connection).
+            if not channel.closed:
+                channel.closed = True
+                self._call(self._b_close, raw, timeout=self.timeout, what='closing a channel')
         except ConnectionResetError as exc:
             channel.error = SSHError('Connection to %s:%s lost: %s', self.host, self.port,
                                      exc.strerror or exc)
@@ -740,6 +781,8 @@ class BaseSSHClient:
             out.set_eof()
             err.set_eof()
             channel._done.set()
+            if io is not None:
+                io.notify()  # a writer waiting to feed this command's stdin
 
     def wait_finished(self, host_output: HostOutput, timeout: Optional[float] = None) -> None:
         """Wait for the command of ``host_output`` to finish (output fully received).
@@ -748,6 +791,8 @@ class BaseSSHClient:
 
         :raises ValueError: ``host_output`` is not a HostOutput.
         :raises Timeout: it did not finish within ``timeout`` seconds.
+        :raises SSHError: the connection was lost before the command ended (the
+          same error is then in ``host_output.exception``).
         """
         if not isinstance(host_output, HostOutput):
             raise ValueError('%r is not a HostOutput' % (host_output,))
@@ -761,6 +806,8 @@ class BaseSSHClient:
             if not channel.wait_done(timeout):
                 raise Timeout('Command on %s:%s did not finish within %s seconds',
                               self.host, self.port, timeout)
+            if channel.error is not None:
+                raise channel.error
             return
         raise ValueError('%r has no channel of this client' % (host_output,))
 
@@ -808,12 +855,12 @@ class BaseSSHClient:
     # Reading helpers kept from the reference API.
 
     def read_output(self, stdout_buffer: ConcurrentRWBuffer, timeout: Optional[float] = None,
-                    encoding: str = 'utf-8') -> Iterator[str]:
+                    *, encoding: str = 'utf-8') -> Iterator[str]:
         """Lines of stdout from a reader buffer."""
         return _LineStream(stdout_buffer, encoding, self.host, False).generate(timeout)
 
     def read_stderr(self, stderr_buffer: ConcurrentRWBuffer, timeout: Optional[float] = None,
-                    encoding: str = 'utf-8') -> Iterator[str]:
+                    *, encoding: str = 'utf-8') -> Iterator[str]:
         """Lines of stderr from a reader buffer."""
         return _LineStream(stderr_buffer, encoding, self.host, True).generate(timeout)
 

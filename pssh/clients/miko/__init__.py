@@ -3,10 +3,10 @@
 .. deprecated:: 2.0
    Use :mod:`pssh.clients`.
 """
-from ..._deprecation import warn
+from ..._deprecation import warn_on_import
 from ..native import ParallelSSHClient, SSHClient
 
-warn('pssh.clients.miko is deprecated and now gives the native (libssh2) clients: '
-     'use pssh.clients', stacklevel=2)
+warn_on_import('pssh.clients.miko is deprecated and now gives the native (libssh2) clients: '
+               'use pssh.clients')
 
 __all__ = ['ParallelSSHClient', 'SSHClient']

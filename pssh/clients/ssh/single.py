@@ -25,7 +25,7 @@ __all__ = ['SSHClient']
 
 _AGAIN = BaseSSHClient._again
 _AUTH_AGAIN = 4      # SSH_AUTH_AGAIN
-_WRITE_PENDING = 2   # SSH_WRITE_PENDING
+_WRITE_PENDING = 8   # SSH_WRITE_PENDING (SSH_READ_PENDING is 2)
 _AUTH_INFO = 3       # SSH_AUTH_INFO: keyboard-interactive questions waiting
 
 _AUTH_ERRORS = (ssh_exc.AuthenticationDenied, ssh_exc.AuthenticationError,
