@@ -31,7 +31,7 @@ class Hop(NamedTuple):
     password: Optional[str] = None
     pkey: Any = None
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # no password or key in logs and messages
         return 'Hop(%s@%s:%s)' % (self.user, self.host, self.port)
 
 
@@ -82,8 +82,10 @@ class ChannelTransport:
         self.bastion = bastion
         self.host = host
         self.port = port
-        self.raw = bastion._call(bastion._b_direct_tcpip, host, port, timeout=bastion.timeout,
-                                 what='opening a tunnel to %s:%s' % (host, port))
+        with bastion._open_lock:
+            self.raw = bastion._call(bastion._b_direct_tcpip, host, port,
+                                     timeout=bastion.timeout,
+                                     what='opening a tunnel to %s:%s' % (host, port))
         self._closed = False
 
     def recv(self, size: int) -> bytes:

@@ -162,6 +162,11 @@ class BaseParallelSSHClient:
             config = self.host_config[index]
         settings = merge(self._client_settings(), config, _FIELD_NAMES)
         if config is not None:
+            # A host's own proxy replaces the client's, of either kind.
+            if config.is_set('proxy_host'):
+                settings['proxy_jump'] = None
+            elif config.is_set('proxy_jump'):
+                settings['proxy_host'] = None
             if config.is_set('private_key'):
                 settings['pkey'] = load_private_key(config.private_key)
             if config.is_set('proxy_pkey'):

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, 
 import gevent
 from gevent import socket as gsocket
 from gevent.event import Event
+from gevent.lock import Semaphore
 
 from ... import logger
 from ..._deprecation import deprecated
@@ -34,7 +35,7 @@ from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
 from ._io import SessionIO, call_until_done
-from ._tunnel import ChannelTransport, ProxyPool, hops_for
+from ._tunnel import ChannelTransport, Hop, ProxyPool, hops_for
 
 __all__ = ['BaseSSHClient', 'InteractiveShell', 'Stdin', 'Channel']
 
@@ -273,8 +274,14 @@ class BaseSSHClient:
             raise PKeyFileError('%s (for %s)', exc, host) from None
         self.proxy_jump = proxy_jump
         self._via = _via
-        self._hops = [] if _via is not None else hops_for(
-            proxy_host, proxy_port, proxy_user, proxy_password, proxy_pkey, proxy_jump)
+        # The hops with our defaults filled in: what is actually used to log in
+        # to each bastion, and so what tells two bastion connections apart.
+        self._hops = [] if _via is not None else [
+            Hop(hop.host, hop.port, hop.user or self.user,
+                hop.password if hop.password is not None else password,
+                load_private_key(hop.pkey) if hop.pkey is not None else self._pkey_data)
+            for hop in hops_for(proxy_host, proxy_port, proxy_user, proxy_password, proxy_pkey,
+                                proxy_jump)]
         self._owns_proxy_pool = _proxy_pool is None
         self._proxy_pool = _proxy_pool if _proxy_pool is not None else ProxyPool()
         self.session: Any = None
@@ -282,7 +289,15 @@ class BaseSSHClient:
         self._io: Optional[SessionIO] = None
         self._keepalive: Optional[gevent.Greenlet] = None
         self._finalizer: Optional[weakref.finalize] = None
-        self._connect()
+        # libssh2 (and our libssh adapter) keep the state of a channel being
+        # opened per session: one opening at a time.
+        self._open_lock = Semaphore()
+        try:
+            self._connect()
+        except BaseException:
+            if self._owns_proxy_pool:
+                self._proxy_pool.close()
+            raise
 
     def __repr__(self) -> str:
         return '<%s %s@%s:%s%s>' % (type(self).__name__, self.user, self.host, self.port,
@@ -567,9 +582,7 @@ class BaseSSHClient:
             via = self._bastion(depth - 1) if depth > 1 else None
             try:
                 return type(self)(
-                    hop.host, user=hop.user or self.user, port=hop.port,
-                    password=hop.password if hop.password is not None else self.password,
-                    pkey=load_private_key(hop.pkey) if hop.pkey is not None else self._pkey_data,
+                    hop.host, user=hop.user, port=hop.port, password=hop.password, pkey=hop.pkey,
                     num_retries=self.num_retries, retry_delay=self.retry_delay,
                     allow_agent=self.allow_agent, timeout=self.timeout,
                     keepalive_seconds=self.keepalive_seconds, identity_auth=self.identity_auth,
@@ -677,7 +690,9 @@ class BaseSSHClient:
 
         :raises SessionError: the server refused or the session is gone.
         """
-        raw = self._call(self._b_open_channel, timeout=self.timeout, what='opening a channel')
+        with self._open_lock:
+            raw = self._call(self._b_open_channel, timeout=self.timeout,
+                             what='opening a channel')
         return Channel(raw, self)
 
     def _make_output(self, channel: Channel, encoding: str, read_timeout: Optional[float],
