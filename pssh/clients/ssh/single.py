@@ -76,6 +76,7 @@ class SSHClient(BaseSSHClient):
         # Objects kept between tries of an operation that would block.
         self._opening: Optional[Any] = None
         self._auth_key: Optional[Any] = None
+        self._exit_states: dict = {}
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
             num_retries=num_retries, retry_delay=retry_delay, allow_agent=allow_agent,
@@ -225,6 +226,17 @@ class SSHClient(BaseSSHClient):
         return b''
 
     def _b_write(self, raw: Any, data: bytes) -> Any:
+        # ssh-python's write loops in C for as long as libssh accepts nothing,
+        # which it does when the server's window is full: never give it more
+        # than the window holds.
+        window = raw.window_size()
+        if window <= 0:
+            raw.poll(False)  # let libssh take in a window adjustment, if one came
+            window = raw.window_size()
+            if window <= 0:
+                return _AGAIN
+        if len(data) > window:
+            data = data[:window]
         rc, written = raw.write(data)
         if written > 0:
             return written
@@ -246,20 +258,21 @@ class SSHClient(BaseSSHClient):
         return _again_or(raw.close())
 
     def _b_wait_closed(self, raw: Any) -> Any:
-        if raw.is_closed():
-            return 0
-        # Reading pumps libssh's packet handling; the remote close arrives so.
+        # After EOF libssh's reads no longer process packets; asking for the
+        # exit state does, until the status or the channel's close has come.
         try:
-            raw.read_nonblocking(1, False)
-        except ssh_exc.EOF:
-            pass
-        return 0 if raw.is_closed() else _AGAIN
+            state = raw.get_exit_state()
+        except ssh_exc.BaseSSHError:
+            state = (None, b'', False)
+        if state[0] == SSH_AGAIN and not raw.is_closed():
+            return _AGAIN
+        self._exit_states[id(raw)] = state
+        return 0
 
     def _b_exit_status(self, raw: Any) -> Tuple[Optional[int], Optional[str]]:
-        try:
-            code, signal_name, _core = raw.get_exit_state()
-        except ssh_exc.BaseSSHError:
-            code, signal_name = raw.get_exit_status(), b''
+        code, signal_name, _core = self._exit_states.pop(id(raw), (None, b'', False))
+        if code == SSH_AGAIN:
+            code = raw.get_exit_status()
         if isinstance(signal_name, bytes):
             signal_name = signal_name.decode('ascii', 'replace')
         if signal_name:
