@@ -5,7 +5,7 @@ the OpenSSH client, on local OpenSSH servers that this script starts itself.
 Usage::
 
     python3 benchmarks/run.py [--quick] [--only NAME[,NAME]] [--hosts 1,10,100,300]
-                              [--reps N] [--save]
+                              [--reps N] [--copy-mb MB] [--save]
 
 Benchmarks (``--only`` names):
 
@@ -21,18 +21,35 @@ Benchmarks (``--only`` names):
     One host printing 200 MB (2,000,000 lines), read line by line:
     throughput and the client's peak RSS, next to ``ssh HOST CMD | python3 -c
     'for l in sys.stdin: ...'``.
+``copy_sftp``, ``copy_scp`` (``--only copy`` selects both)
+    A 200 MB file of random bytes uploaded and downloaded over SFTP
+    (``copy_file``/``copy_remote_file``) or SCP (``scp_send``/``scp_recv``),
+    to/from 1 host (``SSHClient``) and 10 hosts (``ParallelSSHClient`` +
+    ``gevent.joinall(greenlets, raise_error=True)``), next to OpenSSH's
+    ``sftp -b`` (``put``/``get``) and ``scp -O`` (legacy SCP protocol; plain
+    ``scp``, which speaks SFTP in OpenSSH 9, is shown on an extra row), one
+    process per host. MB/s = total MB moved / wall time. The copied files are
+    checked (size of every one, SHA-256 of one per measurement) and deleted.
+``tunnel_echo``, ``tunnel_copy`` (``--only tunnel`` selects both)
+    ``echo ok`` on 100 hosts through one bastion (``proxy_host``/``proxy_port``;
+    server 0 is the bastion, the hosts are spread over the others) vs the same
+    hosts directly; a 200 MB SFTP upload with ``SSHClient(...,
+    proxy_host=...)`` vs directly. Ours and parallel-ssh only.
 
 Every measurement is a fresh worker process (see ``_worker_*.py``); the
 median of ``--reps`` runs is shown. See README.md.
 """
 import argparse
+import hashlib
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -41,16 +58,31 @@ VENVS = os.path.join(BENCH_DIR, '.venvs')
 RESULTS = os.path.join(BENCH_DIR, 'results')
 
 sys.path.insert(0, REPO)
-from pssh.testing import start_servers  # noqa: E402  (standard library only)
+from pssh.testing import SSH_PATH, start_servers  # noqa: E402  (standard library only)
 
 CLIENTS = ('ours', 'parallel-ssh', 'asyncssh', 'openssh')
-SCENARIOS = ('echo', 'host_order', 'big_output')
+# Measured like a client, shown in the openssh column of its own row: plain
+# ``scp`` (no -O), which uses the SFTP protocol in OpenSSH >= 9.
+OPENSSH_SCP_SFTP = 'openssh_scp_sftp'
+SCENARIOS = ('echo', 'host_order', 'big_output', 'copy_sftp', 'copy_scp',
+             'tunnel_echo', 'tunnel_copy')
 DEFAULT_HOSTS = (1, 10, 100, 300)
 QUICK_HOSTS = (10, 300)
 LINE = 'x' * 99  # + newline = 100-byte lines
 HOST_ORDER_HOSTS = 50
 HOST_ORDER_BYTES = 4_000_000
 BIG_BYTES = 200_000_000
+COPY_MB = 200            # file copies, tunnel_copy (--copy-mb)
+QUICK_COPY_MB = 20
+COPY_HOSTS = (1, 10)
+TUNNEL_HOSTS = 100
+# All servers listen on 127.0.0.1. With ten hosts called "127.0.0.1",
+# downloads named with the default suffix (local_file + '_' + host) would all
+# go to one file; these spellings of 127.0.0.1 (inet_aton forms, resolved by
+# getaddrinfo) give every host of the 10-host copies its own name.
+HOST_ALIASES = ('127.0.0.1', '127.1', '127.0.1', '2130706433', '0x7f000001',
+                '0x7f.1', '0177.1', '0177.0.0.1', '127.0.0.01', '0x7f.0.1')
+SCP_PATH = os.path.join(os.path.dirname(SSH_PATH), 'scp')
 DEFAULT_POOL_SIZE = 100  # the default of both pssh clients; asyncssh gets the same bound
 
 PARALLEL_SSH_REQ = 'parallel-ssh==2.16.*'
@@ -279,9 +311,69 @@ def validate(result, expect_lines, expect_bytes, client):
 # plan
 
 
+class Context:
+    """What a case needs to build a worker's spec: the servers, the spec
+    fields common to all workers, the environment and the files to copy."""
+
+    def __init__(self, servers, base, env, files=None):
+        self.servers = servers
+        self.base = base
+        self.env = env
+        self.files = files
+
+
+class Files:
+    """The temporary directory of the copy benchmarks: ``src.bin`` (random
+    bytes, made once), ``remote/`` (where uploads go: all servers run on this
+    machine, so remote paths are local paths) and ``local/`` (where downloads
+    go). ``remote/`` and ``local/`` are emptied after every measurement."""
+
+    def __init__(self, parent, size):
+        self.dir = tempfile.mkdtemp(prefix='pssh-bench-files-', dir=parent)
+        self.size = size
+        self.src = os.path.join(self.dir, 'src.bin')
+        self.remote_dir = os.path.join(self.dir, 'remote')
+        self.local_dir = os.path.join(self.dir, 'local')
+        digest = hashlib.sha256()
+        chunk = 1 << 20
+        with open(self.src, 'wb') as out:
+            left = size
+            while left > 0:
+                data = os.urandom(min(chunk, left))
+                digest.update(data)
+                out.write(data)
+                left -= len(data)
+        self.sha256 = digest.hexdigest()
+
+    def reset(self):
+        self.clear()
+        os.makedirs(self.remote_dir)
+        os.makedirs(self.local_dir)
+
+    def clear(self):
+        for path in (self.remote_dir, self.local_dir):
+            shutil.rmtree(path, ignore_errors=True)
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as data:
+        for block in iter(lambda: data.read(4 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class Case:
+    """One benchmark row group: a command on ``hosts`` hosts (``run`` mode
+    of the workers)."""
+
+    phases = True  # show it in the run_command block under the table
+
     def __init__(self, scenario, label, hosts, command, expect_lines, expect_bytes,
-                 clients, timeout):
+                 clients, timeout, key=None):
         self.scenario = scenario
         self.label = label
         self.hosts = hosts
@@ -290,11 +382,170 @@ class Case:
         self.expect_bytes = expect_bytes
         self.clients = clients
         self.timeout = timeout
+        self._key = key
         self.samples = {client: [] for client in clients}
 
     @property
     def key(self):
-        return '%s/%d' % (self.scenario, self.hosts)
+        return self._key or '%s/%d' % (self.scenario, self.hosts)
+
+    def make_spec(self, client, ctx, rep):
+        spec = dict(ctx.base, hosts=self.hosts, command=self.command)
+        if client == 'openssh':
+            spec['ssh_argv'] = ctx.servers[0].ssh_command(self.command)
+            spec['openssh_version'] = ctx.env['openssh'].split(',')[0]
+        return spec
+
+    def check(self, client, result, rep, ctx):
+        """Checks beyond the line and byte counts; the result, maybe with an
+        ``error``."""
+        return result
+
+
+class TunnelEchoCase(Case):
+    """``echo ok`` on ``hosts`` hosts spread over servers 1..N-1, directly or
+    through server 0 as the bastion."""
+
+    def __init__(self, hosts, via_bastion, clients, timeout):
+        label = 'echo ok, %d hosts, %s' % (hosts, 'via bastion' if via_bastion else 'direct')
+        super().__init__('tunnel_echo', label, hosts, 'echo ok', hosts, 3 * hosts, clients,
+                         timeout, key='tunnel_echo/%d/%s' % (
+                             hosts, 'bastion' if via_bastion else 'direct'))
+        self.via_bastion = via_bastion
+        self.direct = None  # the direct case, for a bastion case
+
+    def make_spec(self, client, ctx, rep):
+        spec = dict(ctx.base, hosts=self.hosts, command=self.command,
+                    ports=list(ctx.base['ports'][1:]))
+        if self.via_bastion:
+            spec['proxy_port'] = ctx.base['ports'][0]
+        return spec
+
+
+class CopyCase(Case):
+    """Upload or download of the copy file to/from ``hosts`` hosts over SFTP or
+    SCP. The hosts are servers ``offset``, ``offset + 1``, ... (mod the
+    number of servers); with ``via_bastion`` they are reached through server 0.
+    """
+
+    phases = False
+
+    def __init__(self, scenario, direction, protocol, hosts, size, clients, timeout,
+                 offset=0, via_bastion=False, label=None, key=None):
+        if hosts > 1 and hosts > len(HOST_ALIASES):
+            raise SystemExit('at most %d hosts for copies' % len(HOST_ALIASES))
+        if label is None:
+            label = '%s %s %d MB%s' % (
+                protocol.upper(), direction, size // 1_000_000,
+                ', 1 host' if hosts == 1 else ' x %d hosts' % hosts)
+        super().__init__(scenario, label, hosts, None, 0, size * hosts, clients, timeout,
+                         key=key or '%s/%d/%s-%s' % (scenario, hosts, direction, protocol))
+        self.direction = direction
+        self.protocol = protocol
+        self.offset = offset
+        self.via_bastion = via_bastion
+        self.direct = None
+        self._expected = []
+
+    def _hosts(self, ctx):
+        """(name, server) of each host."""
+        n_servers = len(ctx.servers)
+        names = ['127.0.0.1'] if self.hosts == 1 else list(HOST_ALIASES[:self.hosts])
+        return [(name, ctx.servers[(self.offset + i) % n_servers])
+                for i, name in enumerate(names)]
+
+    def make_spec(self, client, ctx, rep):
+        files = ctx.files
+        files.reset()
+        hosts = self._hosts(ctx)
+        n = len(hosts)
+        upload = self.direction == 'upload'
+        sftp = self.protocol == 'sftp'
+        spec = dict(ctx.base, mode='copy', hosts=n, copy_bytes=self.expect_bytes)
+        if self.via_bastion:
+            spec['proxy_port'] = ctx.servers[0].port
+        if client in ('openssh', OPENSSH_SCP_SFTP):
+            procs = []
+            self._expected = []
+            for i, (_name, server) in enumerate(hosts):
+                if upload:
+                    src, dest = files.src, os.path.join(files.remote_dir, 'up_%d.bin' % i)
+                else:
+                    src = files.src
+                    dest = os.path.join(files.local_dir, 'dl.bin' if n == 1 else 'dl_%d' % i)
+                self._expected.append(dest)
+                user_host = '%s@%s' % (server.user, server.host)
+                if sftp:
+                    procs.append({'argv': server.sftp_command('-'),
+                                  'stdin': '%s %s %s\n' % ('put' if upload else 'get',
+                                                           src, dest)})
+                else:
+                    argv = [SCP_PATH] + (['-O'] if client == 'openssh' else []) + ['-q']
+                    argv += server.ssh_options() + ['-P', str(server.port)]
+                    argv += ([src, '%s:%s' % (user_host, dest)] if upload
+                             else ['%s:%s' % (user_host, src), dest])
+                    procs.append({'argv': argv})
+            spec.update(procs=procs, openssh_version=ctx.env['openssh'].split(',')[0])
+            return spec
+        # ours and parallel-ssh
+        names = [name for name, _server in hosts]
+        spec.update(host_names=names, host_ports=[server.port for _name, server in hosts],
+                    single=n == 1)
+        kwargs = {}
+        if upload:
+            api = 'copy_file' if sftp else 'scp_send'
+            self._expected = [os.path.join(files.remote_dir, 'up_%d.bin' % i)
+                              for i in range(n)]
+            if n == 1:
+                args = [files.src, self._expected[0]]
+            elif sftp:
+                # host i: local_file % copy_args[i] -> remote_file % copy_args[i]
+                args = [files.src, os.path.join(files.remote_dir, 'up_%(i)d.bin')]
+                kwargs['copy_args'] = [{'i': i} for i in range(n)]
+            else:
+                args = [files.src, os.path.join(files.remote_dir, 'up.bin')]
+                kwargs['copy_args'] = [{'local_file': files.src, 'remote_file': dest}
+                                       for dest in self._expected]
+        else:
+            api = 'copy_remote_file' if sftp else 'scp_recv'
+            if n == 1:
+                local = os.path.join(files.local_dir, 'dl.bin')
+                self._expected = [local]
+            else:
+                # default naming: local_file + '_' + host
+                local = os.path.join(files.local_dir, 'dl')
+                self._expected = [local + '_' + name for name in names]
+            args = [files.src, local]
+        spec.update(api=api, args=args, kwargs=kwargs)
+        return spec
+
+    def check(self, client, result, rep, ctx):
+        files = ctx.files
+        try:
+            if 'error' in result:
+                return result
+            problems = []
+            for path in self._expected:
+                try:
+                    size = os.path.getsize(path)
+                except OSError:
+                    problems.append('%s missing' % os.path.basename(path))
+                    continue
+                if size != files.size:
+                    problems.append('%s has %d bytes, expected %d'
+                                    % (os.path.basename(path), size, files.size))
+            if problems:
+                return dict(result, error='; '.join(problems[:5]))
+            # One file per measurement (a different host each repetition) is
+            # compared byte for byte, through its SHA-256.
+            path = self._expected[rep % len(self._expected)]
+            if file_sha256(path) != files.sha256:
+                return dict(result, error='SHA-256 of %s differs from the source'
+                            % os.path.basename(path))
+            return dict(result, verified='%d file(s) of %d bytes, SHA-256 of %s ok'
+                        % (len(self._expected), files.size, os.path.basename(path)))
+        finally:
+            files.clear()
 
 
 def plan(args):
@@ -314,16 +565,51 @@ def plan(args):
         cases.append(Case('big_output', '1 host x 200 MB, lines', 1,
                           output_command(BIG_BYTES), BIG_BYTES // 100, BIG_BYTES,
                           libs + ('openssh',), timeout=600))
+    size = args.copy_mb * 1_000_000
+    for protocol in ('sftp', 'scp'):
+        scenario = 'copy_' + protocol
+        if scenario not in args.only:
+            continue
+        clients = ('ours', 'parallel-ssh', 'openssh')
+        if protocol == 'scp':
+            clients += (OPENSSH_SCP_SFTP,)
+        for n in COPY_HOSTS:
+            # parallel-ssh moves 10 x 200 MB at 15-30 MB/s here
+            timeout = max(60, 0.9 * args.copy_mb) if n == 1 else max(120, 2.25 * args.copy_mb)
+            for direction in ('upload', 'download'):
+                cases.append(CopyCase(scenario, direction, protocol, n, size, clients,
+                                      timeout))
+    tunnel_clients = ('ours', 'parallel-ssh')
+    if {'tunnel_echo', 'tunnel_copy'} & args.only and args.servers < 2:
+        log('NOTE: the tunnel benchmarks need --servers >= 2; skipped')
+    elif 'tunnel_echo' in args.only or 'tunnel_copy' in args.only:
+        if 'tunnel_echo' in args.only:
+            direct = TunnelEchoCase(TUNNEL_HOSTS, False, tunnel_clients, timeout=180)
+            bastion = TunnelEchoCase(TUNNEL_HOSTS, True, tunnel_clients, timeout=180)
+            bastion.direct = direct
+            cases += [direct, bastion]
+        if 'tunnel_copy' in args.only:
+            timeout = max(60, 1.2 * args.copy_mb)
+            label = 'SFTP upload %d MB, 1 host, ' % args.copy_mb
+            direct = CopyCase('tunnel_copy', 'upload', 'sftp', 1, size, tunnel_clients,
+                              timeout, offset=1, label=label + 'direct',
+                              key='tunnel_copy/direct')
+            bastion = CopyCase('tunnel_copy', 'upload', 'sftp', 1, size, tunnel_clients,
+                               timeout, offset=1, via_bastion=True,
+                               label=label + 'via bastion', key='tunnel_copy/bastion')
+            bastion.direct = direct
+            cases += [direct, bastion]
     return cases
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true',
-                        help='1 repetition, echo on %s hosts only'
-                        % ','.join(map(str, QUICK_HOSTS)))
+                        help='1 repetition, echo on %s hosts only, %d MB copies'
+                        % (','.join(map(str, QUICK_HOSTS)), QUICK_COPY_MB))
     parser.add_argument('--only', default=','.join(SCENARIOS),
-                        help='comma-separated benchmarks: %s' % ', '.join(SCENARIOS))
+                        help='comma-separated benchmarks: %s (a prefix selects every '
+                        'benchmark it starts: copy, tunnel)' % ', '.join(SCENARIOS))
     parser.add_argument('--hosts', default=None,
                         help='host counts of the echo benchmark (default %s)'
                         % ','.join(map(str, DEFAULT_HOSTS)))
@@ -341,16 +627,25 @@ def parse_args(argv=None):
     parser.add_argument('--slow', type=float, default=60.0,
                         help='a client whose first run of a benchmark took longer than '
                         'this many seconds is not repeated (default 60)')
-    parser.add_argument('--save', action='store_true',
-                        help='also write the results to benchmarks/results/latest.json')
+    parser.add_argument('--copy-mb', type=int, default=None,
+                        help='size of the copied file in MB (default %d, --quick %d)'
+                        % (COPY_MB, QUICK_COPY_MB))
+    parser.add_argument('--tmpdir', default=None,
+                        help='parent directory of the copy benchmarks\' files (default: '
+                        'the system temporary directory)')
+    parser.add_argument('--save', nargs='?', const=os.path.join(RESULTS, 'latest.json'),
+                        default=None, metavar='PATH',
+                        help='also write the results to PATH (default '
+                        'benchmarks/results/latest.json)')
     args = parser.parse_args(argv)
     only = set()
     for name in args.only.split(','):
         name = name.strip().replace('-', '_')
-        matches = [s for s in SCENARIOS if s == name or s.startswith(name)]
-        if len(matches) != 1:
+        matches = [s for s in SCENARIOS if s == name] or \
+            [s for s in SCENARIOS if name and s.startswith(name)]
+        if not matches:
             parser.error('unknown benchmark %r (choose from %s)' % (name, ', '.join(SCENARIOS)))
-        only.add(matches[0])
+        only.update(matches)
     args.only = only
     if args.hosts:
         args.hosts = [int(h) for h in args.hosts.split(',') if h.strip()]
@@ -358,6 +653,10 @@ def parse_args(argv=None):
         args.hosts = list(QUICK_HOSTS if args.quick else DEFAULT_HOSTS)
     if args.reps is None:
         args.reps = 1 if args.quick else 3
+    if args.copy_mb is None:
+        args.copy_mb = QUICK_COPY_MB if args.quick else COPY_MB
+    if args.copy_mb < 1:
+        parser.error('--copy-mb must be at least 1')
     args.clients = [c.strip() for c in args.clients.split(',') if c.strip()]
     for client in args.clients:
         if client not in CLIENTS:
@@ -394,13 +693,18 @@ def summarize(case, client):
 
 
 class Row:
-    def __init__(self, label, metric, field, lower_is_better, fmt, targets=()):
+    def __init__(self, label, metric, field, lower_is_better, fmt, targets=(),
+                 column_client=None, values=None):
         self.label = label
         self.metric = metric
         self.field = field
         self.lower_is_better = lower_is_better
         self.fmt = fmt
         self.targets = targets  # (text, check(values, ratios) -> bool or None)
+        # column -> whose samples fill it (e.g. openssh -> plain scp)
+        self.column_client = column_client or {}
+        # Precomputed per-client values (a derived row: no ratio columns).
+        self.values = values
 
 
 def ratio(values, a, b):
@@ -409,9 +713,56 @@ def ratio(values, a, b):
     return values[a] / values[b]
 
 
-def build_rows(cases):
+def pair_ratios(case, field, summaries):
+    """Per client: ``field`` of ``case`` (via the bastion) / ``field`` of
+    ``case.direct``."""
+    values = {}
+    for client in case.clients:
+        via = summaries.get((case.key, client))
+        direct = summaries.get((case.direct.key, client))
+        if via and direct and 'error' not in via and 'error' not in direct \
+                and direct[field]:
+            values[client] = via[field] / direct[field]
+    return values
+
+
+def build_rows(cases, summaries):
     rows = []
     for case in cases:
+        if case.scenario in ('copy_sftp', 'copy_scp'):
+            targets_mbps = (
+                ('ours/openssh >= 1.00', lambda v, r: _cmp(r.get('openssh'), 1.0, ge=True)),
+                ('ours/pssh >= 1.50', lambda v, r: _cmp(r.get('parallel-ssh'), 1.5, ge=True)),
+            )
+            rows.append((case, Row(case.label, 'MB/s', 'mb_per_s', False, '%.1f',
+                                   targets_mbps)))
+            if OPENSSH_SCP_SFTP in case.clients:
+                rows.append((case, Row(case.label, 'MB/s, openssh = scp w/o -O', 'mb_per_s',
+                                       False, '%.1f',
+                                       column_client={'openssh': OPENSSH_SCP_SFTP})))
+            rows.append((case, Row(case.label, 'CPU s', 'cpu', True, '%.3f')))
+            continue
+        if case.scenario == 'tunnel_echo':
+            rows.append((case, Row(case.label, 'wall s', 'wall', True, '%.3f')))
+            rows.append((case, Row(case.label, 'CPU ms/host', 'cpu_per_host_ms', True,
+                                   '%.2f')))
+            if case.direct is not None:
+                rows.append((case, Row(
+                    'echo ok, %d hosts' % case.hosts, 'bastion/direct wall', 'wall', True,
+                    '%.2f', (('ours <= 1.50',
+                              lambda v, r: _cmp(v.get('ours'), 1.5)),),
+                    values=pair_ratios(case, 'wall', summaries))))
+            continue
+        if case.scenario == 'tunnel_copy':
+            rows.append((case, Row(case.label, 'MB/s', 'mb_per_s', False, '%.1f')))
+            rows.append((case, Row(case.label, 'CPU s', 'cpu', True, '%.3f')))
+            if case.direct is not None:
+                rows.append((case, Row(
+                    case.label.rsplit(', ', 1)[0], 'bastion/direct MB/s', 'mb_per_s',
+                    False, '%.2f', (('ours >= 0.70',
+                                     lambda v, r: _cmp(v.get('ours'), 0.7, ge=True)),),
+                    values=pair_ratios(case, 'mb_per_s', summaries))))
+            continue
         targets_wall = ()
         targets_cpu = ()
         targets_mbps = ()
@@ -466,12 +817,19 @@ def render_table(cases, clients):
     header.append('target')
     table = [header]
     summaries = {(case.key, client): summarize(case, client)
-                 for case in cases for client in clients}
-    for case, row in build_rows(cases):
+                 for case in cases for client in case.clients}
+    for case, row in build_rows(cases, summaries):
         values = {}
         cells = [row.label, row.metric]
         for client in clients:
-            summary = summaries[(case.key, client)]
+            if row.values is not None:
+                if client in row.values:
+                    values[client] = row.values[client]
+                    cells.append(row.fmt % values[client])
+                else:
+                    cells.append('-')
+                continue
+            summary = summaries.get((case.key, row.column_client.get(client, client)))
             if summary is None:
                 cells.append('-')
             elif 'error' in summary:
@@ -485,7 +843,7 @@ def render_table(cases, clients):
         ratios = {}
         if 'ours' in clients:
             for other in others:
-                ratios[other] = ratio(values, 'ours', other)
+                ratios[other] = None if row.values is not None else ratio(values, 'ours', other)
                 cells.append('%.2f' % ratios[other] if ratios[other] is not None else '-')
         target_texts = []
         for text, check in row.targets:
@@ -513,6 +871,8 @@ def render_phases(cases, clients):
     started), next to the total."""
     lines = ['time until run_command returned / total wall (median, s; n = runs):']
     for case in cases:
+        if not case.phases:
+            continue
         parts = []
         for client in clients:
             if client == 'openssh' or client not in case.samples:
@@ -547,6 +907,14 @@ def print_env(env, args, n_servers):
           'repeated);' % (args.reps, args.slow))
     print('               pool_size %s for every client'
           % (args.pool_size or '%d (default)' % DEFAULT_POOL_SIZE))
+    if {'copy_sftp', 'copy_scp', 'tunnel_copy'} & args.only:
+        print('  copies       %d MB of random bytes in %s; openssh = sftp -b / scp -O,'
+              % (args.copy_mb, args.tmpdir or tempfile.gettempdir()))
+        print('               one process per host; the 10 hosts are named (all 127.0.0.1, so')
+        print('               that downloads get distinct default suffix names):')
+        print('               %s' % ' '.join(HOST_ALIASES))
+    if {'tunnel_echo', 'tunnel_copy'} & args.only:
+        print('  tunnels      bastion = server 0, targets = servers 1..%d' % (n_servers - 1))
     print()
 
 
@@ -582,20 +950,30 @@ def main(argv=None):
         'openssh': Worker('openssh', pythons['openssh'], '_worker_openssh.py', clean_env()),
     }
 
+    workers[OPENSSH_SCP_SFTP] = workers['openssh']
+
     cases = plan(args)
     for case in cases:
-        case.clients = tuple(c for c in case.clients if c in args.clients)
+        case.clients = tuple(c for c in case.clients if c in args.clients or (
+            c == OPENSSH_SCP_SFTP and 'openssh' in args.clients))
         case.samples = {c: [] for c in case.clients}
+    cases = [case for case in cases if case.clients]
+    columns = [c for c in args.clients if any(c in case.clients for case in cases)]
     print_env(env, args, args.servers)
 
     servers = None
+    files = None
     started = time.monotonic()
     try:
+        if any(isinstance(case, CopyCase) for case in cases):
+            log('writing %d MB of random bytes ...' % args.copy_mb)
+            files = Files(args.tmpdir, args.copy_mb * 1_000_000)
         log('starting %d sshd servers ...' % args.servers)
         servers = start_servers(args.servers)
         base = {'address': '127.0.0.1', 'ports': list(servers.ports),
                 'user': servers.user, 'key': servers.user_key,
                 'pool_size': args.pool_size}
+        ctx = Context(servers, base, env, files)
 
         # Warm-up (not measured): page cache, first sshd forks, key loading.
         for client in args.clients:
@@ -621,32 +999,34 @@ def main(argv=None):
                                 time.monotonic() - started, case.label, rep + 1,
                                 args.reps, client, first[0]['wall'], args.slow))
                         continue
-                    spec = dict(base, hosts=case.hosts, command=case.command)
-                    if client == 'openssh':
-                        spec['ssh_argv'] = servers[0].ssh_command(case.command)
-                        spec['openssh_version'] = env['openssh'].split(',')[0]
+                    spec = case.make_spec(client, ctx, rep)
                     log('[%5.0fs] %-32s rep %d/%d  %-12s ...'
                         % (time.monotonic() - started, case.label, rep + 1, args.reps,
                            client))
                     res = run_worker(workers[client], spec, case.timeout)
                     res = validate(res, case.expect_lines, case.expect_bytes, client)
+                    res = case.check(client, res, rep, ctx)
                     res['rep'] = rep
                     case.samples[client].append(res)
                     if 'error' in res:
                         log('    ERROR: %s' % res['error'])
                     else:
-                        log('    wall %.3f s  cpu %.3f s  maxrss %.1f MB'
-                            % (res['wall'], res['cpu'], res['maxrss_kb'] / 1024.0))
+                        log('    wall %.3f s  cpu %.3f s  maxrss %.1f MB%s'
+                            % (res['wall'], res['cpu'], res['maxrss_kb'] / 1024.0,
+                               '  %.1f MB/s' % (res['bytes'] / res['wall'] / 1e6)
+                               if isinstance(case, CopyCase) else ''))
                     wait_servers_idle(servers)
     finally:
         if servers is not None:
             log('stopping servers ...')
             servers.stop()
+        if files is not None:
+            files.remove()
 
-    table, summaries = render_table(cases, args.clients)
+    table, summaries = render_table(cases, columns)
     print(table)
     print()
-    print(render_phases(cases, args.clients))
+    print(render_phases(cases, columns))
     errors = [(case, client, s) for case in cases for client in case.clients
               for s in case.samples[client] if 'error' in s]
     if errors:
@@ -665,14 +1045,15 @@ def main(argv=None):
     print('total benchmark time %.0f s' % (time.monotonic() - started))
 
     if args.save:
-        os.makedirs(RESULTS, exist_ok=True)
-        path = os.path.join(RESULTS, 'latest.json')
+        path = os.path.abspath(args.save)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         data = {
             'date': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
             'environment': env,
             'settings': {'reps': args.reps, 'servers': args.servers,
                          'pool_size': args.pool_size or DEFAULT_POOL_SIZE,
-                         'hosts': args.hosts, 'only': sorted(args.only)},
+                         'hosts': args.hosts, 'only': sorted(args.only),
+                         'copy_mb': args.copy_mb},
             'cases': [{
                 'scenario': case.scenario, 'label': case.label, 'hosts': case.hosts,
                 'command': case.command, 'expect_lines': case.expect_lines,
