@@ -16,3 +16,38 @@ def client_kwargs(server):
     """Keyword arguments that connect a client to ``server`` with its key."""
     return dict(port=server.port, user=server.user, pkey=server.user_key, num_retries=1,
                 timeout=10, allow_agent=False, identity_auth=False)
+
+
+# ----------------------------------------------------------------------
+# One suite, both backends. A module that sets BOTH_BACKENDS = True has every
+# test run once per backend: the module's SSHClient and ParallelSSHClient names
+# are pointed at that backend's classes for the test. A test marked
+# @pytest.mark.native_only runs on the libssh2 backend alone.
+
+import importlib  # noqa: E402
+
+BACKENDS = {'native': 'pssh.clients.native', 'ssh': 'pssh.clients.ssh'}
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'native_only: runs on the libssh2 backend only')
+
+
+def pytest_generate_tests(metafunc):
+    if not getattr(metafunc.module, 'BOTH_BACKENDS', False):
+        return
+    if metafunc.definition.get_closest_marker('native_only'):
+        return
+    metafunc.parametrize('backend', list(BACKENDS), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def backend(request, monkeypatch):
+    """The backend a test runs against ('native' unless parametrized)."""
+    name = getattr(request, 'param', 'native')
+    if getattr(request.module, 'BOTH_BACKENDS', False):
+        clients = importlib.import_module(BACKENDS[name])
+        for attr in ('SSHClient', 'ParallelSSHClient'):
+            if hasattr(request.module, attr):
+                monkeypatch.setattr(request.module, attr, getattr(clients, attr))
+    return name

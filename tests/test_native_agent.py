@@ -9,6 +9,9 @@ import pytest
 from pssh.clients.native import SSHClient
 from pssh.exceptions import AuthenticationError
 
+#: Every test here runs against both backends (see conftest).
+BOTH_BACKENDS = True
+
 
 @pytest.fixture
 def agent_sock(tmp_path, monkeypatch):

@@ -6,6 +6,9 @@ import pytest
 
 from pssh.clients.native import SSHClient
 
+#: Every test here runs against both backends (see conftest).
+BOTH_BACKENDS = True
+
 
 @pytest.mark.timeout(60)
 def test_freed_channels_of_closed_client_do_not_touch_new_connections(server, client_kwargs):

@@ -27,6 +27,9 @@ from pssh.exceptions import ConnectionError as PsshConnectionError
 from pssh.output import HostOutput
 from pssh.testing import OpenSSHServer, start_servers
 
+#: Every test here runs against both backends (see conftest).
+BOTH_BACKENDS = True
+
 NAMES = ['127.0.0.1', '127.0.0.2', '127.0.0.3']
 REFUSED_ADDR = '127.0.0.5'
 SILENT_ADDR = '127.0.0.6'

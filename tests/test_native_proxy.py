@@ -35,6 +35,9 @@ from pssh.exceptions import (
 from pssh.output import HostOutput
 from pssh.testing import OpenSSHServer, start_servers
 
+#: Every test here runs against both backends (see conftest).
+BOTH_BACKENDS = True
+
 LOCALHOST = '127.0.0.1'
 MB = 1024 * 1024
 

@@ -26,6 +26,9 @@ from pssh.exceptions import (
 from pssh.output import HostOutput
 from pssh.testing import OpenSSHServer
 
+#: Every test here runs against both backends (see conftest).
+BOTH_BACKENDS = True
+
 
 # ---------------------------------------------------------------------------
 # helpers

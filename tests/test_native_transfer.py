@@ -23,6 +23,9 @@ from pssh.config import HostConfig
 from pssh.exceptions import HostArgumentError, PsshError, SCPError, SFTPError, SFTPIOError
 from pssh.testing import OpenSSHServer, start_servers
 
+#: Every test here runs against both backends (see conftest).
+BOTH_BACKENDS = True
+
 N_HOSTS = 20
 BIG_SIZE = 50 * 1024 * 1024
 REFUSED_ADDR = '127.0.0.5'

@@ -16,8 +16,11 @@ same machinery serves a TCP socket and (later) a channel tunnelled through
 another SSH session.
 """
 import errno
+import fcntl
 import os
 import socket
+import struct
+import termios
 from typing import Any, Callable, Optional, Protocol, Set
 
 import gevent
@@ -118,6 +121,32 @@ class SessionIO:
 
     # Waiting.
 
+    def unread(self) -> int:
+        """Bytes handed to the library and not read by it yet.
+
+        Bytes reach the library's socket only from our relay greenlet, never
+        during a library call, so a change of this count across a call means the
+        call took bytes off the socket (and may have queued packets for other
+        channels than its own).
+        """
+        try:
+            return struct.unpack('i', fcntl.ioctl(self.fileno, termios.FIONREAD, _FOUR))[0]
+        except OSError:
+            return -1
+
+    def settle(self, before: int) -> bool:
+        """After a library call: if it took bytes off the socket, wake every
+        waiter to look again (some packets may be theirs). Returns whether it did.
+
+        libssh2 takes everything there is whenever it reads, but libssh takes a
+        block at a time, so the last block can hold another channel's packets
+        after that channel's greenlet already looked.
+        """
+        if self.unread() != before:
+            self.notify()
+            return True
+        return False
+
     def notify(self) -> None:
         """Wake every greenlet waiting on this session so that it retries."""
         if self._waiters:
@@ -185,6 +214,7 @@ class SessionIO:
 
 
 _TIMED_OUT = object()
+_FOUR = b'\0\0\0\0'
 
 
 class _LibraryEnd:
@@ -221,20 +251,22 @@ def call_until_done(io: SessionIO, func: Callable[[], Any], is_again: Callable[[
     :raises TimeoutError: (the builtin) when ``timeout`` seconds pass first; the
       caller turns it into a :class:`pssh.exceptions.Timeout` naming the host.
     """
+    before = io.unread()
     result = func()
+    io.settle(before)
     if not is_again(result):
         return result
-    if timeout is None:
-        while is_again(result):
-            io.wait(directions())
-            result = func()
-        return result
     loop = get_hub().loop
-    deadline = loop.now() + timeout
+    deadline = None if timeout is None else loop.now() + timeout
     while is_again(result):
-        loop.update_now()
-        remaining = deadline - loop.now()
-        if remaining <= 0 or not io.wait(directions(), remaining):
-            raise TimeoutError
+        if deadline is None:
+            io.wait(directions())
+        else:
+            loop.update_now()
+            remaining = deadline - loop.now()
+            if remaining <= 0 or not io.wait(directions(), remaining):
+                raise TimeoutError
+        before = io.unread()
         result = func()
+        io.settle(before)
     return result

@@ -458,8 +458,10 @@ class BaseSSHClient:
                 raise SessionError('Command on %s:%s has ended; %s bytes of input not sent',
                                    self.host, self.port, len(view))
             piece = bytes(view[:_WRITE_PIECE])
+            before = io.unread()
             try:
                 sent = self._b_write(raw, piece)
+                io.settle(before)
             except Exception as exc:
                 ours = self._b_translate(exc)
                 if ours is None:
@@ -759,6 +761,7 @@ class BaseSSHClient:
             streams = [(out, False), (err, True)]
             while streams:
                 progressed = False
+                before = io.unread() if io is not None else 0
                 for stream in list(streams):
                     buffer, is_err = stream
                     while True:
@@ -774,10 +777,13 @@ class BaseSSHClient:
                             break
                         buffer.write(data)
                         progressed = True
-                if streams and not progressed:
-                    if io is None or self._io is not io:
-                        raise SSHError('Session to %s:%s was closed', self.host, self.port)
-                    io.wait(self._b_block_directions())
+                if io is None or self._io is not io:
+                    raise SSHError('Session to %s:%s was closed', self.host, self.port)
+                # Bytes taken off the socket by one stream's read may hold the
+                # other stream's data, or another channel's: look again first.
+                if io.settle(before) or progressed or not streams:
+                    continue
+                io.wait(self._b_block_directions())
             self._call(self._b_wait_closed, raw, what='waiting for the channel to close')
             channel.exit_code, channel.exit_signal = self._b_exit_status(raw)
             # Answer the server's close, so that it frees the session (servers

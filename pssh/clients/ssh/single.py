@@ -303,7 +303,8 @@ class SSHClient(BaseSSHClient):
         if isinstance(exc, ssh_exc.KeyImportError):
             return PKeyFileError('Private key could not be used for %s@%s:%s: %s', self.user,
                                  self.host, self.port, detail)
-        if isinstance(exc, _CHANNEL_ERRORS):
+        if isinstance(exc, _CHANNEL_ERRORS) or 'channel open' in detail.lower():
+            # libssh reports a refused channel as a plain SSHError.
             return SessionError('Channel error on %s:%s: %s', self.host, self.port, detail)
         if 'timeout' in detail.lower():
             return Timeout('Timed out talking to %s:%s: %s', self.host, self.port, detail)
