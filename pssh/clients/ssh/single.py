@@ -26,6 +26,7 @@ __all__ = ['SSHClient']
 _AGAIN = BaseSSHClient._again
 _AUTH_AGAIN = 4      # SSH_AUTH_AGAIN
 _WRITE_PENDING = 8   # SSH_WRITE_PENDING (SSH_READ_PENDING is 2)
+_WRITE_PACKET = 16 * 1024  # below any server's maximum packet size
 _AUTH_INFO = 3       # SSH_AUTH_INFO: keyboard-interactive questions waiting
 
 _AUTH_ERRORS = (ssh_exc.AuthenticationDenied, ssh_exc.AuthenticationError,
@@ -226,17 +227,23 @@ class SSHClient(BaseSSHClient):
         return b''
 
     def _b_write(self, raw: Any, data: bytes) -> Any:
-        # ssh-python's write loops in C for as long as libssh accepts nothing,
-        # which it does when the server's window is full: never give it more
-        # than the window holds.
+        # ssh-python's write loops in C for as long as libssh accepts nothing:
+        # libssh does so when the server's window is full or when its own
+        # output buffer cannot be flushed. So hand it at most one packet that
+        # fits the window, and only once earlier output has gone out.
+        session = self.session
         window = raw.window_size()
         if window <= 0:
-            raw.poll(False)  # let libssh take in a window adjustment, if one came
+            # Let libssh take in packets (a window adjustment may have come):
+            # flushing handles incoming packets whatever the channel's buffers
+            # hold, where a poll of the channel would not.
+            session.blocking_flush(0)
             window = raw.window_size()
             if window <= 0:
                 return _AGAIN
-        if len(data) > window:
-            data = data[:window]
+        limit = min(window, _WRITE_PACKET)
+        if len(data) > limit:
+            data = data[:limit]
         rc, written = raw.write(data)
         if written > 0:
             return written
