@@ -148,8 +148,10 @@ class SSHClient(BaseSSHClient):
                     cert = ssh_key.import_cert_file(self.cert_file)
                     ssh_key.copy_cert_to_privkey(cert, private)
                 except ssh_exc.KeyImportError:
-                    raise PKeyFileError('Certificate %s could not be used with the private key',
-                                        self.cert_file) from None
+                    raise PKeyFileError(
+                        'Certificate %s could not be used with the private key for %s (it must '
+                        'be the certificate of that key; this libssh cannot attach certificates '
+                        'to ed25519 keys, use RSA or ECDSA)', self.cert_file, self.host) from None
             self._auth_key = private
         try:
             rc = _again_or(self.session.userauth_publickey(self._auth_key))
