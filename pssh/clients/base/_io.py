@@ -155,6 +155,23 @@ class SessionIO:
             for waiter in waiters:
                 run_callback(waiter.switch, None)
 
+    def wait_for(self, directions: Callable[[], int], timeout: Optional[float] = None) -> bool:
+        """Wait as :meth:`wait` does, for what ``directions()`` reports.
+
+        Asking the library what blocks it may itself make it take in packets
+        (libssh flushes and reads then): if that took bytes off the socket,
+        return at once so that the caller tries again.
+
+        :returns: False if ``timeout`` (seconds, may be <= 0) passed first.
+        """
+        before = self.unread()
+        wanted = directions()
+        if self.settle(before):
+            return True
+        if timeout is not None and timeout <= 0:
+            return False
+        return self.wait(wanted, timeout)
+
     def wait(self, directions: int, timeout: Optional[float] = None) -> bool:
         """Wait until the library can make progress.
 
@@ -259,13 +276,9 @@ def call_until_done(io: SessionIO, func: Callable[[], Any], is_again: Callable[[
     loop = get_hub().loop
     deadline = None if timeout is None else loop.now() + timeout
     while is_again(result):
-        if deadline is None:
-            io.wait(directions())
-        else:
-            loop.update_now()
-            remaining = deadline - loop.now()
-            if remaining <= 0 or not io.wait(directions(), remaining):
-                raise TimeoutError
+        if not io.wait_for(directions, None if deadline is None else deadline - loop.now()):
+            raise TimeoutError
+        loop.update_now()
         before = io.unread()
         result = func()
         io.settle(before)

@@ -469,7 +469,7 @@ class BaseSSHClient:
                 raise ours from exc
             if sent is again:
                 # Woken by the socket, or by the command ending (reader greenlet).
-                io.wait(self._b_block_directions())
+                io.wait_for(self._b_block_directions)
                 continue
             view = view[sent:]
 
@@ -479,7 +479,7 @@ class BaseSSHClient:
     def poll(self, timeout: Optional[float] = None) -> None:
         """Wait until the session's socket is ready in the direction the library needs."""
         if self._io is not None:
-            self._io.wait(self._b_block_directions(), timeout)
+            self._io.wait_for(self._b_block_directions, timeout)
 
     # ------------------------------------------------------------------
     # Connecting.
@@ -783,7 +783,7 @@ class BaseSSHClient:
                 # other stream's data, or another channel's: look again first.
                 if io.settle(before) or progressed or not streams:
                     continue
-                io.wait(self._b_block_directions())
+                io.wait_for(self._b_block_directions)
             self._call(self._b_wait_closed, raw, what='waiting for the channel to close')
             channel.exit_code, channel.exit_signal = self._b_exit_status(raw)
             # Answer the server's close, so that it frees the session (servers

@@ -116,11 +116,15 @@ class SSHClient(BaseSSHClient):
         return _again_or(self.session.connect())
 
     def _b_block_directions(self) -> int:
-        # libssh tells whether it has data waiting to be sent; otherwise it is
-        # waiting for the server.
+        # libssh tells whether it has output waiting to be sent. Reads do not
+        # push it out, so flush here; only if the socket is full is there
+        # anything to wait for in that direction. Otherwise it waits for the
+        # server.
         session = self.session
         if session is not None and session.get_poll_flags() & _WRITE_PENDING:
-            return READ | WRITE
+            session.blocking_flush(0)
+            if session.get_poll_flags() & _WRITE_PENDING:
+                return READ | WRITE
         return READ
 
     def auth(self) -> None:
