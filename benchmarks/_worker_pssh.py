@@ -4,6 +4,11 @@ Runs unchanged against this checkout (PYTHONPATH = repository root, main
 interpreter) and against parallel-ssh from PyPI (the interpreter of
 ``benchmarks/.venvs/parallel-ssh``): both are imported as ``pssh``.
 
+``spec['backend'] == 'libssh'`` (the ``ours-libssh`` client) imports
+``ParallelSSHClient`` and ``SSHClient`` from ``pssh.clients.ssh`` (this
+checkout's libssh backend, on ssh-python) instead of ``pssh.clients`` (the
+native backend, on libssh2); everything else is the same.
+
 Two modes (``spec['mode']``):
 
 ``run`` (default)
@@ -31,7 +36,10 @@ from _workerlib import Meter, emit, load_spec
 spec = load_spec()
 
 import pssh  # noqa: E402
-from pssh.clients import ParallelSSHClient, SSHClient  # noqa: E402
+if spec.get('backend') == 'libssh':
+    from pssh.clients.ssh import ParallelSSHClient, SSHClient  # noqa: E402
+else:
+    from pssh.clients import ParallelSSHClient, SSHClient  # noqa: E402
 from pssh.config import HostConfig  # noqa: E402
 
 try:
@@ -110,6 +118,8 @@ def main():
         uneven_hosts=len(bad_hosts),
         library=_library_version(),
         module=os.path.dirname(pssh.__file__),
+        client_module=ParallelSSHClient.__module__,
+        single_module=SSHClient.__module__,
         pool_size=kwargs.get('pool_size',
                              inspect.signature(ParallelSSHClient).parameters['pool_size'].default),
         python=sys.version.split()[0],
@@ -165,6 +175,8 @@ def copy_main():
         uneven_hosts=0,
         library=_library_version(),
         module=os.path.dirname(pssh.__file__),
+        client_module=ParallelSSHClient.__module__,
+        single_module=SSHClient.__module__,
         api=api, single=spec['single'],
         pool_size=None if spec['single'] else kwargs.get(
             'pool_size',

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Benchmark this checkout's ``pssh`` against parallel-ssh 2.16, asyncssh and
-the OpenSSH client, on local OpenSSH servers that this script starts itself.
+"""Benchmark this checkout's ``pssh`` (both backends: ``ours`` = the native
+clients on libssh2, ``ours-libssh`` = ``pssh.clients.ssh`` on libssh) against
+parallel-ssh 2.16, asyncssh and the OpenSSH client, on local OpenSSH servers
+that this script starts itself.
 
 Usage::
 
     python3 benchmarks/run.py [--quick] [--only NAME[,NAME]] [--hosts 1,10,100,300]
-                              [--reps N] [--copy-mb MB] [--save]
+                              [--clients ours,ours-libssh,...] [--reps N]
+                              [--copy-mb MB] [--save]
 
 Benchmarks (``--only`` names):
 
@@ -34,7 +37,11 @@ Benchmarks (``--only`` names):
     ``echo ok`` on 100 hosts through one bastion (``proxy_host``/``proxy_port``;
     server 0 is the bastion, the hosts are spread over the others) vs the same
     hosts directly; a 200 MB SFTP upload with ``SSHClient(...,
-    proxy_host=...)`` vs directly. Ours and parallel-ssh only.
+    proxy_host=...)`` vs directly. Ours (both backends) and parallel-ssh only.
+
+The ``libssh/native`` column compares our two backends: ours-libssh / ours
+for times, CPU and memory, ours / ours-libssh for MB/s, so that > 1 always
+means the libssh backend is slower (or bigger).
 
 Every measurement is a fresh worker process (see ``_worker_*.py``); the
 median of ``--reps`` runs is shown. See README.md.
@@ -60,7 +67,11 @@ RESULTS = os.path.join(BENCH_DIR, 'results')
 sys.path.insert(0, REPO)
 from pssh.testing import SSH_PATH, start_servers  # noqa: E402  (standard library only)
 
-CLIENTS = ('ours', 'parallel-ssh', 'asyncssh', 'openssh')
+CLIENTS = ('ours', 'ours-libssh', 'parallel-ssh', 'asyncssh', 'openssh')
+# This checkout's libssh backend (pssh.clients.ssh); 'ours' is the native one.
+LIBSSH = 'ours-libssh'
+OURS = ('ours', LIBSSH)
+LIBSSH_RATIO = 'libssh/native'
 # Measured like a client, shown in the openssh column of its own row: plain
 # ``scp`` (no -O), which uses the SFTP protocol in OpenSSH >= 9.
 OPENSSH_SCP_SFTP = 'openssh_scp_sftp'
@@ -173,7 +184,8 @@ def environment(pythons):
         'python': '%s (%s)' % (platform.python_version(), sys.executable),
         'platform': platform.platform(),
         'cpu_count': os.cpu_count(),
-        'ours': dict(dist_versions(pythons['ours'], ['gevent', 'ssh2-python'], ours_env),
+        'ours': dict(dist_versions(pythons['ours'], ['gevent', 'ssh2-python', 'ssh-python'],
+                                   ours_env),
                      revision=git_revision()),
         'parallel-ssh': dist_versions(pythons['parallel-ssh'],
                                       ['parallel-ssh', 'gevent', 'ssh2-python', 'ssh-python'],
@@ -225,17 +237,18 @@ def wait_servers_idle(servers, timeout=20.0):
 class Worker:
     """How to start the worker of one client."""
 
-    def __init__(self, client, python, script, env):
+    def __init__(self, client, python, script, env, spec=None):
         self.client = client
         self.python = python
         self.script = os.path.join(BENCH_DIR, script)
         self.env = env
+        self.spec = spec or {}  # fields added to every spec of this client
 
 
 def run_worker(worker, spec, timeout):
     """Run one measurement; returns the worker's result dict, or a dict with
     ``error`` (and the worker's stderr)."""
-    spec = dict(spec, timeout=timeout)
+    spec = dict(spec, timeout=timeout, **worker.spec)
     argv = [worker.python, worker.script, json.dumps(spec)]
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -298,8 +311,14 @@ def validate(result, expect_lines, expect_bytes, client):
     if not result['exit_codes_ok']:
         problems.append('exit codes not all 0: %s' % result['exit_codes_sample'])
     module = result.get('module', '')
-    if client == 'ours' and not module.startswith(os.path.join(REPO, 'pssh')):
+    if client in OURS and not module.startswith(os.path.join(REPO, 'pssh')):
         problems.append('imported pssh from %s, not this checkout' % module)
+    if client in OURS:
+        # ours = pssh.clients (native, libssh2); ours-libssh = pssh.clients.ssh
+        package = 'pssh.clients.ssh.' if client == LIBSSH else 'pssh.clients.native.'
+        for field in ('client_module', 'single_module'):
+            if not result.get(field, '').startswith(package):
+                problems.append('%s is %s, expected %s*' % (field, result.get(field), package))
     if client == 'parallel-ssh' and not module.startswith(VENVS):
         problems.append('imported pssh from %s, not the parallel-ssh venv' % module)
     if problems:
@@ -550,7 +569,7 @@ class CopyCase(Case):
 
 def plan(args):
     cases = []
-    libs = ('ours', 'parallel-ssh', 'asyncssh')
+    libs = ('ours', LIBSSH, 'parallel-ssh', 'asyncssh')
     if 'echo' in args.only:
         for n in args.hosts:
             cases.append(Case('echo', 'echo ok, %d host%s' % (n, 's' if n > 1 else ''), n,
@@ -570,7 +589,7 @@ def plan(args):
         scenario = 'copy_' + protocol
         if scenario not in args.only:
             continue
-        clients = ('ours', 'parallel-ssh', 'openssh')
+        clients = ('ours', LIBSSH, 'parallel-ssh', 'openssh')
         if protocol == 'scp':
             clients += (OPENSSH_SCP_SFTP,)
         for n in COPY_HOSTS:
@@ -579,7 +598,7 @@ def plan(args):
             for direction in ('upload', 'download'):
                 cases.append(CopyCase(scenario, direction, protocol, n, size, clients,
                                       timeout))
-    tunnel_clients = ('ours', 'parallel-ssh')
+    tunnel_clients = ('ours', LIBSSH, 'parallel-ssh')
     if {'tunnel_echo', 'tunnel_copy'} & args.only and args.servers < 2:
         log('NOTE: the tunnel benchmarks need --servers >= 2; skipped')
     elif 'tunnel_echo' in args.only or 'tunnel_copy' in args.only:
@@ -616,8 +635,10 @@ def parse_args(argv=None):
     parser.add_argument('--reps', type=int, default=None,
                         help='repetitions of each measurement; the median is shown '
                         '(default 3, --quick 1)')
-    parser.add_argument('--clients', default='ours,parallel-ssh,asyncssh,openssh',
-                        help='clients to measure (default: all)')
+    parser.add_argument('--clients', default=','.join(CLIENTS),
+                        help='clients to measure, of %s (default: all); ours is this '
+                        'checkout\'s native backend (pssh.clients, libssh2), %s its '
+                        'libssh backend (pssh.clients.ssh)' % (', '.join(CLIENTS), LIBSSH))
     parser.add_argument('--servers', type=int, default=10,
                         help='sshd servers to spread the hosts over (default 10)')
     parser.add_argument('--pool-size', type=int, default=None,
@@ -713,6 +734,17 @@ def ratio(values, a, b):
     return values[a] / values[b]
 
 
+def libssh_ratio(row, values):
+    """The ``libssh/native`` column: > 1 means the libssh backend is slower
+    (bigger): ours-libssh / ours for times, CPU and memory, ours / ours-libssh
+    for MB/s. None on derived rows (bastion/direct)."""
+    if row.values is not None:
+        return None
+    if row.lower_is_better:
+        return ratio(values, LIBSSH, 'ours')
+    return ratio(values, 'ours', LIBSSH)
+
+
 def pair_ratios(case, field, summaries):
     """Per client: ``field`` of ``case`` (via the bastion) / ``field`` of
     ``case.direct``."""
@@ -772,6 +804,7 @@ def build_rows(cases, summaries):
                 targets_wall = (
                     ('ours/pssh <= 0.50', lambda v, r: _cmp(r.get('parallel-ssh'), 0.5)),
                     ('ours/async <= 1.00', lambda v, r: _cmp(r.get('asyncssh'), 1.0)),
+                    ('libssh/native <= 1.30', lambda v, r: _cmp(r.get(LIBSSH_RATIO), 1.3)),
                 )
             targets_cpu = (('ours/pssh < 1.00',
                             lambda v, r: _cmp(r.get('parallel-ssh'), 1.0, strict=True)),)
@@ -814,6 +847,9 @@ def render_table(cases, clients):
     if 'ours' in clients:
         header += ['ours/%s' % {'parallel-ssh': 'pssh', 'asyncssh': 'async'}.get(c, c)
                    for c in others]
+    both_backends = 'ours' in clients and LIBSSH in clients
+    if both_backends:
+        header.append(LIBSSH_RATIO)
     header.append('target')
     table = [header]
     summaries = {(case.key, client): summarize(case, client)
@@ -845,6 +881,10 @@ def render_table(cases, clients):
             for other in others:
                 ratios[other] = None if row.values is not None else ratio(values, 'ours', other)
                 cells.append('%.2f' % ratios[other] if ratios[other] is not None else '-')
+        if both_backends:
+            ratios[LIBSSH_RATIO] = libssh_ratio(row, values)
+            cells.append('%.2f' % ratios[LIBSSH_RATIO]
+                         if ratios[LIBSSH_RATIO] is not None else '-')
         target_texts = []
         for text, check in row.targets:
             ok = check(values, ratios)
@@ -893,8 +933,10 @@ def print_env(env, args, n_servers):
     print('  python       %s' % env['python'])
     print('  platform     %s, %s CPUs' % (env['platform'], env['cpu_count']))
     ours = env['ours']
-    print('  ours         checkout %s: gevent %s, ssh2-python %s'
+    print('  ours         checkout %s: gevent %s, ssh2-python %s (pssh.clients, libssh2)'
           % (ours['revision'], ours['gevent'], ours['ssh2-python']))
+    print('  ours-libssh  the same checkout, pssh.clients.ssh: ssh-python %s (libssh)'
+          % ours.get('ssh-python'))
     pssh = env['parallel-ssh']
     print('  parallel-ssh %s: gevent %s, ssh2-python %s, ssh-python %s'
           % (pssh['parallel-ssh'], pssh['gevent'], pssh['ssh2-python'], pssh['ssh-python']))
@@ -915,6 +957,11 @@ def print_env(env, args, n_servers):
         print('               %s' % ' '.join(HOST_ALIASES))
     if {'tunnel_echo', 'tunnel_copy'} & args.only:
         print('  tunnels      bastion = server 0, targets = servers 1..%d' % (n_servers - 1))
+    if 'ours' in args.clients and LIBSSH in args.clients:
+        print('  ratio        %s = ours-libssh / ours for wall, CPU and RSS rows,'
+              % LIBSSH_RATIO)
+        print('               ours / ours-libssh for MB/s rows: > 1 means the libssh backend')
+        print('               is slower (bigger) than the native one')
     print()
 
 
@@ -925,7 +972,7 @@ def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    pythons = {'ours': sys.executable, 'openssh': sys.executable}
+    pythons = {'ours': sys.executable, LIBSSH: sys.executable, 'openssh': sys.executable}
     # Both venvs are made even when their client is not measured: the header
     # shows their versions.
     pythons['parallel-ssh'] = ensure_venv('parallel-ssh', PARALLEL_SSH_REQ,
@@ -935,6 +982,10 @@ def main(argv=None):
     if not (env['ours'].get('gevent') and env['ours'].get('ssh2-python')):
         raise SystemExit('%s lacks gevent or ssh2-python: run with the project\'s python'
                          % sys.executable)
+    if LIBSSH in args.clients and not env['ours'].get('ssh-python'):
+        raise SystemExit('%s lacks ssh-python, needed by %s (pssh.clients.ssh): run with '
+                         'the project\'s python or leave %s out of --clients'
+                         % (sys.executable, LIBSSH, LIBSSH))
     if env['parallel-ssh']['parallel-ssh'] and not env['parallel-ssh']['parallel-ssh'] \
             .startswith('2.16'):
         log('NOTE: parallel-ssh 2.16 not available, using %s'
@@ -943,6 +994,9 @@ def main(argv=None):
     workers = {
         'ours': Worker('ours', pythons['ours'], '_worker_pssh.py',
                        dict(os.environ, PYTHONPATH=REPO)),
+        # Same worker, importing from pssh.clients.ssh instead of pssh.clients.
+        LIBSSH: Worker(LIBSSH, pythons[LIBSSH], '_worker_pssh.py',
+                       dict(os.environ, PYTHONPATH=REPO), spec={'backend': 'libssh'}),
         'parallel-ssh': Worker('parallel-ssh', pythons['parallel-ssh'], '_worker_pssh.py',
                                clean_env()),
         'asyncssh': Worker('asyncssh', pythons['asyncssh'], '_worker_asyncssh.py',
