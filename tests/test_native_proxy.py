@@ -873,7 +873,6 @@ def test_scp_copies_50mb_through_bastion(b1, t1, kw, file_50mb, tmp_path):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.native_only  # libssh: parallel uploads through one libssh bastion stall (issue 6 note)
 def test_parallel_copies_50mb_through_one_bastion(b1, t1, t2, kw, file_50mb, tmp_path):
     local, digest = file_50mb
     config = [HostConfig(port=t1.port), HostConfig(port=t2.port)]

@@ -113,7 +113,13 @@ class SSHClient(BaseSSHClient):
         return session
 
     def _b_handshake(self) -> Any:
-        return _again_or(self.session.connect())
+        rc = self.session.connect()
+        # libssh switches a socket it was given to blocking mode while
+        # connecting; a blocking send would then stall the whole hub once the
+        # socket pair is full. Ours (the same open file) goes back to
+        # non-blocking after every step.
+        os.set_blocking(self._io.fileno, False)
+        return _again_or(rc)
 
     def _b_block_directions(self) -> int:
         # libssh tells whether it has output waiting to be sent. Reads do not
