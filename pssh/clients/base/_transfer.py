@@ -247,8 +247,9 @@ class _SCPChannel:
         _close_quietly(client, self.raw)
 
 
-def _quote(path: str) -> str:
-    return "'" + path.replace("'", "'\\''") + "'"
+def shell_quote(text: str) -> str:
+    """``text`` in single quotes for a POSIX shell, quotes inside escaped."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def scp_upload(client: Any, local_file: str, remote_file: str,
@@ -263,7 +264,7 @@ def scp_upload(client: Any, local_file: str, remote_file: str,
         total = info.st_size
         # -p: the receiving scp then sets the mode exactly (also of an existing
         # file, and without its umask), as SFTP uploads do.
-        scp = _SCPChannel(client, 'scp -p -t %s' % _quote(remote_file),
+        scp = _SCPChannel(client, 'scp -p -t %s' % shell_quote(remote_file),
                           'SCP of %s to %s' % (local_file, remote_file))
         try:
             scp.expect_ok()
@@ -295,7 +296,7 @@ def scp_upload(client: Any, local_file: str, remote_file: str,
 def scp_download(client: Any, remote_file: str, local_file: str,
                  progress: Optional[Progress] = None) -> None:
     """Receive one remote file over SCP, keeping its permission bits."""
-    scp = _SCPChannel(client, 'scp -f %s' % _quote(remote_file),
+    scp = _SCPChannel(client, 'scp -f %s' % shell_quote(remote_file),
                       'SCP of %s from %s' % (remote_file, client.host))
     try:
         scp.write(b'\0')

@@ -61,16 +61,12 @@ def load_private_key(pkey: Union[str, bytes, 'os.PathLike[str]', None]) -> Optio
                             exc.strerror or exc) from None
 
 
-def _quote(command: str) -> str:
-    return "'" + command.replace("'", "'\\''") + "'"
-
-
 def build_command(command: str, sudo: bool = False, user: Optional[str] = None,
                   shell: Optional[str] = None) -> str:
     """The command line sent to the server for ``command`` and these options."""
     if not (sudo or user or shell):
         return command
-    line = '%s %s' % (shell or '$SHELL -c', _quote(command))
+    line = '%s %s' % (shell or '$SHELL -c', _transfer.shell_quote(command))
     if user:
         return 'sudo -u %s -S %s' % (user, line)
     if sudo:

@@ -248,9 +248,6 @@ class SSHClient(BaseSSHClient):
             return (code if code is not None else 255), name
         return raw.get_exit_status(), None
 
-    def _b_wait_eof(self, raw: Any) -> Any:
-        return _again_or(raw.wait_eof())
-
     def _b_subsystem(self, raw: Any, name: str) -> Any:
         return _again_or(raw.subsystem(name))
 

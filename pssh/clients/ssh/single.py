@@ -267,9 +267,6 @@ class SSHClient(BaseSSHClient):
     def _b_send_eof(self, raw: Any) -> Any:
         return _again_or(raw.send_eof())
 
-    def _b_wait_eof(self, raw: Any) -> Any:
-        return 0
-
     def _b_eof(self, raw: Any) -> bool:
         return raw.is_eof()
 
