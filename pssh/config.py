@@ -3,6 +3,7 @@ import inspect
 import os
 from typing import Any, Dict, Optional, Tuple, Union
 
+from . import hostkeys
 from .exceptions import InvalidAPIUseError
 
 __all__ = ['HostConfig']
@@ -63,10 +64,15 @@ _FIELDS: Dict[str, Tuple[tuple, Any]] = {
     'keyboard_interactive': (_BOOL, False),
     # Ours: a chain of bastions for this host (see ParallelSSHClient's proxy_jump).
     'proxy_jump': ((list, tuple, str, dict), None),
+    # Ours: host key checking for this host (see pssh.hostkeys).
+    'host_key_policy': (_STR, None),
+    'known_hosts': ((str, os.PathLike, list, tuple), None),
+    'host_key': ((str, bytes, list, tuple), None),
 }
 
+_OURS = ('proxy_jump', 'host_key_policy', 'known_hosts', 'host_key')
 # The contract's fields, in its order; the rest are ours and keyword-only.
-_POSITIONAL = tuple(name for name in _FIELDS if name != 'proxy_jump')
+_POSITIONAL = tuple(name for name in _FIELDS if name not in _OURS)
 
 _SECRETS = frozenset(('password', 'proxy_password'))
 _PORTS = frozenset(('port', 'proxy_port'))
@@ -85,6 +91,22 @@ def _check(name: str, value: Any) -> None:
         raise ValueError('HostConfig %s must be between 1 and 65535, got %r' % (name, value))
     if name in _NON_NEGATIVE and value < 0:
         raise ValueError('HostConfig %s must not be negative, got %r' % (name, value))
+    if name in _HOST_KEY_CHECKS:
+        try:
+            _HOST_KEY_CHECKS[name](value)
+        except InvalidAPIUseError as exc:
+            raise ValueError('HostConfig %s: %s' % (name, exc)) from None
+
+
+def _check_known_hosts(value: Any) -> None:
+    hostkeys.KnownHosts(value)
+
+
+_HOST_KEY_CHECKS = {
+    'host_key_policy': hostkeys.normalise_policy,
+    'known_hosts': _check_known_hosts,
+    'host_key': hostkeys.parse_pins,
+}
 
 
 class HostConfig:

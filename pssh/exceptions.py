@@ -27,6 +27,10 @@ The tree::
      |    +-- SFTPIOError            a remote file operation failed
      +-- SCPError
      +-- ShellError                  an interactive shell failed
+     +-- HostKeyError                the server's host key is not trusted
+          +-- HostKeyMismatchError   it differs from the known or pinned key
+          +-- UnknownHostKeyError    no known key, and host_key_policy is strict
+          +-- RevokedHostKeyError    the key is marked @revoked
 
 ``ConnectionError`` in this module is the builtin :class:`ConnectionError`; the
 connection errors we raise are instances of it (and of :class:`PsshError`), as are
@@ -40,7 +44,8 @@ __all__ = [
     'HostConnectionError', 'HostConnectionRefusedError', 'ConnectTimeoutError', 'AuthenticationError',
     'PKeyFileError', 'SSHError', 'SessionError', 'Timeout', 'HostArgumentError',
     'HostConfigError', 'InvalidAPIUseError', 'ProxyError', 'SFTPError', 'SFTPIOError',
-    'SCPError', 'ShellError',
+    'SCPError', 'ShellError', 'HostKeyError', 'HostKeyMismatchError', 'UnknownHostKeyError',
+    'RevokedHostKeyError',
     'UnknownHostException', 'AuthenticationException', 'SSHException',
     'HostArgumentException', 'ConnectionErrorException',
 ]
@@ -171,6 +176,51 @@ class SCPError(PsshError):
 
 class ShellError(PsshError):
     """An interactive shell could not be opened or written to."""
+
+
+class HostKeyError(PsshError):
+    """The server's host key is not trusted; nothing was sent to it.
+
+    ``.args`` is ``(message, host, port, key_type, fingerprint, ...)``; the same
+    values are available as attributes.
+    """
+
+    @property
+    def host(self) -> Any:
+        return self.args[1] if len(self.args) > 1 else None
+
+    @property
+    def port(self) -> Any:
+        return self.args[2] if len(self.args) > 2 else None
+
+
+class HostKeyMismatchError(HostKeyError):
+    """The host is known with another key than the one it presented.
+
+    ``.args`` is ``(message, host, port, key_type, fingerprint, expected, source)``:
+    the offered key's type and SHA256 fingerprint, the expected fingerprint(s),
+    and where they come from (known_hosts file and line, or ``host_key``).
+    """
+
+    @property
+    def key_type(self) -> Any:
+        return self.args[3] if len(self.args) > 3 else None
+
+    @property
+    def fingerprint(self) -> Any:
+        return self.args[4] if len(self.args) > 4 else None
+
+    @property
+    def expected(self) -> Any:
+        return self.args[5] if len(self.args) > 5 else None
+
+
+class UnknownHostKeyError(HostKeyError):
+    """The host has no known key and ``host_key_policy`` is ``'strict'``."""
+
+
+class RevokedHostKeyError(HostKeyError):
+    """The host presented a key marked ``@revoked`` in a known hosts file."""
 
 
 # Names kept from earlier releases.

@@ -1,7 +1,26 @@
 """Shared fixtures: real OpenSSH servers started on loopback for each test module."""
 import pytest
 
+from pssh import hostkeys
 from pssh.testing import OpenSSHServer
+
+_MACHINE_KNOWN_HOSTS = hostkeys.DEFAULT_KNOWN_HOSTS
+
+
+@pytest.fixture(scope='session', autouse=True)
+def hermetic_known_hosts(tmp_path_factory):
+    """Keep this machine's known_hosts files out of the tests: loopback ports are
+    reused between test servers, each with new host keys."""
+    path = str(tmp_path_factory.mktemp('known-hosts') / 'known_hosts')
+    hostkeys.DEFAULT_KNOWN_HOSTS = (path,)
+    yield path
+    hostkeys.DEFAULT_KNOWN_HOSTS = _MACHINE_KNOWN_HOSTS
+
+
+@pytest.fixture
+def restore_default_known_hosts(monkeypatch):
+    """OpenSSH's default known_hosts files, for tests of the defaults."""
+    monkeypatch.setattr(hostkeys, 'DEFAULT_KNOWN_HOSTS', _MACHINE_KNOWN_HOSTS)
 
 
 @pytest.fixture(scope='module')

@@ -14,7 +14,7 @@ from gevent.event import AsyncResult
 from gevent.lock import BoundedSemaphore
 from gevent.pool import Pool
 
-from ... import _compat, _deprecation, logger
+from ... import _compat, _deprecation, hostkeys, logger
 from ...config import HostConfig, merge
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
@@ -45,6 +45,15 @@ def _materialise_hosts(hosts: Any) -> List[str]:
             raise ValueError('hosts[%d] must be a non-empty host name string, got %r'
                              % (index, host))
     return hosts
+
+
+def _check_host_key_settings(settings: Mapping[str, Any]) -> None:
+    """Bad host key settings fail at the constructor, not later in a host's greenlet."""
+    hostkeys.normalise_policy(settings.get('host_key_policy'))
+    hostkeys.KnownHosts(settings.get('known_hosts'))
+    pins = settings.get('host_key')
+    for value in pins.values() if isinstance(pins, dict) else [pins]:
+        hostkeys.parse_pins(value)
 
 
 class BaseParallelSSHClient:
@@ -93,6 +102,7 @@ class BaseParallelSSHClient:
         self.compress = compress
         self.keyboard_interactive = keyboard_interactive
         self._extra_settings = extra_settings
+        _check_host_key_settings(extra_settings)
         self.host_config = self._check_host_config(host_config)
         # Read key files once; every host shares the bytes.
         self._pkey_data = load_private_key(pkey)
@@ -171,6 +181,8 @@ class BaseParallelSSHClient:
                 settings['pkey'] = load_private_key(config.private_key)
             if config.is_set('proxy_pkey'):
                 settings['proxy_pkey'] = load_private_key(config.proxy_pkey)
+        if isinstance(settings.get('host_key'), dict):
+            settings['host_key'] = settings['host_key'].get(self._hosts[index])
         return settings
 
     def _make_client(self, index: int, host: str) -> BaseSSHClient:

@@ -26,11 +26,12 @@ from gevent.lock import Semaphore
 from ... import logger
 from ..._deprecation import deprecated
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
+from ...hostkeys import HostKeyChecker
 from ...exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError,
     HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
-    ProxyError, SCPError, SessionError, SFTPIOError, ShellError, SSHError, Timeout,
-    UnknownHostError)
+    HostKeyError, ProxyError, SCPError, SessionError, SFTPIOError, ShellError, SSHError,
+    Timeout, UnknownHostError)
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
@@ -233,6 +234,8 @@ class BaseSSHClient:
                  forward_ssh_agent: bool = False, keepalive_seconds: Optional[int] = 60,
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
                  keyboard_interactive: bool = False, *, proxy_jump: Any = None,
+                 host_key_policy: Optional[str] = None, known_hosts: Any = None,
+                 host_key: Any = None,
                  _proxy_pool: Optional[ProxyPool] = None, _via: Any = None) -> None:
         if not isinstance(host, str) or not host:
             raise ValueError('host must be a non-empty string, got %r' % (host,))
@@ -269,6 +272,9 @@ class BaseSSHClient:
         except PKeyFileError as exc:
             raise PKeyFileError('%s (for %s)', exc, host) from None
         self.proxy_jump = proxy_jump
+        self.host_key_policy = host_key_policy
+        self.known_hosts = known_hosts
+        self._host_keys = HostKeyChecker(host, port, host_key_policy, known_hosts, host_key)
         self._via = _via
         # The hops with our defaults filled in: what is actually used to log in
         # to each bastion, and so what tells two bastion connections apart.
@@ -306,6 +312,10 @@ class BaseSSHClient:
         raise NotImplementedError
 
     def _b_handshake(self) -> Any:
+        raise NotImplementedError
+
+    def _b_host_key(self) -> bytes:
+        """The public key blob the server presented in the handshake."""
         raise NotImplementedError
 
     def _b_block_directions(self) -> int:
@@ -533,7 +543,7 @@ class BaseSSHClient:
                 self._connect_once()
                 break
             except (HostConnectionRefusedError, NoIPv6AddressFoundError, UnknownHostError,
-                    ProxyError):
+                    ProxyError, HostKeyError):
                 raise
             except ConnectionRefusedError as exc:
                 raise HostConnectionRefusedError(
@@ -584,7 +594,10 @@ class BaseSSHClient:
                     num_retries=self.num_retries, retry_delay=self.retry_delay,
                     allow_agent=self.allow_agent, timeout=self.timeout,
                     keepalive_seconds=self.keepalive_seconds, identity_auth=self.identity_auth,
-                    ipv6_only=self.ipv6_only, _via=via)
+                    ipv6_only=self.ipv6_only, host_key_policy=self.host_key_policy,
+                    known_hosts=self.known_hosts, _via=via)
+            except HostKeyError:
+                raise
             except Exception as exc:
                 raise ProxyError('Could not connect to proxy %s:%s (on the way to %s): %s',
                                  hop.host, hop.port, self.host, exc) from exc
@@ -610,6 +623,12 @@ class BaseSSHClient:
         self._finalizer = weakref.finalize(self, self._io.close)
         self.session = self._b_new_session()
         self._call(self._b_handshake, timeout=self.timeout, what='SSH handshake')
+        # Before any credential goes to the server.
+        self._host_keys.check(self._b_host_key())
+
+    def _host_key_algorithms(self) -> Optional[List[str]]:
+        """Host key algorithms to ask for, those we hold keys of first (None: the library's)."""
+        return self._host_keys.preferred_algorithms()
 
     def _close_io(self) -> None:
         if self._finalizer is not None:

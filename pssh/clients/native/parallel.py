@@ -59,7 +59,9 @@ class ParallelSSHClient(BaseParallelSSHClient):
                  proxy_password: Optional[str] = None, proxy_pkey: Any = None,
                  forward_ssh_agent: bool = False, keepalive_seconds: Optional[int] = 60,
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
-                 keyboard_interactive: bool = False, *, proxy_jump: Any = None) -> None:
+                 keyboard_interactive: bool = False, *, proxy_jump: Any = None,
+                 host_key_policy: Optional[str] = None, known_hosts: Any = None,
+                 host_key: Any = None) -> None:
         super().__init__(
             hosts, user=user, password=password, port=port, pkey=pkey,
             num_retries=num_retries, timeout=timeout, pool_size=pool_size,
@@ -68,4 +70,6 @@ class ParallelSSHClient(BaseParallelSSHClient):
             proxy_password=proxy_password, proxy_pkey=proxy_pkey,
             forward_ssh_agent=forward_ssh_agent, keepalive_seconds=keepalive_seconds,
             identity_auth=identity_auth, ipv6_only=ipv6_only, compress=compress,
-            keyboard_interactive=keyboard_interactive, proxy_jump=proxy_jump)
+            keyboard_interactive=keyboard_interactive, proxy_jump=proxy_jump,
+            host_key_policy=host_key_policy,
+            known_hosts=known_hosts, host_key=host_key)

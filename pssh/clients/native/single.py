@@ -5,7 +5,7 @@ Everything but the calls into libssh2 lives in
 ``Session`` and ``Channel`` to its primitives and maps ssh2-python's exceptions
 to ours.
 """
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ssh2 import exceptions as ssh2_exc
 from ssh2.error_codes import LIBSSH2_ERROR_EAGAIN
@@ -67,6 +67,13 @@ _CHANNEL_ERRORS = (ssh2_exc.ChannelError, ssh2_exc.ChannelFailure,
 _TIMEOUT_ERRORS = (ssh2_exc.Timeout, ssh2_exc.SocketTimeout)
 
 
+def _known_first(known: Optional[List[str]], prefs: str) -> str:
+    if not known:
+        return prefs
+    rest = [name for name in prefs.split(',') if name not in known]
+    return ','.join(list(known) + rest)
+
+
 def _again_or(rc: Any) -> Any:
     return _AGAIN if rc == LIBSSH2_ERROR_EAGAIN else rc
 
@@ -116,6 +123,8 @@ class SSHClient(BaseSSHClient):
                  _auth_thread_pool: bool = True, keepalive_seconds: Optional[int] = 60,
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
                  keyboard_interactive: bool = False, *, proxy_jump: Any = None,
+                 host_key_policy: Optional[str] = None, known_hosts: Any = None,
+                 host_key: Any = None,
                  _proxy_pool: Any = None, _via: Any = None) -> None:
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
@@ -125,7 +134,8 @@ class SSHClient(BaseSSHClient):
             _auth_thread_pool=_auth_thread_pool, forward_ssh_agent=forward_ssh_agent,
             keepalive_seconds=keepalive_seconds, identity_auth=identity_auth,
             ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
-            proxy_jump=proxy_jump, _proxy_pool=_proxy_pool, _via=_via)
+            proxy_jump=proxy_jump, host_key_policy=host_key_policy,
+            known_hosts=known_hosts, host_key=host_key, _proxy_pool=_proxy_pool, _via=_via)
 
     def _library_again(self) -> int:
         return LIBSSH2_ERROR_EAGAIN
@@ -138,9 +148,14 @@ class SSHClient(BaseSSHClient):
         if self.compress:
             session.flag(LIBSSH2_FLAG_COMPRESS)
         for kind, prefs in self.ALGORITHMS.items():
+            if kind == 'hostkey':
+                prefs = _known_first(self._host_key_algorithms(), prefs)
             for method in _METHODS[kind]:
                 session.method_pref(method, prefs)
         return session
+
+    def _b_host_key(self) -> bytes:
+        return self.session.hostkey()[0]
 
     def _b_handshake(self) -> Any:
         return _again_or(self.session.handshake(self._io.lib_sock))

@@ -34,7 +34,9 @@ class ParallelSSHClient(BaseParallelSSHClient):
                  gssapi_auth: bool = False, gssapi_server_identity: Optional[str] = None,
                  gssapi_client_identity: Optional[str] = None,
                  gssapi_delegate_credentials: bool = False, *,
-                 proxy_jump: Any = None) -> None:
+                 proxy_jump: Any = None,
+                 host_key_policy: Optional[str] = None, known_hosts: Any = None,
+                 host_key: Any = None) -> None:
         super().__init__(
             hosts, user=user, password=password, port=port, pkey=pkey,
             num_retries=num_retries, timeout=timeout, pool_size=pool_size,
@@ -44,6 +46,8 @@ class ParallelSSHClient(BaseParallelSSHClient):
             forward_ssh_agent=forward_ssh_agent, keepalive_seconds=keepalive_seconds,
             identity_auth=identity_auth, ipv6_only=ipv6_only, compress=compress,
             keyboard_interactive=keyboard_interactive, proxy_jump=proxy_jump,
+            host_key_policy=host_key_policy,
+            known_hosts=known_hosts, host_key=host_key,
             cert_file=cert_file, gssapi_auth=gssapi_auth,
             gssapi_server_identity=gssapi_server_identity,
             gssapi_client_identity=gssapi_client_identity,

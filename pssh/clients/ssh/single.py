@@ -6,6 +6,7 @@ behaviour; this module maps its primitives onto ssh-python's ``Session`` and
 adds what libssh offers on top: GSS-API (Kerberos) authentication and OpenSSH
 user certificates.
 """
+import base64
 import os
 from typing import Any, Optional, Tuple
 
@@ -66,6 +67,8 @@ class SSHClient(BaseSSHClient):
                  gssapi_auth: bool = False, gssapi_server_identity: Optional[str] = None,
                  gssapi_client_identity: Optional[str] = None,
                  gssapi_delegate_credentials: bool = False, *, proxy_jump: Any = None,
+                 host_key_policy: Optional[str] = None, known_hosts: Any = None,
+                 host_key: Any = None,
                  _proxy_pool: Any = None, _via: Any = None) -> None:
         self.cert_file = os.path.expanduser(os.fspath(cert_file)) if cert_file else None
         if self.cert_file is not None and not os.path.isfile(self.cert_file):
@@ -86,7 +89,8 @@ class SSHClient(BaseSSHClient):
             _auth_thread_pool=_auth_thread_pool, forward_ssh_agent=forward_ssh_agent,
             keepalive_seconds=keepalive_seconds, identity_auth=identity_auth,
             ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
-            proxy_jump=proxy_jump, _proxy_pool=_proxy_pool, _via=_via)
+            proxy_jump=proxy_jump, host_key_policy=host_key_policy,
+            known_hosts=known_hosts, host_key=host_key, _proxy_pool=_proxy_pool, _via=_via)
 
     def _library_again(self) -> int:
         return SSH_AGAIN
@@ -100,6 +104,9 @@ class SSHClient(BaseSSHClient):
         session.options_set(ssh_options.USER, self.user)
         if self.compress:
             session.options_set(ssh_options.COMPRESSION, 'yes')
+        algorithms = self._host_key_algorithms()
+        if algorithms:
+            session.options_set(ssh_options.HOSTKEYS, ','.join(algorithms))
         if self.gssapi_server_identity:
             session.options_set(ssh_options.GSSAPI_SERVER_IDENTITY, self.gssapi_server_identity)
         if self.gssapi_client_identity:
@@ -111,6 +118,10 @@ class SSHClient(BaseSSHClient):
         session.set_socket(_Descriptor(os.dup(self._io.fileno)))
         session.set_blocking(False)
         return session
+
+    def _b_host_key(self) -> bytes:
+        key = self.session.get_server_publickey()
+        return base64.b64decode(key.export_pubkey_base64())
 
     def _b_handshake(self) -> Any:
         rc = self.session.connect()
