@@ -41,6 +41,16 @@ class ParallelSSHClient(BaseParallelSSHClient):
     :param proxy_jump: a chain of bastions, nearest first, like OpenSSH's
       ``ProxyJump``: each hop is ``'[user@]host[:port]'`` or a dict with ``host``
       and optionally ``port``, ``user``, ``password``, ``pkey``.
+    :param host_key_policy: what to do with a server whose host key is in no
+      known-hosts file: ``'accept-unknown'`` (default: connect and log a
+      warning), ``'accept-new'`` (connect and add the key to the first file),
+      ``'strict'`` (refuse) or ``'no'`` (no checking). A known host presenting
+      another key is refused under every policy but ``'no'``. See :doc:`/security`.
+    :param known_hosts: a known-hosts file or a list of them, instead of
+      OpenSSH's defaults (``~/.ssh/known_hosts``, ``/etc/ssh/ssh_known_hosts``...).
+    :param host_key: key(s) the hosts must present (fingerprints ``'SHA256:...'``,
+      public key lines, or a list of them), or a dict of them by host name.
+      :class:`~pssh.config.HostConfig` can set all three per host.
     :raises ValueError: ``hosts`` is None, or host_config's length differs.
     :raises TypeError: ``hosts`` is a single string.
     :raises HostConfigError: ``host_config`` is not a list of HostConfig.

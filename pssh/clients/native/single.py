@@ -103,7 +103,19 @@ class SSHClient(BaseSSHClient):
     :param compress: ask for compression (used when libssh2 was built with zlib).
     :param keyboard_interactive: answer keyboard-interactive prompts with the
       password instead of using password authentication.
+    :param host_key_policy: what to do with a server whose host key is in no
+      known-hosts file: ``'accept-unknown'`` (default: connect and log a
+      warning), ``'accept-new'`` (connect and add the key to the first file),
+      ``'strict'`` (refuse) or ``'no'`` (no checking). A known host presenting
+      another key is refused under every policy but ``'no'``. See :doc:`/security`.
+    :param known_hosts: a known-hosts file or a list of them, instead of
+      OpenSSH's defaults (``~/.ssh/known_hosts``, ``/etc/ssh/ssh_known_hosts``...).
+    :param host_key: the key(s) this host must present: fingerprints
+      (``'SHA256:...'``), public key lines, or a list of them.
     :raises PKeyFileError: ``pkey`` is a path that cannot be read.
+    :raises InvalidAPIUseError: an unknown ``host_key_policy`` or unreadable ``host_key``.
+    :raises HostKeyError: the server's key is not trusted (a
+      :class:`~pssh.exceptions.HostKeyMismatchError` when it changed).
     :raises UnknownHostError: the name does not resolve.
     :raises ConnectionRefusedError: the port is closed (not retried).
     :raises ConnectionError: connecting failed after all attempts.
