@@ -29,6 +29,7 @@ _AUTH_AGAIN = 4      # SSH_AUTH_AGAIN
 _WRITE_PENDING = 8   # SSH_WRITE_PENDING (SSH_READ_PENDING is 2)
 _WRITE_PACKET = 16 * 1024  # below any server's maximum packet size
 _AUTH_INFO = 3       # SSH_AUTH_INFO: keyboard-interactive questions waiting
+_KBDINT_ROUNDS = 8
 
 _AUTH_ERRORS = (ssh_exc.AuthenticationDenied, ssh_exc.AuthenticationError,
                 ssh_exc.AuthenticationPartial)
@@ -194,12 +195,19 @@ class SSHClient(BaseSSHClient):
         return _again_or(self.session.userauth_password(self.user, self.password))
 
     def _b_auth_keyboard_interactive(self) -> Any:
+        # libssh sends the answers set after SSH_AUTH_INFO only on its next
+        # call: make that call now rather than wait on a server that waits on us.
+        # A server asking again and again (a wrong password re-prompted) ends
+        # up refusing us, or we stop after a few rounds.
         rc = self.session.userauth_kbdint(self.user, '')
-        if rc == _AUTH_INFO:
+        for _round in range(_KBDINT_ROUNDS):
+            if rc != _AUTH_INFO:
+                return _again_or(rc)
             for index in range(self.session.userauth_kbdint_getnprompts()):
                 self.session.userauth_kbdint_setanswer(index, self.password)
-            return _AGAIN
-        return _again_or(rc)
+            rc = self.session.userauth_kbdint(self.user, '')
+        raise AuthenticationError('%s:%s kept asking keyboard-interactive questions',
+                                  self.host, self.port)
 
     # Channels.
 
