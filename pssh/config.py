@@ -68,9 +68,14 @@ _FIELDS: Dict[str, Tuple[tuple, Any]] = {
     'host_key_policy': (_STR, None),
     'known_hosts': ((str, os.PathLike, list, tuple), None),
     'host_key': ((str, bytes, list, tuple), None),
+    # Ours: the address to connect to (an ssh config HostName), and the
+    # identity files tried instead of the default ones.
+    'hostname': (_STR, None),
+    'identity_files': ((str, os.PathLike, list, tuple), None),
 }
 
-_OURS = ('proxy_jump', 'host_key_policy', 'known_hosts', 'host_key')
+_OURS = ('proxy_jump', 'host_key_policy', 'known_hosts', 'host_key', 'hostname',
+         'identity_files')
 # The contract's fields, in its order; the rest are ours and keyword-only.
 _POSITIONAL = tuple(name for name in _FIELDS if name not in _OURS)
 

@@ -161,7 +161,8 @@ class BaseParallelSSHClient:
             proxy_password=self.proxy_password, proxy_pkey=self._proxy_pkey_data,
             forward_ssh_agent=self.forward_ssh_agent, keepalive_seconds=self.keepalive_seconds,
             identity_auth=self.identity_auth, ipv6_only=self.ipv6_only, compress=self.compress,
-            keyboard_interactive=self.keyboard_interactive, alias=None,
+            keyboard_interactive=self.keyboard_interactive, alias=None, hostname=None,
+            identity_files=None,
             _proxy_pool=self._proxy_pool)
         settings.update(self._extra_settings)
         return settings

@@ -235,7 +235,8 @@ class BaseSSHClient:
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
                  keyboard_interactive: bool = False, *, proxy_jump: Any = None,
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
-                 host_key: Any = None,
+                 host_key: Any = None, hostname: Optional[str] = None,
+                 identity_files: Optional[Sequence[Any]] = None,
                  _proxy_pool: Optional[ProxyPool] = None, _via: Any = None) -> None:
         if not isinstance(host, str) or not host:
             raise ValueError('host must be a non-empty string, got %r' % (host,))
@@ -247,6 +248,9 @@ class BaseSSHClient:
             raise InvalidAPIUseError(
                 'keyboard_interactive=True needs a password to answer the prompt (host %s)', host)
         self.host = host
+        #: The address connected to: ``hostname`` if given (as from an ssh
+        #: config ``HostName``), else ``host``.
+        self.hostname = hostname or host
         self.alias = alias
         self.user = user or getpass.getuser()
         self.password = password
@@ -274,7 +278,13 @@ class BaseSSHClient:
         self.proxy_jump = proxy_jump
         self.host_key_policy = host_key_policy
         self.known_hosts = known_hosts
-        self._host_keys = HostKeyChecker(host, port, host_key_policy, known_hosts, host_key)
+        self._host_keys = HostKeyChecker(self.hostname, port, host_key_policy, known_hosts,
+                                         host_key)
+        if identity_files is not None:
+            if isinstance(identity_files, (str, bytes, os.PathLike)):
+                identity_files = [identity_files]
+            self.IDENTITIES = tuple(os.path.expanduser(os.fspath(path))
+                                    for path in identity_files)
         self._via = _via
         # The hops with our defaults filled in: what is actually used to log in
         # to each bastion, and so what tells two bastion connections apart.
@@ -494,10 +504,10 @@ class BaseSSHClient:
         family = socket.AF_INET6 if self.ipv6_only else socket.AF_UNSPEC
         try:
             # Literal addresses need no resolver (and no resolver thread).
-            infos = socket.getaddrinfo(self.host, self.port, family, socket.SOCK_STREAM,
+            infos = socket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
                                        socket.IPPROTO_TCP, socket.AI_NUMERICHOST)
         except socket.gaierror:
-            infos = gsocket.getaddrinfo(self.host, self.port, family, socket.SOCK_STREAM,
+            infos = gsocket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
                                         socket.IPPROTO_TCP)
         if self.ipv6_only:
             infos = [info for info in infos if info[0] == socket.AF_INET6]
@@ -611,7 +621,7 @@ class BaseSSHClient:
         if via is None:
             return self._open_socket()
         try:
-            return ChannelTransport(via, self.host, self.port)
+            return ChannelTransport(via, self.hostname, self.port)
         except (SSHError, Timeout) as exc:
             raise HostConnectionError('Could not reach %s:%s through proxy %s:%s: %s',
                                       self.host, self.port, via.host, via.port, exc) from None

@@ -136,7 +136,8 @@ class SSHClient(BaseSSHClient):
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
                  keyboard_interactive: bool = False, *, proxy_jump: Any = None,
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
-                 host_key: Any = None,
+                 host_key: Any = None, hostname: Optional[str] = None,
+                 identity_files: Any = None,
                  _proxy_pool: Any = None, _via: Any = None) -> None:
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
@@ -147,7 +148,8 @@ class SSHClient(BaseSSHClient):
             keepalive_seconds=keepalive_seconds, identity_auth=identity_auth,
             ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
             proxy_jump=proxy_jump, host_key_policy=host_key_policy,
-            known_hosts=known_hosts, host_key=host_key, _proxy_pool=_proxy_pool, _via=_via)
+            known_hosts=known_hosts, host_key=host_key, hostname=hostname,
+            identity_files=identity_files, _proxy_pool=_proxy_pool, _via=_via)
 
     def _library_again(self) -> int:
         return LIBSSH2_ERROR_EAGAIN

@@ -69,7 +69,8 @@ class SSHClient(BaseSSHClient):
                  gssapi_client_identity: Optional[str] = None,
                  gssapi_delegate_credentials: bool = False, *, proxy_jump: Any = None,
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
-                 host_key: Any = None,
+                 host_key: Any = None, hostname: Optional[str] = None,
+                 identity_files: Any = None,
                  _proxy_pool: Any = None, _via: Any = None) -> None:
         self.cert_file = os.path.expanduser(os.fspath(cert_file)) if cert_file else None
         if self.cert_file is not None and not os.path.isfile(self.cert_file):
@@ -91,7 +92,8 @@ class SSHClient(BaseSSHClient):
             keepalive_seconds=keepalive_seconds, identity_auth=identity_auth,
             ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
             proxy_jump=proxy_jump, host_key_policy=host_key_policy,
-            known_hosts=known_hosts, host_key=host_key, _proxy_pool=_proxy_pool, _via=_via)
+            known_hosts=known_hosts, host_key=host_key, hostname=hostname,
+            identity_files=identity_files, _proxy_pool=_proxy_pool, _via=_via)
 
     def _library_again(self) -> int:
         return SSH_AGAIN
@@ -100,7 +102,7 @@ class SSHClient(BaseSSHClient):
 
     def _b_new_session(self) -> Session:
         session = Session()
-        session.options_set(ssh_options.HOST, self.host)
+        session.options_set(ssh_options.HOST, self.hostname)
         session.options_set_port(self.port)
         session.options_set(ssh_options.USER, self.user)
         if self.compress:
