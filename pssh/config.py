@@ -171,6 +171,23 @@ class HostConfig:
             given.add(name)
         object.__setattr__(self, '_given', frozenset(given))
 
+    @classmethod
+    def from_ssh_config(cls, host: str, path: Union[None, str, 'os.PathLike[str]'] = None, *,
+                        user: Optional[str] = None, **overrides: Any) -> 'HostConfig':
+        """The settings OpenSSH's client configuration gives ``host``.
+
+        Reads ``path`` alone, like ``ssh -F path``; by default ``~/.ssh/config``
+        (if it exists) and then ``/etc/ssh/ssh_config``. Only what the files set
+        is set (see :doc:`/ssh_config` for the keywords used); ``overrides`` are
+        further HostConfig settings, which win.
+
+        :param user: the user to look up as (``Match user``), like ``ssh -l``.
+        :raises HostConfigError: a file is missing (``path`` given) or invalid.
+        """
+        settings = ssh_config_settings(host, True if path is None else path, user=user)
+        settings.update(overrides)
+        return cls(**settings)
+
     def is_set(self, name: str) -> bool:
         """True when ``name`` was given a value (other than None) for this host."""
         return name in self._given
@@ -227,3 +244,63 @@ def merge(client_values: Dict[str, Any], host_config: Optional[HostConfig],
 
 
 KeyType = Union[str, bytes, os.PathLike, None]
+
+
+# Client argument -> the value that means "not given", for the settings an ssh
+# config may supply. An argument left at this value takes the config's value.
+SSH_CONFIG_DEFAULTS: Dict[str, Any] = {
+    'user': None, 'port': None, 'hostname': None, 'identity_files': None,
+    'proxy_jump': None, 'timeout': None, 'keepalive_seconds': 60, 'known_hosts': None,
+    'host_key_policy': None, 'compress': False,
+}
+
+
+def open_ssh_config(ssh_config: Any) -> Any:
+    """The parsed config files for a client's ``ssh_config`` argument, or None.
+
+    ``True`` reads ``~/.ssh/config`` and ``/etc/ssh/ssh_config`` as ``ssh`` does;
+    a path reads that file alone, like ``ssh -F``.
+
+    :raises HostConfigError: the file is missing or invalid.
+    :raises InvalidAPIUseError: ``ssh_config`` is neither a bool nor a path.
+    """
+    from . import _ssh_config
+    if ssh_config is None or ssh_config is False:
+        return None
+    if ssh_config is True:
+        return _ssh_config.SSHConfig()
+    if isinstance(ssh_config, (str, os.PathLike)):
+        return _ssh_config.SSHConfig(ssh_config, system_path=None)
+    if isinstance(ssh_config, _ssh_config.SSHConfig):
+        return ssh_config
+    raise InvalidAPIUseError('ssh_config must be True or the path of a config file, not %s',
+                             type(ssh_config).__name__)
+
+
+def ssh_config_settings(host: str, ssh_config: Any, user: Optional[str] = None) -> Dict[str, Any]:
+    """Client settings for ``host`` from an ssh config (see :func:`open_ssh_config`)."""
+    from . import _ssh_config
+    config = open_ssh_config(ssh_config)
+    if config is None:
+        return {}
+    found = _ssh_config.to_host_config_kwargs(config.lookup(host, user=user))
+    if found.get('proxy_jump', ()) is None:     # "ProxyJump none"
+        del found['proxy_jump']
+    return found
+
+
+def apply_ssh_config(settings: Dict[str, Any], found: Dict[str, Any],
+                     defaults: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """``settings`` with the ssh config's values where the client gave none.
+
+    Arguments given to the client win over the config, as ``ssh``'s command
+    line does; a proxy given as ``proxy_host`` keeps the config's ProxyJump out.
+    """
+    unset = dict(SSH_CONFIG_DEFAULTS, **(defaults or {}))
+    result = dict(settings)
+    for name, value in found.items():
+        if name == 'proxy_jump' and result.get('proxy_host') is not None:
+            continue
+        if result.get(name, unset.get(name)) == unset.get(name):
+            result[name] = value
+    return result

@@ -452,7 +452,7 @@ class HostKeyChecker:
                 'Host %s:%s offered %s key %s, but it is not in the known hosts files (%s)'
                 ' and host_key_policy is strict', self.host, self.port, ktype, shown,
                 ', '.join(self.known_hosts.paths) or 'none')
-        if self.policy == 'accept-new':
+        if self.policy == 'accept-new' and self.known_hosts.paths:
             path = self.known_hosts.add(self.host, self.port, blob)
             logger.warning('Added %s key %s of %s:%s to %s', ktype, shown, self.host,
                            self.port, path)

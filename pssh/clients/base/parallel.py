@@ -15,7 +15,8 @@ from gevent.lock import BoundedSemaphore
 from gevent.pool import Pool
 
 from ... import _compat, _deprecation, hostkeys, logger
-from ...config import HostConfig, merge
+from ...config import (
+    HostConfig, apply_ssh_config, merge, open_ssh_config, ssh_config_settings)
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     HostArgumentError, HostConfigError, InvalidAPIUseError, ShellError, Timeout)
@@ -101,6 +102,7 @@ class BaseParallelSSHClient:
         self.ipv6_only = ipv6_only
         self.compress = compress
         self.keyboard_interactive = keyboard_interactive
+        self._ssh_config = open_ssh_config(extra_settings.pop('ssh_config', None))
         self._extra_settings = extra_settings
         _check_host_key_settings(extra_settings)
         self.host_config = self._check_host_config(host_config)
@@ -171,7 +173,11 @@ class BaseParallelSSHClient:
         config = None
         if self.host_config is not None and index < len(self.host_config):
             config = self.host_config[index]
-        settings = merge(self._client_settings(), config, _FIELD_NAMES)
+        settings = self._client_settings()
+        if self._ssh_config is not None:
+            found = ssh_config_settings(self._hosts[index], self._ssh_config, user=self.user)
+            settings = apply_ssh_config(settings, found, defaults={'port': 22})
+        settings = merge(settings, config, _FIELD_NAMES)
         if config is not None:
             # A host's own proxy replaces the client's, of either kind.
             if config.is_set('proxy_host'):

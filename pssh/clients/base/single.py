@@ -25,6 +25,7 @@ from gevent.lock import Semaphore
 
 from ... import logger
 from ..._deprecation import deprecated
+from ...config import apply_ssh_config, ssh_config_settings
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...hostkeys import HostKeyChecker
 from ...exceptions import (
@@ -236,8 +237,20 @@ class BaseSSHClient:
                  keyboard_interactive: bool = False, *, proxy_jump: Any = None,
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
-                 identity_files: Optional[Sequence[Any]] = None,
+                 identity_files: Optional[Sequence[Any]] = None, ssh_config: Any = None,
                  _proxy_pool: Optional[ProxyPool] = None, _via: Any = None) -> None:
+        if ssh_config and isinstance(host, str) and host:
+            given = apply_ssh_config(dict(
+                user=user, port=port, hostname=hostname, identity_files=identity_files,
+                proxy_jump=proxy_jump, proxy_host=proxy_host, timeout=timeout,
+                keepalive_seconds=keepalive_seconds, known_hosts=known_hosts,
+                host_key_policy=host_key_policy, compress=compress),
+                ssh_config_settings(host, ssh_config, user=user))
+            user, port, hostname = given['user'], given['port'], given['hostname']
+            identity_files, proxy_jump = given['identity_files'], given['proxy_jump']
+            timeout, keepalive_seconds = given['timeout'], given['keepalive_seconds']
+            known_hosts, host_key_policy = given['known_hosts'], given['host_key_policy']
+            compress = given['compress']
         if not isinstance(host, str) or not host:
             raise ValueError('host must be a non-empty string, got %r' % (host,))
         if port is None:
@@ -276,6 +289,7 @@ class BaseSSHClient:
         except PKeyFileError as exc:
             raise PKeyFileError('%s (for %s)', exc, host) from None
         self.proxy_jump = proxy_jump
+        self._ssh_config = ssh_config
         self.host_key_policy = host_key_policy
         self.known_hosts = known_hosts
         self._host_keys = HostKeyChecker(self.hostname, port, host_key_policy, known_hosts,
@@ -605,7 +619,8 @@ class BaseSSHClient:
                     allow_agent=self.allow_agent, timeout=self.timeout,
                     keepalive_seconds=self.keepalive_seconds, identity_auth=self.identity_auth,
                     ipv6_only=self.ipv6_only, host_key_policy=self.host_key_policy,
-                    known_hosts=self.known_hosts, _via=via)
+                    known_hosts=self.known_hosts, identity_files=self.IDENTITIES,
+                    ssh_config=self._ssh_config, _via=via)
             except HostKeyError:
                 raise
             except Exception as exc:

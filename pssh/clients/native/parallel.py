@@ -51,6 +51,9 @@ class ParallelSSHClient(BaseParallelSSHClient):
     :param host_key: key(s) the hosts must present (fingerprints ``'SHA256:...'``,
       public key lines, or a list of them), or a dict of them by host name.
       :class:`~pssh.config.HostConfig` can set all three per host.
+    :param ssh_config: read OpenSSH client configuration for each host:
+      ``True`` for ``~/.ssh/config`` and ``/etc/ssh/ssh_config``, or the path of
+      one file (like ``ssh -F``). Off by default. See :doc:`/ssh_config`.
     :raises ValueError: ``hosts`` is None, or host_config's length differs.
     :raises TypeError: ``hosts`` is a single string.
     :raises HostConfigError: ``host_config`` is not a list of HostConfig.
@@ -71,7 +74,7 @@ class ParallelSSHClient(BaseParallelSSHClient):
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
                  keyboard_interactive: bool = False, *, proxy_jump: Any = None,
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
-                 host_key: Any = None) -> None:
+                 host_key: Any = None, ssh_config: Any = None) -> None:
         super().__init__(
             hosts, user=user, password=password, port=port, pkey=pkey,
             num_retries=num_retries, timeout=timeout, pool_size=pool_size,
@@ -82,4 +85,4 @@ class ParallelSSHClient(BaseParallelSSHClient):
             identity_auth=identity_auth, ipv6_only=ipv6_only, compress=compress,
             keyboard_interactive=keyboard_interactive, proxy_jump=proxy_jump,
             host_key_policy=host_key_policy,
-            known_hosts=known_hosts, host_key=host_key)
+            known_hosts=known_hosts, host_key=host_key, ssh_config=ssh_config)

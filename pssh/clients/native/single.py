@@ -112,7 +112,14 @@ class SSHClient(BaseSSHClient):
       OpenSSH's defaults (``~/.ssh/known_hosts``, ``/etc/ssh/ssh_known_hosts``...).
     :param host_key: the key(s) this host must present: fingerprints
       (``'SHA256:...'``), public key lines, or a list of them.
+    :param ssh_config: read OpenSSH client configuration for the host:
+      ``True`` for ``~/.ssh/config`` and ``/etc/ssh/ssh_config``, or the path of
+      one file (like ``ssh -F``). Off by default. See :doc:`/ssh_config`.
+    :param hostname: the address to connect to, when it is not ``host``
+      (``host`` then only names the host in output and errors).
+    :param identity_files: identity files to try instead of :attr:`IDENTITIES`.
     :raises PKeyFileError: ``pkey`` is a path that cannot be read.
+    :raises HostConfigError: ``ssh_config`` is missing or invalid.
     :raises InvalidAPIUseError: an unknown ``host_key_policy`` or unreadable ``host_key``.
     :raises HostKeyError: the server's key is not trusted (a
       :class:`~pssh.exceptions.HostKeyMismatchError` when it changed).
@@ -137,7 +144,7 @@ class SSHClient(BaseSSHClient):
                  keyboard_interactive: bool = False, *, proxy_jump: Any = None,
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
-                 identity_files: Any = None,
+                 identity_files: Any = None, ssh_config: Any = None,
                  _proxy_pool: Any = None, _via: Any = None) -> None:
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
@@ -149,7 +156,7 @@ class SSHClient(BaseSSHClient):
             ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
             proxy_jump=proxy_jump, host_key_policy=host_key_policy,
             known_hosts=known_hosts, host_key=host_key, hostname=hostname,
-            identity_files=identity_files, _proxy_pool=_proxy_pool, _via=_via)
+            identity_files=identity_files, ssh_config=ssh_config, _proxy_pool=_proxy_pool, _via=_via)
 
     def _library_again(self) -> int:
         return LIBSSH2_ERROR_EAGAIN

@@ -36,7 +36,7 @@ class ParallelSSHClient(BaseParallelSSHClient):
                  gssapi_delegate_credentials: bool = False, *,
                  proxy_jump: Any = None,
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
-                 host_key: Any = None) -> None:
+                 host_key: Any = None, ssh_config: Any = None) -> None:
         super().__init__(
             hosts, user=user, password=password, port=port, pkey=pkey,
             num_retries=num_retries, timeout=timeout, pool_size=pool_size,
@@ -47,7 +47,7 @@ class ParallelSSHClient(BaseParallelSSHClient):
             identity_auth=identity_auth, ipv6_only=ipv6_only, compress=compress,
             keyboard_interactive=keyboard_interactive, proxy_jump=proxy_jump,
             host_key_policy=host_key_policy,
-            known_hosts=known_hosts, host_key=host_key,
+            known_hosts=known_hosts, host_key=host_key, ssh_config=ssh_config,
             cert_file=cert_file, gssapi_auth=gssapi_auth,
             gssapi_server_identity=gssapi_server_identity,
             gssapi_client_identity=gssapi_client_identity,

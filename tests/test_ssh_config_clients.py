@@ -1,0 +1,168 @@
+"""The clients reading OpenSSH client configuration (``ssh_config=``), against real sshd.
+
+The parser itself is compared with ``ssh -G`` in test_ssh_config.py; here the
+same config files drive both OpenSSH's ``ssh`` and our clients to one server.
+"""
+import os
+import subprocess
+
+import pytest
+
+from pssh.clients.native import ParallelSSHClient, SSHClient
+from pssh.config import HostConfig
+from pssh.exceptions import (
+    HostConfigError, HostConnectionRefusedError, InvalidAPIUseError, UnknownHostKeyError)
+from pssh.testing import SSH_PATH
+
+BOTH_BACKENDS = True
+
+
+@pytest.fixture
+def closed_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def config(server, tmp_path, closed_port):
+    known = tmp_path / 'known_hosts'
+    known.write_text(server.known_hosts_line() + '\n')
+    path = tmp_path / 'config'
+    path.write_text('\n'.join([
+        'Host web web-*',
+        '    HostName 127.0.0.1',
+        '    Port %d' % server.port,
+        '    IdentityFile %s' % server.user_key,
+        '    UserKnownHostsFile %s' % known,
+        '    StrictHostKeyChecking yes',
+        '    ConnectTimeout 7',
+        '    ServerAliveInterval 5',
+        '    Compression yes',
+        'Host web-closed',
+        '    Port %d' % closed_port,   # too late: "Host web web-*" set Port first
+        'Host stranger',
+        '    HostName 127.0.0.1',
+        '    Port %d' % server.port,
+        '    IdentityFile %s' % server.user_key,
+        '    UserKnownHostsFile %s' % (tmp_path / 'empty_known_hosts'),
+        '    StrictHostKeyChecking yes',
+        'Host tunnelled',
+        '    HostName localhost',
+        '    Port %d' % server.port,
+        '    IdentityFile %s' % server.user_key,
+        '    ProxyJump %s@127.0.0.1:%d' % (server.user, server.port),
+        'Host *',
+        '    User %s' % server.user,
+    ]) + '\n')
+    return path
+
+
+NO_AGENT = dict(allow_agent=False, num_retries=1, keepalive_seconds=None)
+
+
+@pytest.mark.timeout(60)
+def test_openssh_and_we_read_the_same_file(server, config):
+    """The file is a working OpenSSH config: ssh itself logs in with it."""
+    if not os.path.exists(SSH_PATH):
+        pytest.skip('no ssh client installed at %s' % SSH_PATH)
+    result = subprocess.run([SSH_PATH, '-F', str(config), '-o', 'BatchMode=yes', 'web',
+                             'echo from-ssh'], capture_output=True, text=True, timeout=30,
+                            stdin=subprocess.DEVNULL)
+    assert result.stdout.strip() == 'from-ssh', result.stderr
+    client = SSHClient('web', ssh_config=str(config), allow_agent=False, num_retries=1)
+    out = client.run_command('echo from-pssh')
+    client.wait_finished(out)
+    assert list(out.stdout) == ['from-pssh']
+    assert out.host == 'web'
+
+
+@pytest.mark.timeout(60)
+def test_single_client_takes_the_settings(server, config, tmp_path):
+    client = SSHClient('web-1', ssh_config=config, allow_agent=False, num_retries=1)
+    assert (client.host, client.hostname, client.port, client.user) == (
+        'web-1', '127.0.0.1', server.port, server.user)
+    assert client.timeout == 7
+    assert client.keepalive_seconds == 5
+    assert client.compress is True
+    assert client.known_hosts == [str(tmp_path / 'known_hosts')]
+    assert client.host_key_policy == 'strict'
+    assert client.IDENTITIES == (server.user_key,)
+
+
+@pytest.mark.timeout(60)
+def test_client_arguments_win_over_the_file(server, config, closed_port):
+    with pytest.raises(HostConnectionRefusedError):
+        SSHClient('web', port=closed_port, ssh_config=config, **NO_AGENT)
+    client = SSHClient('web', timeout=3, ssh_config=config, **NO_AGENT)
+    assert client.timeout == 3
+    # A client argument left at its default cannot be told from one not
+    # given: the file's "Compression yes" applies; a HostConfig value wins.
+    client = ParallelSSHClient(['web'], compress=False, ssh_config=config,
+                               host_config=[HostConfig(compress=False)], **NO_AGENT)
+    output = client.run_command('true')
+    client.join(output)
+    assert output[0].client.compress is False
+
+
+@pytest.mark.timeout(60)
+def test_strict_checking_from_the_file(server, config):
+    with pytest.raises(UnknownHostKeyError) as err:
+        SSHClient('stranger', ssh_config=config, **NO_AGENT)
+    assert err.value.host == '127.0.0.1'
+
+
+@pytest.mark.timeout(60)
+def test_proxy_jump_from_the_file(server, config):
+    client = SSHClient('tunnelled', ssh_config=config, **NO_AGENT)
+    out = client.run_command('echo through')
+    client.wait_finished(out)
+    assert list(out.stdout) == ['through']
+    assert [(hop.host, hop.port) for hop in client._hops] == [('127.0.0.1', server.port)]
+
+
+@pytest.mark.timeout(60)
+def test_parallel_client_per_host(server, config, closed_port):
+    hosts = ['web', 'web-closed', 'stranger', 'tunnelled', 'web']
+    client = ParallelSSHClient(hosts, ssh_config=config, host_config=[
+        HostConfig(), HostConfig(), HostConfig(), HostConfig(),
+        HostConfig(port=closed_port)], **NO_AGENT)
+    output = client.run_command('echo ok', stop_on_errors=False)
+    client.join(output)
+    assert [out.host for out in output] == hosts
+    assert list(output[0].stdout) == ['ok']
+    assert list(output[1].stdout) == ['ok']       # first Port wins
+    assert isinstance(output[2].exception, UnknownHostKeyError)
+    assert list(output[3].stdout) == ['ok']
+    assert isinstance(output[4].exception, HostConnectionRefusedError)
+
+
+@pytest.mark.timeout(60)
+def test_host_config_from_ssh_config(server, config, tmp_path):
+    conf = HostConfig.from_ssh_config('web', config, allow_agent=False)
+    assert conf.settings() == dict(
+        hostname='127.0.0.1', port=server.port, user=server.user,
+        identity_files=[server.user_key], known_hosts=[str(tmp_path / 'known_hosts')],
+        host_key_policy='strict', timeout=7, keepalive_seconds=5, compress=True,
+        allow_agent=False)
+    client = ParallelSSHClient(['web'], host_config=[conf], num_retries=1)
+    output = client.run_command('echo ok')
+    client.join(output)
+    assert list(output[0].stdout) == ['ok']
+
+
+@pytest.mark.timeout(30)
+def test_bad_config_fails_at_the_call(tmp_path):
+    bad = tmp_path / 'bad'
+    bad.write_text('Host x\n    Port not-a-port\n')
+    for make in (lambda: SSHClient('x', ssh_config=bad),
+                 lambda: ParallelSSHClient(['x'], ssh_config=bad),
+                 lambda: HostConfig.from_ssh_config('x', bad)):
+        with pytest.raises(HostConfigError) as err:
+            make()
+        assert '%s line 2' % bad in str(err.value)
+    with pytest.raises(HostConfigError):
+        ParallelSSHClient(['x'], ssh_config=tmp_path / 'missing')
+    with pytest.raises(InvalidAPIUseError):
+        ParallelSSHClient(['x'], ssh_config=42)
