@@ -16,8 +16,11 @@ def main():
         hosts = [server.host] * 5
         print(f'SSH server for user {server.user} on {server.host}:{server.port}\n')
 
+        # The server's host key is pinned: a server presenting any other key
+        # would be refused before we log in (see docs/security.rst).
         client = ParallelSSHClient(hosts, port=server.port, user=server.user,
-                                   pkey=server.user_key, num_retries=1)
+                                   pkey=server.user_key, num_retries=1,
+                                   host_key=server.known_hosts_line())
 
         # run_command starts the command on every host and returns at once;
         # join waits for all of them to finish.
