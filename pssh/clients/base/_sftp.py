@@ -164,28 +164,32 @@ class SFTPSession:
         return buffer[4], buffer[5:4 + length]
 
     def _read_responses(self) -> None:
-        buffer = bytearray()
+        # File data is handed on as views of the bytes read, not copied: the
+        # only copy made here joins a packet split between two reads.
+        leftover = b''
         try:
             while True:
                 data = self._recv()
                 if not data:
                     raise SFTPError('The SFTP server on %s closed the channel', self.host)
-                buffer += data
-                start = 0
-                end = len(buffer)
+                if leftover:
+                    data = leftover + data
+                view = memoryview(data)
+                start, end = 0, len(data)
                 while end - start >= 4:
-                    length = _U32.unpack_from(buffer, start)[0]
+                    length = _U32.unpack_from(data, start)[0]
                     if end - start < 4 + length:
                         break
-                    kind = buffer[start + 4]
-                    request_id = _U32.unpack_from(buffer, start + 5)[0]
-                    payload = bytes(buffer[start + 9:start + 4 + length])
+                    kind = data[start + 4]
+                    request_id = _U32.unpack_from(data, start + 5)[0]
+                    payload: Any = view[start + 9:start + 4 + length]
+                    if kind != _DATA:
+                        payload = bytes(payload)
                     start += 4 + length
                     result = self._pending.pop(request_id, None)
                     if result is not None:
                         result.set((kind, payload))
-                if start:
-                    del buffer[:start]
+                leftover = data[start:] if start < end else b''
         except BaseException as exc:
             self._fail(exc if isinstance(exc, Exception) else SFTPError(
                 'SFTP session on %s closed', self.host))
@@ -354,7 +358,8 @@ class SFTPSession:
                 if kind != _DATA:
                     raise SFTPIOError('reading %s on %s: unexpected reply type %s', path,
                                       self.host, kind)
-                data = _Reader(payload).string()
+                count = _U32.unpack_from(payload)[0]
+                data = payload[4:4 + count]
                 if data:
                     write_at(offset, data)
                     done += len(data)
