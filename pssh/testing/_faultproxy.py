@@ -117,7 +117,7 @@ class FaultProxy:
         self._listen_host = listen_host
         self._listener: Optional[socket.socket] = None
         self._thread: Optional[threading.Thread] = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._faults = {name: _Faults() for name in DIRECTIONS}
         self._forwarded = {name: 0 for name in DIRECTIONS}
@@ -219,7 +219,11 @@ class FaultProxy:
         self._set(direction, slice_size=size)
 
     def stall(self, direction: str = 'both', after: Optional[int] = None) -> None:
-        """Stop forwarding, keeping every socket open: a silent link.
+        """Stop delivering, keeping every socket open: a silent link.
+
+        What the sender sends meanwhile is still taken (up to a few MiB per
+        connection, then TCP back-pressure holds the sender) and delivered, in
+        order, after :meth:`resume`; see :meth:`queued`.
 
         :param after: stall only once this many more bytes have gone through
           (counted over all connections, in ``direction``).
@@ -271,6 +275,22 @@ class FaultProxy:
         """Bytes delivered so far in ``direction`` (over all connections)."""
         with self._lock:
             return sum(self._forwarded[name] for name in _directions(direction))
+
+    def queued(self, direction: str = 'both') -> int:
+        """Bytes taken from senders and not delivered yet, in ``direction``."""
+        names = _directions(direction)
+        with self._lock:
+            return sum(flow.queued for conn in self._connections if not conn.closed
+                       for flow in conn.flows.values() if flow.name in names)
+
+    def ended(self, direction: str = 'downstream') -> bool:
+        """True when some connection is open and the sender of every open one has
+        closed its side in ``direction`` (what it sent may still be queued)."""
+        names = _directions(direction)
+        with self._lock:
+            flows = [flow for conn in self._connections if not conn.closed
+                     for flow in conn.flows.values() if flow.name in names]
+            return bool(flows) and all(flow.eof for flow in flows)
 
     @property
     def accepted(self) -> int:
@@ -402,10 +422,14 @@ class FaultProxy:
             self._close(conn, rst=True)
             return
         if not data:
-            flow.eof = True
+            with self._changed:
+                flow.eof = True
+                self._changed.notify_all()
             return
-        flow.queue.append([time.monotonic() + faults.latency, data])
-        flow.queued += len(data)
+        with self._changed:
+            flow.queue.append([time.monotonic() + faults.latency, data])
+            flow.queued += len(data)
+            self._changed.notify_all()
 
     def _pump_all(self, now: float) -> Optional[float]:
         """Send what is due; the seconds until something more will be, or None."""
@@ -454,10 +478,10 @@ class FaultProxy:
                 entry[1] = data[sent:]
             else:
                 flow.queue.popleft()
-            flow.queued -= sent
             if faults.bandwidth is not None:
                 flow.next_send = max(now, flow.next_send) + sent / faults.bandwidth
             with self._changed:
+                flow.queued -= sent
                 self._forwarded[flow.name] += sent
                 self._changed.notify_all()
             if self._fire(flow.name):
@@ -509,7 +533,7 @@ class FaultProxy:
                 events[conn.upstream] |= selectors.EVENT_WRITE
             for flow in conn.flows.values():
                 faults = self._faults[flow.name]
-                if not flow.eof and not faults.stalled and flow.queued < _BUFFER_LIMIT:
+                if not flow.eof and flow.queued < _BUFFER_LIMIT:
                     if flow.src is conn.client or conn.connected:
                         events[flow.src] |= selectors.EVENT_READ
                 if conn.connected and flow.queue and not faults.stalled and \
