@@ -194,18 +194,40 @@ class InteractiveShell:
         self.close()
 
 
+#: Keepalive intervals without a byte from the server after which the
+#: connection is declared dead (OpenSSH's ServerAliveCountMax).
+KEEPALIVE_COUNT_MAX = 3
+
+
 def _keepalive_loop(ref: 'weakref.ReferenceType[BaseSSHClient]') -> None:
+    """Send keepalives that the server must answer; give the connection up when
+    the server has been silent for :data:`KEEPALIVE_COUNT_MAX` intervals.
+
+    A dead link (a silent peer, a firewall dropping packets) otherwise leaves
+    every greenlet of the session waiting for ever. Failing the session's I/O
+    wakes them all with a "connection lost" error.
+    """
     while True:
         client = ref()
-        if client is None or client._io is None:
+        if client is None:
             return
+        io = client._io
+        if io is None or io.closed_reason is not None:
+            return
+        interval = max(1, int(client.keepalive_seconds or 0))
+        silent = io.silent_for()
+        if silent >= interval * KEEPALIVE_COUNT_MAX:
+            logger.debug('%s: no reply to keepalives for %.1f s', client.host, silent)
+            io.fail('no reply from the server to keepalives for %.0f seconds' % silent)
+            return
+        before = io.unread()
         try:
-            delay = client._b_keepalive_send()
-        except Exception as exc:
-            logger.debug('%s: keepalive stopped: %s', client.host, exc)
-            return
-        del client
-        gevent.sleep(max(1, delay))
+            client._b_keepalive_send()
+        except Exception as exc:  # the silence check above decides
+            logger.debug('%s: sending a keepalive failed: %s', client.host, exc)
+        io.settle(before)
+        del client, io
+        gevent.sleep(interval)
 
 
 class BaseSSHClient:
@@ -372,7 +394,8 @@ class BaseSSHClient:
     def _b_keepalive_config(self) -> None:
         raise NotImplementedError
 
-    def _b_keepalive_send(self) -> int:
+    def _b_keepalive_send(self) -> Any:
+        """Send a keepalive the server answers (without waiting for the answer)."""
         raise NotImplementedError
 
     def _b_disconnect(self) -> Any:

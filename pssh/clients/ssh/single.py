@@ -301,11 +301,20 @@ class SSHClient(BaseSSHClient):
     def _b_keepalive_config(self) -> None:
         pass
 
-    def _b_keepalive_send(self) -> int:
-        # libssh has no keepalive request of its own; an ignored message keeps
-        # idle connections open through NAT and firewalls.
-        self.session.send_ignore(b'')
-        return int(self.keepalive_seconds or 60)
+    def _b_keepalive_send(self) -> Any:
+        # libssh has no keepalive request of its own, and an ignored message
+        # gets no answer. A global request with want-reply does: cancelling a
+        # port forward that does not exist, which servers refuse. libssh keeps
+        # one such request at a time; the first call sends it, later calls pick
+        # up the answer (a refusal raises) and then send the next one.
+        for _attempt in range(2):
+            try:
+                rc = self.session.cancel_forward('', 0)
+            except ssh_exc.SSHError:
+                continue  # the previous keepalive's refusal: send another
+            if rc == SSH_AGAIN:
+                return rc
+        return 0
 
     def _b_disconnect(self) -> Any:
         return 0
