@@ -29,7 +29,7 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError,
     HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
-    ProxyError, SCPError, SessionError, SFTPIOError, ShellError, SSHError, Timeout,
+    ProxyError, PsshError, SCPError, SessionError, SFTPIOError, ShellError, SSHError, Timeout,
     UnknownHostError)
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
@@ -418,18 +418,38 @@ class BaseSSHClient:
         try:
             return call_until_done(io, lambda: func(*args), lambda r: r is again,
                                    self._b_block_directions, timeout)
-        except TimeoutError:
-            raise Timeout('%s on %s:%s did not finish within %s seconds',
-                          what or getattr(func, '__name__', 'operation').lstrip('_b'),
-                          self.host, self.port, timeout) from None
-        except ConnectionResetError as exc:
-            raise SSHError('Connection to %s:%s lost: %s', self.host, self.port,
-                           exc.strerror or exc) from None
         except Exception as exc:
-            ours = self._b_translate(exc)
-            if ours is None:
-                raise
-            raise ours from exc
+            raise self._error_for(
+                exc, io, what or getattr(func, '__name__', 'operation').lstrip('_b'),
+                timeout) from exc
+
+    def _error_for(self, exc: BaseException, io: Optional[SessionIO], what: str,
+                   timeout: Optional[float]) -> BaseException:
+        """Our exception, naming the host, for what a library call or a wait raised."""
+        if isinstance(exc, PsshError):
+            return exc
+        if isinstance(exc, TimeoutError):
+            return Timeout('%s on %s:%s did not finish within %s seconds', what, self.host,
+                           self.port, timeout)
+        ours = self._b_translate(exc)
+        lost = io is not None and io.closed_reason is not None
+        if isinstance(exc, ConnectionResetError) or (lost and (
+                ours is None or type(ours) in (SSHError, SessionError))):
+            # The library's own word for it (libssh2: SocketRecvError) says less.
+            reason = io.closed_reason if io is not None else None
+            reason = 'closed by the server' if reason == 'EOF' else reason or exc
+            if isinstance(exc, ConnectionResetError):
+                return SSHError('Connection to %s:%s lost: %s', self.host, self.port, reason)
+            return SSHError('Connection to %s:%s lost: %s (%s)', self.host, self.port, reason,
+                            ours or exc)
+        if ours is not None:
+            return ours
+        if isinstance(exc, OSError):
+            if io is not None and io._closed:
+                return SessionError('Session to %s:%s was closed (%s)', self.host, self.port, what)
+            return SSHError('%s on %s:%s failed: %s', what, self.host, self.port,
+                            exc.strerror or exc)
+        return exc
 
     def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``func(*args, **kwargs)`` of the SSH library until it does not block."""
@@ -443,8 +463,12 @@ class BaseSSHClient:
                 result = result[0]
             return isinstance(result, int) and result == again
 
-        return call_until_done(io, lambda: func(*args, **kwargs), is_again,
-                               self._b_block_directions, self.timeout)
+        try:
+            return call_until_done(io, lambda: func(*args, **kwargs), is_again,
+                                   self._b_block_directions, self.timeout)
+        except Exception as exc:
+            raise self._error_for(exc, io, getattr(func, '__name__', 'operation'),
+                                  self.timeout) from exc
 
     def eagain_write(self, write_func: Any, data: bytes) -> None:
         """Write all of ``data`` to a channel, waiting whenever the library would block.
@@ -481,15 +505,12 @@ class BaseSSHClient:
             try:
                 sent = self._b_write(raw, piece)
                 io.settle(before)
+                if sent is again:
+                    # Woken by the socket, or by the command ending (reader greenlet).
+                    io.wait_for(self._b_block_directions)
+                    continue
             except Exception as exc:
-                ours = self._b_translate(exc)
-                if ours is None:
-                    raise
-                raise ours from exc
-            if sent is again:
-                # Woken by the socket, or by the command ending (reader greenlet).
-                io.wait_for(self._b_block_directions)
-                continue
+                raise self._error_for(exc, io, 'writing to the command', None) from exc
             view = view[sent:]
 
     def _library_again(self) -> int:
@@ -497,8 +518,12 @@ class BaseSSHClient:
 
     def poll(self, timeout: Optional[float] = None) -> None:
         """Wait until the session's socket is ready in the direction the library needs."""
-        if self._io is not None:
-            self._io.wait_for(self._b_block_directions, timeout)
+        io = self._io
+        if io is not None:
+            try:
+                io.wait_for(self._b_block_directions, timeout)
+            except Exception as exc:
+                raise self._error_for(exc, io, 'waiting', timeout) from exc
 
     # ------------------------------------------------------------------
     # Connecting.
@@ -810,12 +835,8 @@ class BaseSSHClient:
             if not channel.closed:
                 channel.closed = True
                 self._call(self._b_close, raw, timeout=self.timeout, what='closing a channel')
-        except ConnectionResetError as exc:
-            channel.error = SSHError('Connection to %s:%s lost: %s', self.host, self.port,
-                                     exc.strerror or exc)
         except Exception as exc:
-            ours = self._b_translate(exc) if not isinstance(exc, (SSHError, OSError)) else None
-            channel.error = ours or exc
+            channel.error = self._error_for(exc, io, 'reading output', None)
             logger.debug('%s: reading output stopped: %s', self.host, channel.error)
         finally:
             out.set_eof()
