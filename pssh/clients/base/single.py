@@ -348,6 +348,9 @@ class BaseSSHClient:
     def _b_open_channel(self) -> Any:
         raise NotImplementedError
 
+    def _b_cancel_open(self) -> None:
+        """Forget a channel open (or tunnel open) that was given up half way."""
+
     def _b_pty(self, raw: Any) -> Any:
         raise NotImplementedError
 
@@ -736,10 +739,30 @@ class BaseSSHClient:
 
         :raises SessionError: the server refused or the session is gone.
         """
+        self._check_connection()
         with self._open_lock:
-            raw = self._call(self._b_open_channel, timeout=self.timeout,
-                             what='opening a channel')
+            try:
+                raw = self._call(self._b_open_channel, timeout=self.timeout,
+                                 what='opening a channel')
+            except BaseException:
+                self._b_cancel_open()
+                raise
         return Channel(raw, self)
+
+    @property
+    def connection_lost(self) -> bool:
+        """True once the connection is closed or was lost (a new client is needed)."""
+        io = self._io
+        return io is None or io.closed_reason is not None
+
+    def _check_connection(self) -> None:
+        """:raises SSHError: the connection was lost; it cannot be used again."""
+        io = self._io
+        if io is not None and io.closed_reason is not None:
+            reason = io.closed_reason
+            raise SSHError('Connection to %s:%s was lost (%s): connect again with a new client',
+                           self.host, self.port,
+                           'closed by the server' if reason == 'EOF' else reason)
 
     def _make_output(self, channel: Channel, encoding: str, read_timeout: Optional[float],
                      fully_qualified_command: Optional[bytes]) -> HostOutput:
@@ -911,6 +934,9 @@ class BaseSSHClient:
         except SSHError as exc:
             self._discard_channel(channel)
             raise ShellError('Could not start a shell on %s:%s: %s', self.host, self.port, exc) from exc
+        except BaseException:
+            self._discard_channel(channel)
+            raise
         return InteractiveShell(channel, self, encoding=encoding, read_timeout=read_timeout)
 
     # Reading helpers kept from the reference API.

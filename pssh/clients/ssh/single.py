@@ -209,6 +209,16 @@ class SSHClient(BaseSSHClient):
     def _b_open_channel(self) -> Any:
         return self._open(lambda channel: channel.open_session())
 
+    def _b_cancel_open(self) -> None:
+        # A channel whose open timed out must not be picked up by the next open
+        # (which may be of another kind: a session, or a tunnel).
+        channel, self._opening = self._opening, None
+        if channel is not None:
+            try:
+                channel.close()
+            except ssh_exc.BaseSSHError:  # pragma: no cover - best effort
+                pass
+
     def _b_direct_tcpip(self, host: str, port: int) -> Any:
         return self._open(lambda channel: channel.open_forward(host, port, '127.0.0.1', 0))
 
