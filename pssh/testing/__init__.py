@@ -2,12 +2,14 @@
 
 :class:`OpenSSHServer` runs the system's OpenSSH ``sshd`` on a loopback
 address with throw-away keys; :func:`start_servers` starts several that share
-one user key. The pytest plugin :mod:`pssh.testing.pytest_plugin` wraps them
-in fixtures.
+one user key; :class:`FaultProxy` forwards TCP connections while injecting
+latency, throttling, tiny writes, silent links and resets. The pytest plugin
+:mod:`pssh.testing.pytest_plugin` wraps the servers in fixtures.
 
 This package uses only the standard library (no gevent, no ssh2), so that the
 pytest plugin can be loaded into any test process.
 """
+from ._faultproxy import FaultProxy
 from ._server import (
     KEY_TYPES,
     SFTP_PATH,
@@ -23,6 +25,7 @@ from ._server import (
 )
 
 __all__ = [
+    'FaultProxy',
     'KEY_TYPES',
     'SFTP_PATH',
     'SSHD_PATH',

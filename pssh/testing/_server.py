@@ -395,6 +395,10 @@ class OpenSSHServer:
     :param ssh_keygen_path: path of ``ssh-keygen``.
     :param start_timeout: seconds :meth:`start` waits for sshd to accept
         connections.
+    :param command_prefix: argv put before sshd's own, e.g.
+        ``['ip', 'netns', 'exec', 'NAME']`` to run it in a network namespace
+        (the prefix must exec sshd, so that stopping it stops sshd). Give a
+        ``port`` then: free ports are picked in this process's namespace.
     :raises SSHDNotFoundError: ``sshd`` or ``ssh-keygen`` is missing.
     """
 
@@ -406,8 +410,10 @@ class OpenSSHServer:
                  user_key: str | None = None,
                  sshd_path: str = SSHD_PATH,
                  ssh_keygen_path: str = SSH_KEYGEN_PATH,
-                 start_timeout: float = 15.0) -> None:
+                 start_timeout: float = 15.0,
+                 command_prefix: Sequence[str] = ()) -> None:
         self._sshd = _require_executable(sshd_path, 'sshd')
+        self._command_prefix = [str(arg) for arg in command_prefix]
         self._ssh_keygen = _require_executable(ssh_keygen_path, 'ssh-keygen')
         self._host = address
         self._port = port
@@ -732,7 +738,7 @@ class OpenSSHServer:
         self._write_config()
         with open(self.log_path, 'wb') as log:
             self._runtime.proc = subprocess.Popen(
-                [self._sshd, '-D', '-e', '-f', self.config_path],
+                self._command_prefix + [self._sshd, '-D', '-e', '-f', self.config_path],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                 close_fds=True, preexec_fn=_die_with_parent)
         self._started_at = time.monotonic()

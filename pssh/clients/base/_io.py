@@ -21,6 +21,7 @@ import os
 import socket
 import struct
 import termios
+import weakref
 from typing import Any, Callable, Optional, Protocol, Set
 
 import gevent
@@ -76,6 +77,14 @@ class SessionIO:
         #: Why the network side ended, once it has (an exception or 'EOF').
         self.closed_reason: Optional[Any] = None
         self._closed = False
+        loop = get_hub().loop
+        self._now = loop.now
+        #: Loop time at which the network side last gave us bytes.
+        self.last_received = loop.now()
+        self._delivering = False
+        # Greenlet -> unread() it saw when it last waited after the network
+        # side closed (see wait).
+        self._seen_after_close: 'weakref.WeakKeyDictionary[Any, int]' = weakref.WeakKeyDictionary()
         self._inbound = gevent.spawn(self._pump_in)
         self._outbound = gevent.spawn(self._pump_out)
 
@@ -86,22 +95,26 @@ class SessionIO:
         try:
             while True:
                 data = transport.recv(_CHUNK)
+                self.last_received = self._now()
                 if not data:
                     self.closed_reason = 'EOF'
                     break
                 view = memoryview(data)
+                self._delivering = True
                 while view:
                     sent = relay.send(view)
                     view = view[sent:]
                     self.notify()
+                self._delivering = False
         except (Exception, gevent.GreenletExit) as exc:
             if self.closed_reason is None:
                 self.closed_reason = exc
         finally:
-            try:
-                relay.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
+            # The library's socket is not shut down here: libssh2 fails a read
+            # that meets end-of-file even when it has just queued data for the
+            # caller, and libssh drops every channel. Waiting (see wait) tells
+            # callers that nothing more will come once they have read it all.
+            self._delivering = False
             self.notify()
 
     def _pump_out(self) -> None:
@@ -118,6 +131,34 @@ class SessionIO:
             logger.debug('%s: sending stopped: %s', self.label, exc)
         finally:
             self.notify()
+
+    # Liveness.
+
+    def silent_for(self) -> float:
+        """Seconds since the network side last gave us bytes; 0 while the
+        library is behind (bytes wait to be handed to it), since the peer is
+        then evidently there."""
+        if self._delivering:
+            return 0.0
+        return max(0.0, self._now() - self.last_received)
+
+    def fail(self, reason: Any) -> None:
+        """Give up on the network side (a dead link): stop the relay and close
+        the transport. Bytes already handed to the library stay readable; after
+        them, waiting raises as for a closed connection."""
+        if self._closed:
+            return
+        if self.closed_reason is None:
+            self.closed_reason = reason
+        current = gevent.getcurrent()
+        for greenlet in (self._inbound, self._outbound):
+            if greenlet is not current:
+                greenlet.kill(block=False)
+        try:
+            self.transport.close()
+        except OSError:  # pragma: no cover
+            pass
+        self.notify()
 
     # Waiting.
 
@@ -183,8 +224,14 @@ class SessionIO:
         if self._closed:
             raise OSError(errno.EBADF, 'session I/O is closed')
         if self.closed_reason is not None:
-            # Every byte the server sent has reached the library, and the library
-            # still wants more: nothing else will come.
+            # Nothing more will come from the network. Bytes the library has not
+            # read yet may still hold output (libssh reads a block at a time): let
+            # the caller try again as long as the library keeps taking them.
+            left = self.unread()
+            current = gevent.getcurrent()
+            if left > 0 and self._seen_after_close.get(current) != left:
+                self._seen_after_close[current] = left
+                return True
             raise ConnectionResetError(errno.ECONNRESET, 'connection to %s lost (%s)' % (
                 self.label, self.closed_reason))
         if not directions:

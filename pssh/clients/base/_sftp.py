@@ -207,7 +207,18 @@ class SFTPSession:
         request_id = self._next_id = (self._next_id + 1) & 0xFFFFFFFF
         result = AsyncResult()
         self._pending[request_id] = result
-        self._write(_HEADER.pack(len(body) + 5, kind, request_id) + body)
+        try:
+            self._write(_HEADER.pack(len(body) + 5, kind, request_id) + body)
+        except BaseException as exc:
+            # Part of the packet may have gone out: whatever is sent next would
+            # be read as the rest of it, and its reply would never come. The
+            # session is unusable.
+            error = SFTPError('SFTP session on %s failed while sending a request: %s',
+                              self.host, exc)
+            self._fail(error)
+            if isinstance(exc, Exception):
+                raise error from exc
+            raise
         return result
 
     def _status_error(self, payload: bytes, action: str, path: str) -> SFTPIOError:

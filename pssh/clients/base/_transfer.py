@@ -202,8 +202,12 @@ class _SCPChannel:
         self.channel = client.open_session()
         self.raw = self.channel.raw
         self._buffer = b''
-        client._call(client._b_execute, self.raw, command, timeout=client.timeout,
-                     what='starting scp')
+        try:
+            client._call(client._b_execute, self.raw, command, timeout=client.timeout,
+                         what='starting scp')
+        except BaseException:
+            client._discard_channel(self.channel)
+            raise
 
     def _read_some(self, size: int) -> bytes:
         client = self.client

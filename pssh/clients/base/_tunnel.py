@@ -83,9 +83,13 @@ class ChannelTransport:
         self.host = host
         self.port = port
         with bastion._open_lock:
-            self.raw = bastion._call(bastion._b_direct_tcpip, host, port,
-                                     timeout=bastion.timeout,
-                                     what='opening a tunnel to %s:%s' % (host, port))
+            try:
+                self.raw = bastion._call(bastion._b_direct_tcpip, host, port,
+                                         timeout=bastion.timeout,
+                                         what='opening a tunnel to %s:%s' % (host, port))
+            except BaseException:
+                bastion._b_cancel_open()
+                raise
         self._closed = False
 
     def recv(self, size: int) -> bytes:
@@ -127,7 +131,13 @@ class ProxyPool:
         """
         result = self._clients.get(chain)
         if result is not None and result.ready():
-            if not result.successful() or result.value._io is None:
+            if not result.successful() or result.value.connection_lost:
+                if result.successful():
+                    # Its connection dropped: targets must not be sent through it.
+                    try:
+                        result.value.close()
+                    except Exception as exc:  # pragma: no cover - best effort
+                        logger.debug('closing lost proxy: %s', exc)
                 result = None
         if result is None:
             result = AsyncResult()

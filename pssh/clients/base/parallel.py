@@ -198,8 +198,13 @@ class BaseParallelSSHClient:
     def _get_client(self, index: int, host: str) -> BaseSSHClient:
         key = (index, host)
         client = self._host_clients.get(key)
-        if client is not None and client._io is not None:
-            return client
+        if client is not None:
+            if not client.connection_lost:
+                return client
+            # Its connection dropped since: connect again rather than fail. The
+            # old client is left to its outputs (their last bytes stay readable)
+            # and closes when they are dropped.
+            self._host_clients.pop(key, None)
         # Greenlets wanting the same position at once share one connection.
         pending = self._connecting.get(key)
         if pending is not None:

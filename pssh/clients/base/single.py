@@ -31,8 +31,8 @@ from ...hostkeys import HostKeyChecker
 from ...exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError,
     HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
-    HostKeyError, ProxyError, SCPError, SessionError, SFTPIOError, ShellError, SSHError,
-    Timeout, UnknownHostError)
+    HostKeyError, ProxyError, PsshError, SCPError, SessionError, SFTPIOError, ShellError,
+    SSHError, Timeout, UnknownHostError)
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
@@ -196,18 +196,40 @@ class InteractiveShell:
         self.close()
 
 
+#: Keepalive intervals without a byte from the server after which the
+#: connection is declared dead (OpenSSH's ServerAliveCountMax).
+KEEPALIVE_COUNT_MAX = 3
+
+
 def _keepalive_loop(ref: 'weakref.ReferenceType[BaseSSHClient]') -> None:
+    """Send keepalives that the server must answer; give the connection up when
+    the server has been silent for :data:`KEEPALIVE_COUNT_MAX` intervals.
+
+    A dead link (a silent peer, a firewall dropping packets) otherwise leaves
+    every greenlet of the session waiting for ever. Failing the session's I/O
+    wakes them all with a "connection lost" error.
+    """
     while True:
         client = ref()
-        if client is None or client._io is None:
+        if client is None:
             return
+        io = client._io
+        if io is None or io.closed_reason is not None:
+            return
+        interval = max(1, int(client.keepalive_seconds or 0))
+        silent = io.silent_for()
+        if silent >= interval * KEEPALIVE_COUNT_MAX:
+            logger.debug('%s: no reply to keepalives for %.1f s', client.host, silent)
+            io.fail('no reply from the server to keepalives for %.0f seconds' % silent)
+            return
+        before = io.unread()
         try:
-            delay = client._b_keepalive_send()
-        except Exception as exc:
-            logger.debug('%s: keepalive stopped: %s', client.host, exc)
-            return
-        del client
-        gevent.sleep(max(1, delay))
+            client._b_keepalive_send()
+        except Exception as exc:  # the silence check above decides
+            logger.debug('%s: sending a keepalive failed: %s', client.host, exc)
+        io.settle(before)
+        del client, io
+        gevent.sleep(interval)
 
 
 class BaseSSHClient:
@@ -360,6 +382,9 @@ class BaseSSHClient:
     def _b_open_channel(self) -> Any:
         raise NotImplementedError
 
+    def _b_cancel_open(self) -> None:
+        """Forget a channel open (or tunnel open) that was given up half way."""
+
     def _b_pty(self, raw: Any) -> Any:
         raise NotImplementedError
 
@@ -406,7 +431,8 @@ class BaseSSHClient:
     def _b_keepalive_config(self) -> None:
         raise NotImplementedError
 
-    def _b_keepalive_send(self) -> int:
+    def _b_keepalive_send(self) -> Any:
+        """Send a keepalive the server answers (without waiting for the answer)."""
         raise NotImplementedError
 
     def _b_disconnect(self) -> Any:
@@ -429,18 +455,38 @@ class BaseSSHClient:
         try:
             return call_until_done(io, lambda: func(*args), lambda r: r is again,
                                    self._b_block_directions, timeout)
-        except TimeoutError:
-            raise Timeout('%s on %s:%s did not finish within %s seconds',
-                          what or getattr(func, '__name__', 'operation').lstrip('_b'),
-                          self.host, self.port, timeout) from None
-        except ConnectionResetError as exc:
-            raise SSHError('Connection to %s:%s lost: %s', self.host, self.port,
-                           exc.strerror or exc) from None
         except Exception as exc:
-            ours = self._b_translate(exc)
-            if ours is None:
-                raise
-            raise ours from exc
+            raise self._error_for(
+                exc, io, what or getattr(func, '__name__', 'operation').lstrip('_b'),
+                timeout) from exc
+
+    def _error_for(self, exc: BaseException, io: Optional[SessionIO], what: str,
+                   timeout: Optional[float]) -> BaseException:
+        """Our exception, naming the host, for what a library call or a wait raised."""
+        if isinstance(exc, PsshError):
+            return exc
+        if isinstance(exc, TimeoutError):
+            return Timeout('%s on %s:%s did not finish within %s seconds', what, self.host,
+                           self.port, timeout)
+        ours = self._b_translate(exc)
+        lost = io is not None and io.closed_reason is not None
+        if isinstance(exc, ConnectionResetError) or (lost and (
+                ours is None or type(ours) in (SSHError, SessionError))):
+            # The library's own word for it (libssh2: SocketRecvError) says less.
+            reason = io.closed_reason if io is not None else None
+            reason = 'closed by the server' if reason == 'EOF' else reason or exc
+            if isinstance(exc, ConnectionResetError):
+                return SSHError('Connection to %s:%s lost: %s', self.host, self.port, reason)
+            return SSHError('Connection to %s:%s lost: %s (%s)', self.host, self.port, reason,
+                            ours or exc)
+        if ours is not None:
+            return ours
+        if isinstance(exc, OSError):
+            if io is not None and io._closed:
+                return SessionError('Session to %s:%s was closed (%s)', self.host, self.port, what)
+            return SSHError('%s on %s:%s failed: %s', what, self.host, self.port,
+                            exc.strerror or exc)
+        return exc
 
     def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``func(*args, **kwargs)`` of the SSH library until it does not block."""
@@ -454,8 +500,12 @@ class BaseSSHClient:
                 result = result[0]
             return isinstance(result, int) and result == again
 
-        return call_until_done(io, lambda: func(*args, **kwargs), is_again,
-                               self._b_block_directions, self.timeout)
+        try:
+            return call_until_done(io, lambda: func(*args, **kwargs), is_again,
+                                   self._b_block_directions, self.timeout)
+        except Exception as exc:
+            raise self._error_for(exc, io, getattr(func, '__name__', 'operation'),
+                                  self.timeout) from exc
 
     def eagain_write(self, write_func: Any, data: bytes) -> None:
         """Write all of ``data`` to a channel, waiting whenever the library would block.
@@ -492,15 +542,12 @@ class BaseSSHClient:
             try:
                 sent = self._b_write(raw, piece)
                 io.settle(before)
+                if sent is again:
+                    # Woken by the socket, or by the command ending (reader greenlet).
+                    io.wait_for(self._b_block_directions)
+                    continue
             except Exception as exc:
-                ours = self._b_translate(exc)
-                if ours is None:
-                    raise
-                raise ours from exc
-            if sent is again:
-                # Woken by the socket, or by the command ending (reader greenlet).
-                io.wait_for(self._b_block_directions)
-                continue
+                raise self._error_for(exc, io, 'writing to the command', None) from exc
             view = view[sent:]
 
     def _library_again(self) -> int:
@@ -508,8 +555,12 @@ class BaseSSHClient:
 
     def poll(self, timeout: Optional[float] = None) -> None:
         """Wait until the session's socket is ready in the direction the library needs."""
-        if self._io is not None:
-            self._io.wait_for(self._b_block_directions, timeout)
+        io = self._io
+        if io is not None:
+            try:
+                io.wait_for(self._b_block_directions, timeout)
+            except Exception as exc:
+                raise self._error_for(exc, io, 'waiting', timeout) from exc
 
     # ------------------------------------------------------------------
     # Connecting.
@@ -732,10 +783,30 @@ class BaseSSHClient:
 
         :raises SessionError: the server refused or the session is gone.
         """
+        self._check_connection()
         with self._open_lock:
-            raw = self._call(self._b_open_channel, timeout=self.timeout,
-                             what='opening a channel')
+            try:
+                raw = self._call(self._b_open_channel, timeout=self.timeout,
+                                 what='opening a channel')
+            except BaseException:
+                self._b_cancel_open()
+                raise
         return Channel(raw, self)
+
+    @property
+    def connection_lost(self) -> bool:
+        """True once the connection is closed or was lost (a new client is needed)."""
+        io = self._io
+        return io is None or io.closed_reason is not None
+
+    def _check_connection(self) -> None:
+        """:raises SSHError: the connection was lost; it cannot be used again."""
+        io = self._io
+        if io is not None and io.closed_reason is not None:
+            reason = io.closed_reason
+            raise SSHError('Connection to %s:%s was lost (%s): connect again with a new client',
+                           self.host, self.port,
+                           'closed by the server' if reason == 'EOF' else reason)
 
     def _make_output(self, channel: Channel, encoding: str, read_timeout: Optional[float],
                      fully_qualified_command: Optional[bytes]) -> HostOutput:
@@ -831,12 +902,8 @@ class BaseSSHClient:
             if not channel.closed:
                 channel.closed = True
                 self._call(self._b_close, raw, timeout=self.timeout, what='closing a channel')
-        except ConnectionResetError as exc:
-            channel.error = SSHError('Connection to %s:%s lost: %s', self.host, self.port,
-                                     exc.strerror or exc)
         except Exception as exc:
-            ours = self._b_translate(exc) if not isinstance(exc, (SSHError, OSError)) else None
-            channel.error = ours or exc
+            channel.error = self._error_for(exc, io, 'reading output', None)
             logger.debug('%s: reading output stopped: %s', self.host, channel.error)
         finally:
             out.set_eof()
@@ -911,6 +978,9 @@ class BaseSSHClient:
         except SSHError as exc:
             self._discard_channel(channel)
             raise ShellError('Could not start a shell on %s:%s: %s', self.host, self.port, exc) from exc
+        except BaseException:
+            self._discard_channel(channel)
+            raise
         return InteractiveShell(channel, self, encoding=encoding, read_timeout=read_timeout)
 
     # Reading helpers kept from the reference API.

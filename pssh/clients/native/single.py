@@ -289,9 +289,10 @@ class SSHClient(BaseSSHClient):
 
     def _b_keepalive_config(self) -> None:
         if self.session is not None:
-            self.session.keepalive_config(False, int(self.keepalive_seconds or 0))
+            # Ask for a reply: the replies are how a dead link is noticed.
+            self.session.keepalive_config(True, int(self.keepalive_seconds or 0))
 
-    def _b_keepalive_send(self) -> int:
+    def _b_keepalive_send(self) -> Any:
         return self.session.keepalive_send()
 
     def _b_disconnect(self) -> Any:

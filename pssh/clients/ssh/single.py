@@ -230,6 +230,16 @@ class SSHClient(BaseSSHClient):
     def _b_open_channel(self) -> Any:
         return self._open(lambda channel: channel.open_session())
 
+    def _b_cancel_open(self) -> None:
+        # A channel whose open timed out must not be picked up by the next open
+        # (which may be of another kind: a session, or a tunnel).
+        channel, self._opening = self._opening, None
+        if channel is not None:
+            try:
+                channel.close()
+            except ssh_exc.BaseSSHError:  # pragma: no cover - best effort
+                pass
+
     def _b_direct_tcpip(self, host: str, port: int) -> Any:
         return self._open(lambda channel: channel.open_forward(host, port, '127.0.0.1', 0))
 
@@ -322,11 +332,20 @@ class SSHClient(BaseSSHClient):
     def _b_keepalive_config(self) -> None:
         pass
 
-    def _b_keepalive_send(self) -> int:
-        # libssh has no keepalive request of its own; an ignored message keeps
-        # idle connections open through NAT and firewalls.
-        self.session.send_ignore(b'')
-        return int(self.keepalive_seconds or 60)
+    def _b_keepalive_send(self) -> Any:
+        # libssh has no keepalive request of its own, and an ignored message
+        # gets no answer. A global request with want-reply does: cancelling a
+        # port forward that does not exist, which servers refuse. libssh keeps
+        # one such request at a time; the first call sends it, later calls pick
+        # up the answer (a refusal raises) and then send the next one.
+        for _attempt in range(2):
+            try:
+                rc = self.session.cancel_forward('', 0)
+            except ssh_exc.SSHError:
+                continue  # the previous keepalive's refusal: send another
+            if rc == SSH_AGAIN:
+                return rc
+        return 0
 
     def _b_disconnect(self) -> Any:
         return 0
