@@ -8,6 +8,7 @@ servers that misbehave, real sshd processes that are killed, and
 import hashlib
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -16,7 +17,7 @@ import pytest
 
 from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.exceptions import (
-    ConnectTimeoutError, HostConnectionError, PsshError, SCPError, SFTPError, SSHError,
+    ConnectTimeoutError, HostConnectionError, SCPError, SFTPError, SSHError,
     Timeout)
 from pssh.testing import FaultProxy, OpenSSHServer
 
@@ -292,11 +293,6 @@ def _kwargs(server, port=None, **extra):
 def _sha256(path):
     with open(path, 'rb') as fh:
         return hashlib.sha256(fh.read()).hexdigest()
-
-
-def _assert_lost(exc, port, types=(SSHError,)):
-    assert isinstance(exc, types), repr(exc)
-    assert '127.0.0.1:%s' % port in str(exc) or '127.0.0.1' in str(exc), str(exc)
 
 
 @pytest.mark.timeout(60)
@@ -592,9 +588,6 @@ def test_timed_out_channel_open_is_forgotten(fresh_server, proxy):
 # ----------------------------------------------------------------------
 # A real network path that starts dropping packets: sshd in a network
 # namespace behind a veth pair, and iptables in the namespace.
-
-import subprocess  # noqa: E402
-
 
 def _run(*argv):
     return subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
