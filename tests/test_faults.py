@@ -8,6 +8,7 @@ servers that misbehave, real sshd processes that are killed, and
 import hashlib
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -16,7 +17,7 @@ import pytest
 
 from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.exceptions import (
-    ConnectTimeoutError, HostConnectionError, PsshError, SCPError, SFTPError, SSHError,
+    ConnectTimeoutError, HostConnectionError, SCPError, SFTPError, SSHError,
     Timeout)
 from pssh.testing import FaultProxy, OpenSSHServer
 
@@ -294,11 +295,6 @@ def _sha256(path):
         return hashlib.sha256(fh.read()).hexdigest()
 
 
-def _assert_lost(exc, port, types=(SSHError,)):
-    assert isinstance(exc, types), repr(exc)
-    assert '127.0.0.1:%s' % port in str(exc) or '127.0.0.1' in str(exc), str(exc)
-
-
 @pytest.mark.timeout(60)
 def test_output_sent_before_the_connection_drops_is_kept(fresh_server, proxy):
     # The server's last output and its end of stream reach the client together
@@ -545,16 +541,27 @@ def test_sftp_write_timeout_fails_the_session(fresh_server, proxy, tmp_path):
     sftp = client._make_sftp()
     proxy.stall(after=1024 * 1024, direction='upstream')
     start = time.monotonic()
-    with pytest.raises(SFTPError) as caught:
+    with pytest.raises((SFTPError, Timeout)) as caught:
         client.sftp_put(sftp, local, remote)
     assert time.monotonic() - start < 15
-    assert str(caught.value).startswith(
-        'SFTP session on 127.0.0.1 failed while sending a request: writing on 127.0.0.1:%s '
-        'did not finish within 2 seconds' % proxy.port)
+    # Which times out first, a write (the server's window is full) or the wait
+    # for a reply (32 requests in flight), depends on the library's window
+    # accounting; libssh2 reliably stops mid-write.
+    half_written = isinstance(caught.value, SFTPError)
+    if half_written:
+        assert str(caught.value).startswith(
+            'SFTP session on 127.0.0.1 failed while sending a request: writing on 127.0.0.1:%s '
+            'did not finish within 2 seconds' % proxy.port)
+    else:
+        assert 'no reply within 2 seconds' in str(caught.value)
     proxy.resume()
     small = tmp_path / 'small'
     small.write_bytes(b'small')
-    with pytest.raises(SFTPError, match='is closed'):
+    if half_written:
+        # Sending more would be read as the rest of the broken packet: refused.
+        with pytest.raises(SFTPError, match='is closed'):
+            client.sftp_put(sftp, str(small), remote + '.small')
+    else:
         client.sftp_put(sftp, str(small), remote + '.small')
     sftp.end()
     # The connection itself is fine: a new SFTP session works.
@@ -581,9 +588,6 @@ def test_timed_out_channel_open_is_forgotten(fresh_server, proxy):
 # ----------------------------------------------------------------------
 # A real network path that starts dropping packets: sshd in a network
 # namespace behind a veth pair, and iptables in the namespace.
-
-import subprocess  # noqa: E402
-
 
 def _run(*argv):
     return subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,

@@ -356,7 +356,7 @@ class FaultProxy:
                     elif sock is self._listener:
                         self._accept()
                     else:
-                        self._on_ready(key.data, sock, events)
+                        self._on_ready(key.data, sock, events)  # type: ignore[arg-type]
         except BaseException as exc:  # pragma: no cover - reported to the test
             self.errors.append(exc)
         finally:

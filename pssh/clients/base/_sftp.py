@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 import gevent
 from gevent.event import AsyncResult
 
-from ...exceptions import SFTPError, SFTPIOError
+from ...exceptions import SFTPError, SFTPIOError, Timeout
 
 __all__ = ['SFTPSession', 'RemoteStat']
 
@@ -221,6 +221,18 @@ class SFTPSession:
             raise
         return result
 
+    def _reply(self, result: AsyncResult, action: str, path: str) -> Tuple[int, bytes]:
+        """The reply to a request, waiting at most the client's ``timeout``.
+
+        :raises Timeout: no reply in time (the session stays usable: a late
+          reply is matched to its request and dropped).
+        """
+        timeout = self.client.timeout
+        if timeout is not None and not result.wait(timeout) and not result.ready():
+            raise Timeout('SFTP %s %s on %s:%s: no reply within %s seconds', action, path,
+                          self.host, self.client.port, timeout)
+        return result.get()
+
     def _status_error(self, payload: bytes, action: str, path: str) -> SFTPIOError:
         reader = _Reader(payload)
         code = reader.u32()
@@ -234,7 +246,7 @@ class SFTPSession:
         return SFTPIOError('%s %s on %s failed: %s', action, path, self.host, reason)
 
     def _expect(self, result: AsyncResult, kind: int, action: str, path: str) -> bytes:
-        got, payload = result.get()
+        got, payload = self._reply(result, action, path)
         if got == kind:
             return payload
         if got == _STATUS:
@@ -251,7 +263,7 @@ class SFTPSession:
 
     def stat(self, path: str) -> Optional[RemoteStat]:
         """Size and mode of ``path`` (links followed), or None if it does not exist."""
-        kind, payload = self._send(_STAT, _path(path)).get()
+        kind, payload = self._reply(self._send(_STAT, _path(path)), 'stat of', path)
         if kind == _ATTRS:
             return _Reader(payload).attrs()
         if kind == _STATUS and _U32.unpack_from(payload)[0] == _FX_NO_SUCH_FILE:
@@ -290,7 +302,8 @@ class SFTPSession:
         entries = []
         try:
             while True:
-                kind, payload = self._send(_READDIR, _string(handle)).get()
+                kind, payload = self._reply(self._send(_READDIR, _string(handle)), 'listing',
+                                            path)
                 if kind == _STATUS:
                     if _U32.unpack_from(payload)[0] == _FX_EOF:
                         break
@@ -360,7 +373,7 @@ class SFTPSession:
                 if not requests:
                     break
                 result, offset, length = requests.pop(0)
-                kind, payload = result.get()
+                kind, payload = self._reply(result, 'reading', path)
                 if kind == _STATUS:
                     if _U32.unpack_from(payload)[0] == _FX_EOF:
                         eof = True
