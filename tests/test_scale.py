@@ -1,4 +1,4 @@
-"""500 hosts at once, one in ten failing in its own way.
+"""500 hosts at once, one in ten failing in its own way; and no leaks over many rounds.
 
 The good hosts are four real sshd (on 127.0.0.1-4), each addressed many times;
 the bad ones are: closed ports on addresses where nothing listens (refused),
@@ -8,6 +8,8 @@ that answer with garbage instead of SSH. With ``stop_on_errors=False`` every goo
 host's output must be complete and correct, and every bad host's exception of
 the right type and naming its host.
 """
+import ctypes
+import gc
 import os
 import resource
 import selectors
@@ -16,6 +18,7 @@ import subprocess
 import threading
 import time
 
+import gevent
 import pytest
 
 from pssh.config import HostConfig
@@ -213,3 +216,82 @@ def test_500_hosts_with_assorted_failures(servers, bad_listeners, other_key, fd_
         assert elapsed < 150, elapsed
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------------------
+# No leaks: 20 rounds of connecting 200 hosts, running a command, closing.
+
+LEAK_ROUNDS = 20
+LEAK_HOSTS = 200
+#: RSS may grow this much over all rounds (allocator noise and fragmentation,
+#: measured at 0.3-2.3 MiB here); a leak of 1.5 KiB per connection would exceed
+#: it (4000 connections), as the 3 KiB one of libssh2's AES-GCM did.
+RSS_TOLERANCE_KB = 6 * 1024
+
+
+def _fds():
+    return len(os.listdir('/proc/self/fd'))
+
+
+def _greenlets():
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, gevent.Greenlet))
+
+
+def _rss_kb():
+    try:
+        # Hand freed heap pages back, so that RSS shows what is still in use.
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+    with open('/proc/self/statm') as fh:
+        return int(fh.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+
+
+def _settle():
+    """Let closed clients finish: their relay greenlets were killed without
+    waiting, and gevent closes sockets others wait on at the next loop turn."""
+    gevent.idle()
+    gc.collect()
+    gevent.idle()
+
+
+def _levels():
+    _settle()
+    return _fds(), _greenlets(), _rss_kb()
+
+
+@pytest.mark.timeout(240)
+def test_no_leaks_over_rounds_of_connect_run_close(request, servers, fd_limit):
+    if request.node.callspec.params.get('backend') == 'ssh':
+        request.applymarker(pytest.mark.xfail(
+            reason='libssh backend: memory grows ~0.5 KiB per authentication and ~2 KiB per '
+                   'command in C code (not in Python objects, not with ssh-python alone '
+                   'driven blocking); fds and greenlets do not leak', strict=False))
+    hosts = [servers[index % len(servers)].host for index in range(LEAK_HOSTS)]
+    config = [HostConfig(port=servers[index % len(servers)].port) for index in range(LEAK_HOSTS)]
+
+    def one_round(number):
+        client = ParallelSSHClient(hosts, user=servers.user, pkey=servers.user_key,
+                                   num_retries=1, timeout=20, allow_agent=False,
+                                   identity_auth=False, host_config=config)
+        try:
+            output = client.run_command('echo round-%s-%%s' % number,
+                                        host_args=list(range(LEAK_HOSTS)))
+            client.join(output, timeout=60)
+            for index, host_out in enumerate(output):
+                assert list(host_out.stdout) == ['round-%s-%s' % (number, index)]
+                assert host_out.exit_code == 0
+        finally:
+            client.close()
+
+    # Warm up: first-use allocations (imports, codecs, hub structures).
+    for number in range(2):
+        one_round(number)
+    fds, greenlets, rss = _levels()
+    for number in range(LEAK_ROUNDS):
+        one_round(number)
+    after_fds, after_greenlets, after_rss = _levels()
+    assert after_fds == fds, (fds, after_fds)
+    assert after_greenlets == greenlets, (greenlets, after_greenlets)
+    assert after_rss - rss < RSS_TOLERANCE_KB, (
+        'RSS grew by %s KiB over %s connections' % (after_rss - rss, LEAK_ROUNDS * LEAK_HOSTS))
