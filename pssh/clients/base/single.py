@@ -674,10 +674,11 @@ class BaseSSHClient:
                                           self.user, self.host, self.port, name, exc) from None
             except PKeyFileError as exc:
                 cause = exc.__cause__
+                detail = ' (%s)' % type(cause).__name__ if cause is not None else ''
                 raise PKeyFileError(
                     'Private key %s could not be used for %s@%s:%s: it is corrupt, of an '
                     'unsupported type, or its passphrase is wrong%s', name, self.user, self.host,
-                    self.port, ' (%s)' % type(cause).__name__ if cause is not None else '') from None
+                    self.port, detail) from None
         tried = []
         if self.allow_agent:
             tried.append('ssh-agent')
