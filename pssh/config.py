@@ -84,6 +84,28 @@ _PORTS = frozenset(('port', 'proxy_port'))
 _NON_NEGATIVE = frozenset(('num_retries', 'retry_delay', 'timeout', 'keepalive_seconds'))
 
 
+# Keys of a proxy hop dict (or any nested setting) whose values are never shown.
+_SECRET_KEYS = frozenset(('password', 'proxy_password', 'passphrase', 'pkey', 'private_key',
+                          'proxy_pkey'))
+
+
+def _safe_repr(value: Any) -> str:
+    """repr of a setting, with passwords and key bytes nested in it left out."""
+    if isinstance(value, bytes):
+        return '<hidden>'
+    if isinstance(value, dict):
+        return '{%s}' % ', '.join(
+            '%r: %s' % (key, '<hidden>' if key in _SECRET_KEYS and item is not None
+                        else _safe_repr(item))
+            for key, item in value.items())
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+        inner = ', '.join(_safe_repr(item) for item in value)
+        if isinstance(value, list):
+            return '[%s]' % inner
+        return '(%s%s)' % (inner, ',' if len(value) == 1 else '')
+    return repr(value)  # a Hop's repr shows no secrets
+
+
 def _check(name: str, value: Any) -> None:
     types = _FIELDS[name][0]
     if types is not _BOOL and isinstance(value, bool):
@@ -208,8 +230,10 @@ class HostConfig:
                 continue
             value = getattr(self, name)
             hidden = name in _SECRETS or isinstance(value, bytes)
-            shown.append('%s=<hidden>' % name if hidden else '%s=%r' % (name, value))
+            shown.append('%s=<hidden>' % name if hidden else '%s=%s' % (name, _safe_repr(value)))
         return 'HostConfig(%s)' % ', '.join(shown)
+
+    __str__ = __repr__
 
 
 # The public signature lists the documented defaults; "not given" is tracked

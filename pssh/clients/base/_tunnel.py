@@ -10,13 +10,14 @@ repeated: each hop's session runs over a channel of the previous hop.
 Targets that go through the same bastion share one connection to it, kept in a
 :class:`ProxyPool` (one per ParallelSSHClient, or per SSHClient).
 """
+import os
 import re
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import gevent
 from gevent.event import AsyncResult
 
-from ... import logger
+from ... import _checks, logger
 from ...exceptions import InvalidAPIUseError
 
 __all__ = ['Hop', 'hops_for', 'ChannelTransport', 'ProxyPool']
@@ -40,24 +41,39 @@ _HOP_TEXT = re.compile(r'^(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:@]+)(?::(?
 
 def _parse_hop(spec: Any) -> Hop:
     if isinstance(spec, Hop):
-        return spec
+        return _check_hop(spec)
     if isinstance(spec, str):
         match = _HOP_TEXT.match(spec.strip())
         if not match:
             raise InvalidAPIUseError('Cannot read proxy hop %r: expected [user@]host[:port]', spec)
         host = match.group('host').strip('[]')
         port = int(match.group('port')) if match.group('port') else 22
-        return Hop(host, port, match.group('user'))
+        return _check_hop(Hop(host, port, match.group('user')))
     if isinstance(spec, dict):
         unknown = set(spec) - {'host', 'port', 'user', 'password', 'pkey', 'private_key'}
         if unknown or 'host' not in spec:
             raise InvalidAPIUseError(
                 'A proxy hop dict needs "host" and may have port, user, password, pkey; got %s',
                 sorted(spec))
-        return Hop(spec['host'], spec.get('port') or 22, spec.get('user'),
-                   spec.get('password'), spec.get('pkey', spec.get('private_key')))
+        port = spec.get('port')
+        hop = Hop(spec['host'], 22 if port is None else port, spec.get('user'),
+                  spec.get('password'), spec.get('pkey', spec.get('private_key')))
+        _check_hop(hop)
+        return hop
     raise InvalidAPIUseError('A proxy hop is "[user@]host[:port]", a dict or a Hop, not %s',
                              type(spec).__name__)
+
+
+def _check_hop(hop: Hop) -> Hop:
+    owner = 'proxy hop'
+    _checks.text('host', hop.host, owner, optional=False, empty=False)
+    _checks.port('port', hop.port, owner, hop.host)
+    _checks.text('user', hop.user, owner, hop.host)
+    _checks.text('password', hop.password, owner, hop.host)
+    if hop.pkey is not None and not isinstance(hop.pkey, (str, bytes, os.PathLike)):
+        raise TypeError('proxy hop for %s: pkey must be a path or bytes, got %s'
+                        % (hop.host, type(hop.pkey).__name__))
+    return hop
 
 
 def hops_for(proxy_host: Optional[str], proxy_port: Optional[int], proxy_user: Optional[str],
@@ -67,11 +83,15 @@ def hops_for(proxy_host: Optional[str], proxy_port: Optional[int], proxy_user: O
     if proxy_jump is not None and proxy_host is not None:
         raise InvalidAPIUseError('Give proxy_host or proxy_jump, not both')
     if proxy_host is not None:
-        return [Hop(proxy_host, proxy_port or 22, proxy_user, proxy_password, proxy_pkey)]
+        return [_check_hop(Hop(proxy_host, proxy_port or 22, proxy_user, proxy_password,
+                               proxy_pkey))]
     if proxy_jump is None:
         return []
     if isinstance(proxy_jump, (str, dict, Hop)):
         proxy_jump = [proxy_jump]
+    if not isinstance(proxy_jump, (list, tuple)):
+        raise InvalidAPIUseError('proxy_jump is a hop or a list of hops ("[user@]host[:port]", '
+                                 'dicts or Hops), not %s', type(proxy_jump).__name__)
     return [_parse_hop(spec) for spec in proxy_jump]
 
 

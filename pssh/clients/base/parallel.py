@@ -5,7 +5,6 @@
 nothing of the SSH library: a backend names its single-host client class in
 ``_client_class`` and may add constructor settings in ``_extra_settings``.
 """
-import codecs
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -14,20 +13,34 @@ from gevent.event import AsyncResult
 from gevent.lock import BoundedSemaphore
 from gevent.pool import Pool
 
-from ... import _compat, _deprecation, hostkeys, logger
+from ... import _checks, _compat, _deprecation, hostkeys, logger
 from ...config import (
     HostConfig, apply_ssh_config, merge, open_ssh_config, ssh_config_settings)
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
-    HostArgumentError, HostConfigError, InvalidAPIUseError, ShellError, Timeout)
+    HostArgumentError, HostConfigError, InvalidAPIUseError, PKeyFileError, ShellError, Timeout)
 from ...output import HostOutput
-from ._tunnel import ProxyPool
+from ._tunnel import ProxyPool, hops_for
 from .single import BaseSSHClient, InteractiveShell, load_private_key
 
 __all__ = ['BaseParallelSSHClient']
 
 # Client argument name -> HostConfig field, where they differ.
 _FIELD_NAMES = {'pkey': 'private_key'}
+
+
+def _per_host_sequence(name: str, values: Any) -> Sequence[Any]:
+    """``host_args``/``copy_args`` as a sequence indexed by host position."""
+    if isinstance(values, (str, bytes, Mapping)):
+        raise HostArgumentError('%s must be a sequence with one item per host, not a %s',
+                                name, type(values).__name__)
+    if isinstance(values, Sequence):
+        return values
+    try:
+        return list(values)
+    except TypeError:
+        raise HostArgumentError('%s must be a sequence with one item per host, got %s',
+                                name, type(values).__name__) from None
 
 
 def _materialise_hosts(hosts: Any) -> List[str]:
@@ -42,9 +55,10 @@ def _materialise_hosts(hosts: Any) -> List[str]:
         raise TypeError('hosts must be an iterable of host names, got %s'
                         % type(hosts).__name__) from None
     for index, host in enumerate(hosts):
+        # ValueError for a wrong type too, as the single client has always done.
         if not isinstance(host, str) or not host:
-            raise ValueError('hosts[%d] must be a non-empty host name string, got %r'
-                             % (index, host))
+            raise ValueError('hosts[%d] must be a non-empty host name string, got %s %r'
+                             % (index, type(host).__name__, host))
     return hosts
 
 
@@ -76,8 +90,16 @@ class BaseParallelSSHClient:
                  keyboard_interactive: bool = False, **extra_settings: Any) -> None:
         if keyboard_interactive and not password:
             raise InvalidAPIUseError('keyboard_interactive=True needs a password')
-        if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 1:
-            raise ValueError('pool_size must be a positive int, got %r' % (pool_size,))
+        owner = type(self).__name__
+        _checks.count('pool_size', pool_size, owner, minimum=1)
+        _checks.settings(owner, port=port, proxy_port=proxy_port, timeout=timeout,
+                         retry_delay=retry_delay, num_retries=num_retries,
+                         keepalive_seconds=keepalive_seconds, user=user, password=password,
+                         proxy_host=proxy_host, proxy_user=proxy_user,
+                         proxy_password=proxy_password)
+        # A bad bastion chain fails here, not once per host while connecting.
+        hops_for(proxy_host, proxy_port, proxy_user, proxy_password, proxy_pkey,
+                 extra_settings.get('proxy_jump'))
         self._hosts: List[str] = []
         self._host_clients: Dict[Tuple[int, str], BaseSSHClient] = {}
         self._connecting: Dict[Tuple[int, str], AsyncResult] = {}
@@ -149,6 +171,13 @@ class BaseParallelSSHClient:
             if not isinstance(config, HostConfig):
                 raise HostConfigError('host_config[%s] must be a HostConfig, got %s',
                                       index, type(config).__name__)
+            if config.is_set('proxy_jump'):
+                try:
+                    hops_for(None, None, None, None, None, config.proxy_jump)
+                except (InvalidAPIUseError, TypeError, ValueError) as exc:
+                    raise HostConfigError('host_config[%s] (host %s): %s', index,
+                                          self._hosts[index] if index < len(self._hosts)
+                                          else '?', exc) from None
         if len(host_config) != len(self._hosts):
             raise ValueError('host_config has %d entries for %d hosts' % (
                 len(host_config), len(self._hosts)))
@@ -184,10 +213,15 @@ class BaseParallelSSHClient:
                 settings['proxy_jump'] = None
             elif config.is_set('proxy_jump'):
                 settings['proxy_host'] = None
-            if config.is_set('private_key'):
-                settings['pkey'] = load_private_key(config.private_key)
-            if config.is_set('proxy_pkey'):
-                settings['proxy_pkey'] = load_private_key(config.proxy_pkey)
+            try:
+                if config.is_set('private_key'):
+                    settings['pkey'] = load_private_key(config.private_key)
+                if config.is_set('proxy_pkey'):
+                    settings['proxy_pkey'] = load_private_key(config.proxy_pkey)
+            except PKeyFileError as exc:
+                raise PKeyFileError('%s (host_config[%s], host %s)', exc, index,
+                                    self._hosts[index] if index < len(self._hosts) else '?') \
+                    from None
         if isinstance(settings.get('host_key'), dict):
             settings['host_key'] = settings['host_key'].get(self._hosts[index])
         return settings
@@ -272,7 +306,10 @@ class BaseParallelSSHClient:
         """
         if return_list is not _compat.UNSET or timeout is not _compat.UNSET:
             read_timeout = _compat.legacy_run_kwargs(return_list, timeout, read_timeout)
-        codecs.lookup(encoding)
+        _checks.encoding(encoding)
+        _checks.seconds('read_timeout', read_timeout, 'run_command')
+        _checks.text('user', user, 'run_command')
+        _checks.text('shell', shell, 'run_command')
         hosts = self._prepare_run()
         commands = self._per_host_commands(command, host_args, hosts)
         greenlets = [
@@ -308,11 +345,8 @@ class BaseParallelSSHClient:
             raise TypeError('command must be a str, got %s' % type(command).__name__)
         if host_args is None:
             return [command] * len(hosts)
-        try:
-            count = len(host_args)
-        except TypeError:
-            raise HostArgumentError('host_args must be a sequence, got %s',
-                                    type(host_args).__name__) from None
+        host_args = _per_host_sequence('host_args', host_args)
+        count = len(host_args)
         if count < len(hosts):
             raise HostArgumentError('Got %s host_args for %s hosts', count, len(hosts))
         try:
@@ -399,6 +433,7 @@ class BaseParallelSSHClient:
         if not isinstance(output, list):
             raise ValueError('output must be the list returned by run_command, got %s'
                              % type(output).__name__)
+        _checks.seconds('timeout', timeout, 'join')
         loop = gevent.get_hub().loop
         deadline = None if timeout is None else loop.now() + timeout
         finished: List[HostOutput] = []
@@ -444,8 +479,10 @@ class BaseParallelSSHClient:
         """Open an interactive shell on every host.
 
         :raises: the first host's error, in host order.
+        :raises LookupError: unknown ``encoding``.
         """
-        codecs.lookup(encoding)
+        _checks.encoding(encoding)
+        _checks.seconds('read_timeout', read_timeout, 'open_shell')
 
         def open_one(index: int, host: str) -> InteractiveShell:
             return self._get_client(index, host).open_shell(
@@ -479,6 +516,7 @@ class BaseParallelSSHClient:
         :raises Timeout: ``Timeout(message, timeout, finished, unfinished)`` with the
           shells that did and did not exit within ``timeout`` seconds.
         """
+        _checks.seconds('timeout', timeout, 'join_shells')
         greenlets = [self.pool.spawn(shell.close) for shell in shells]
         gevent.joinall(greenlets, timeout=timeout)
         finished = [shell for shell, greenlet in zip(shells, greenlets) if greenlet.ready()]
@@ -508,11 +546,8 @@ class BaseParallelSSHClient:
         hosts = self._hosts
         if copy_args is None:
             return [(local_file, remote_file)] * len(hosts)
-        try:
-            count = len(copy_args)
-        except TypeError:
-            raise HostArgumentError('copy_args must be a sequence, got %s',
-                                    type(copy_args).__name__) from None
+        copy_args = _per_host_sequence('copy_args', copy_args)
+        count = len(copy_args)
         if count < len(hosts):
             raise HostArgumentError('Got %s copy_args for %s hosts', count, len(hosts))
         paths = []
@@ -520,6 +555,10 @@ class BaseParallelSSHClient:
             args = copy_args[index]
             try:
                 if named:
+                    if not isinstance(args, Mapping):
+                        raise HostArgumentError(
+                            'copy_args[%s] must be a dict with keys local_file and remote_file, '
+                            'got %s', index, type(args).__name__)
                     paths.append((args['local_file'], args['remote_file']))
                 else:
                     # A path without a placeholder is the same for every host.
@@ -583,7 +622,9 @@ class BaseParallelSSHClient:
         ``local_file % copy_args[i]`` with no suffix).
 
         :returns: one greenlet per host, returned at once.
+        :raises LookupError: unknown ``encoding``.
         """
+        _checks.encoding(encoding)
         return self._download('copy_remote_file', remote_file, local_file, recurse,
                               suffix_separator, copy_args, False, encoding=encoding)
 
@@ -626,4 +667,9 @@ class BaseParallelSSHClient:
         self.close()
 
     def __repr__(self) -> str:
-        return '<%s of %d hosts>' % (type(self).__name__, len(self._hosts))
+        hosts = self._hosts
+        shown = ', '.join(hosts[:5]) + (', ...' if len(hosts) > 5 else '')
+        return '<%s of %d host%s [%s] as %s, port %s, %d connected>' % (
+            type(self).__name__, len(hosts), '' if len(hosts) == 1 else 's', shown,
+            self.user or 'the local user', self.port,
+            sum(1 for client in self._host_clients.values() if client._io is not None))

@@ -8,7 +8,6 @@ below); each primitive either finishes, or returns :attr:`BaseSSHClient._again`
 when the library would block, and everything here then waits on the session's
 :class:`~pssh.clients.base._io.SessionIO` for exactly as long as needed.
 """
-import codecs
 import contextlib
 import getpass
 import os
@@ -23,7 +22,7 @@ from gevent import socket as gsocket
 from gevent.event import Event
 from gevent.lock import Semaphore
 
-from ... import logger
+from ... import _checks, logger
 from ..._deprecation import deprecated
 from ...config import apply_ssh_config, ssh_config_settings
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
@@ -45,6 +44,16 @@ _READ_SIZE = 256 * 1024
 _WRITE_PIECE = 64 * 1024
 
 
+class _KeyBytes(bytes):
+    """The bytes of a key read from a file, which remember the file's path so
+    that errors about the key can name it. Its repr never shows the key."""
+
+    path: str
+
+    def __repr__(self) -> str:
+        return '<private key read from %s>' % (self.path,)
+
+
 def load_private_key(pkey: Union[str, bytes, 'os.PathLike[str]', None]) -> Optional[bytes]:
     """The bytes of a private key given as a path or as the key itself.
 
@@ -57,10 +66,25 @@ def load_private_key(pkey: Union[str, bytes, 'os.PathLike[str]', None]) -> Optio
     path = os.path.expanduser(os.fspath(pkey))
     try:
         with open(path, 'rb') as fh:
-            return fh.read()
+            key = _KeyBytes(fh.read())
     except OSError as exc:
         raise PKeyFileError('Cannot read private key file %s: %s', path,
                             exc.strerror or exc) from None
+    key.path = path
+    return key
+
+
+def _plain(key: Optional[bytes]) -> Optional[bytes]:
+    # The SSH libraries take exactly bytes, not a subclass.
+    return bytes(key) if key is not None and type(key) is not bytes else key
+
+
+def key_name(pkey: Any) -> str:
+    """How messages name a private key: its path, never its bytes."""
+    if isinstance(pkey, (str, os.PathLike)):
+        return os.path.expanduser(os.fspath(pkey))
+    path = getattr(pkey, 'path', None)
+    return path if path is not None else 'key given as bytes'
 
 
 def build_command(command: str, sudo: bool = False, user: Optional[str] = None,
@@ -274,11 +298,15 @@ class BaseSSHClient:
             known_hosts, host_key_policy = given['known_hosts'], given['host_key_policy']
             compress = given['compress']
         if not isinstance(host, str) or not host:
-            raise ValueError('host must be a non-empty string, got %r' % (host,))
+            raise ValueError('host must be a non-empty host name string, got %s %r'
+                             % (type(host).__name__, host))
         if port is None:
             port = 22
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise ValueError('port of %s must be an int between 1 and 65535, got %r' % (host, port))
+        _checks.settings(type(self).__name__, host, port=port, proxy_port=proxy_port,
+                         timeout=timeout, retry_delay=retry_delay, num_retries=num_retries,
+                         keepalive_seconds=keepalive_seconds, user=user, password=password,
+                         alias=alias, proxy_host=proxy_host, proxy_user=proxy_user,
+                         proxy_password=proxy_password)
         if keyboard_interactive and not password:
             raise InvalidAPIUseError(
                 'keyboard_interactive=True needs a password to answer the prompt (host %s)', host)
@@ -307,7 +335,7 @@ class BaseSSHClient:
         self.proxy_password = proxy_password
         self.proxy_pkey = proxy_pkey
         try:
-            self._pkey_data = load_private_key(pkey)
+            self._pkey_data = _plain(load_private_key(pkey))
         except PKeyFileError as exc:
             raise PKeyFileError('%s (for %s)', exc, host) from None
         self.proxy_jump = proxy_jump
@@ -731,7 +759,7 @@ class BaseSSHClient:
         """
         passphrase = self.password or ''
         if self._pkey_data is not None:
-            name = self.pkey if isinstance(self.pkey, (str, os.PathLike)) else 'key given as bytes'
+            name = key_name(self.pkey)
             try:
                 self._call(self._b_auth_key, self._pkey_data, passphrase, timeout=self.timeout,
                            what='public key authentication')
@@ -739,6 +767,13 @@ class BaseSSHClient:
             except AuthenticationError as exc:
                 raise AuthenticationError('Authentication as %s on %s:%s failed with private key %s: %s',
                                           self.user, self.host, self.port, name, exc) from None
+            except PKeyFileError as exc:
+                cause = exc.__cause__
+                detail = ' (%s)' % type(cause).__name__ if cause is not None else ''
+                raise PKeyFileError(
+                    'Private key %s could not be used for %s@%s:%s: it is corrupt, of an '
+                    'unsupported type, or its passphrase is wrong%s', name, self.user, self.host,
+                    self.port, detail) from None
         tried = []
         if self.allow_agent:
             tried.append('ssh-agent')
@@ -753,7 +788,7 @@ class BaseSSHClient:
                     continue
                 tried.append(path)
                 try:
-                    key = load_private_key(path)
+                    key = _plain(load_private_key(path))
                     self._call(self._b_auth_key, key, passphrase, timeout=self.timeout,
                                what='public key authentication')
                     return
@@ -837,9 +872,12 @@ class BaseSSHClient:
         """
         if not isinstance(command, str):
             raise TypeError('command must be a str, got %s' % type(command).__name__)
-        codecs.lookup(encoding)
+        _checks.encoding(encoding)
         if read_timeout is None:
             read_timeout = timeout
+        _checks.seconds('read_timeout', read_timeout, 'run_command', self.host)
+        _checks.text('user', user, 'run_command', self.host)
+        _checks.text('shell', shell, 'run_command', self.host)
         line = build_command(command, sudo=sudo, user=user, shell=shell)
         channel = self.open_session()
         try:
@@ -924,6 +962,7 @@ class BaseSSHClient:
         """
         if not isinstance(host_output, HostOutput):
             raise ValueError('%r is not a HostOutput' % (host_output,))
+        _checks.seconds('timeout', timeout, 'wait_finished', self.host)
         channel = host_output.channel
         if channel is None:
             return
@@ -970,8 +1009,10 @@ class BaseSSHClient:
         """Start an interactive login shell.
 
         :raises ShellError: the server refused.
+        :raises LookupError: unknown ``encoding``.
         """
-        codecs.lookup(encoding)
+        _checks.encoding(encoding)
+        _checks.seconds('read_timeout', read_timeout, 'open_shell', self.host)
         channel = self.open_session()
         try:
             self._call(self._b_shell, channel.raw, timeout=self.timeout, what='starting a shell')
@@ -1110,7 +1151,9 @@ class BaseSSHClient:
         :raises ValueError: ``remote_file`` is a directory and ``recurse`` is False.
         :raises SFTPIOError: ``remote_file`` does not exist or cannot be read.
         :raises OSError: ``local_file`` cannot be written.
+        :raises LookupError: unknown ``encoding``.
         """
+        _checks.encoding(encoding)
         with self._sftp_session(sftp) as sftp:
             remote = _transfer.remote_stat(self, sftp, remote_file)
             if remote is None:
@@ -1168,7 +1211,9 @@ class BaseSSHClient:
 
         :raises SCPError: the remote file is missing or the transfer failed.
         :raises ValueError: it is a directory and ``recurse`` is False.
+        :raises LookupError: unknown ``encoding``.
         """
+        _checks.encoding(encoding)
         if local_file.endswith(os.sep) or local_file.endswith('/'):
             local_file = os.path.join(local_file, posixpath.basename(remote_file.rstrip('/')))
         if not recurse:

@@ -353,7 +353,8 @@ class SSHClient(BaseSSHClient):
     def _b_translate(self, exc: BaseException) -> Optional[BaseException]:
         if not isinstance(exc, ssh_exc.BaseSSHError):
             return None
-        detail = ' '.join(str(arg) for arg in exc.args if arg) or type(exc).__name__
+        detail = ' '.join(arg.decode('utf-8', 'replace') if isinstance(arg, bytes) else str(arg)
+                          for arg in exc.args if arg) or type(exc).__name__
         if isinstance(exc, _AUTH_ERRORS):
             return AuthenticationError('%s (%s)', detail, type(exc).__name__)
         if isinstance(exc, ssh_exc.KeyImportError):

@@ -1,0 +1,114 @@
+"""Checks of the arguments the clients take.
+
+A bad argument fails at the call that takes it, with an error naming the
+setting (and the host, where there is one), never later inside a greenlet or as
+an error of the SSH library. The rule: a value of the wrong type raises
+:class:`TypeError`, a value of the right type out of range raises
+:class:`ValueError` (:class:`~pssh.config.HostConfig` raises ValueError for both,
+as its contract says). Messages never echo the value of a secret (password,
+passphrase, key): only its type.
+"""
+import codecs
+from typing import Any, Optional
+
+_NUMBER = (int, float)
+
+
+def _where(owner: str, host: Optional[str]) -> str:
+    return '%s for %s' % (owner, host) if host else owner
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, _NUMBER) and not isinstance(value, bool)
+
+
+def port(name: str, value: Any, owner: str = '', host: Optional[str] = None,
+         optional: bool = False) -> None:
+    """``value`` is a TCP port, 1 to 65535 (or None when ``optional``)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError('%s: %s must be an int between 1 and 65535, got %s' % (
+            _where(owner, host), name, type(value).__name__))
+    if not 0 < value < 65536:
+        raise ValueError('%s: %s must be between 1 and 65535, got %r' % (
+            _where(owner, host), name, value))
+
+
+def seconds(name: str, value: Any, owner: str = '', host: Optional[str] = None,
+            optional: bool = True) -> None:
+    """``value`` is a non-negative number of seconds (or None when ``optional``)."""
+    if value is None and optional:
+        return
+    if not _is_number(value):
+        raise TypeError('%s: %s must be a number of seconds%s, got %s' % (
+            _where(owner, host), name, ' or None' if optional else '', type(value).__name__))
+    if not value >= 0:  # also refuses NaN
+        raise ValueError('%s: %s must not be negative, got %r' % (_where(owner, host), name,
+                                                                  value))
+
+
+def count(name: str, value: Any, owner: str = '', host: Optional[str] = None,
+          minimum: int = 0, optional: bool = False) -> None:
+    """``value`` is an int of at least ``minimum`` (or None when ``optional``)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError('%s: %s must be an int, got %s' % (_where(owner, host), name,
+                                                          type(value).__name__))
+    if value < minimum:
+        raise ValueError('%s: %s must be at least %s, got %r' % (_where(owner, host), name,
+                                                                minimum, value))
+
+
+def text(name: str, value: Any, owner: str = '', host: Optional[str] = None,
+         optional: bool = True, empty: bool = True) -> None:
+    """``value`` is a str (or None when ``optional``). Its value is never shown:
+    this also checks passwords."""
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise TypeError('%s: %s must be a str%s, got %s' % (
+            _where(owner, host), name, ' or None' if optional else '', type(value).__name__))
+    if not empty and not value:
+        raise ValueError('%s: %s must not be empty' % (_where(owner, host), name))
+
+
+def keepalive(value: Any, owner: str = '', host: Optional[str] = None) -> None:
+    """``keepalive_seconds``: None, False, or a non-negative int."""
+    if value is None or value is False:
+        return
+    count('keepalive_seconds', value, owner, host)
+
+
+def encoding(value: Any) -> None:
+    """``value`` names a codec.
+
+    :raises TypeError: it is not a str.
+    :raises LookupError: no codec has that name.
+    """
+    if not isinstance(value, str):
+        raise TypeError('encoding must be the name of a codec such as "utf-8", got %s'
+                        % type(value).__name__)
+    codecs.lookup(value)
+
+
+def settings(owner: str, host: Optional[str] = None, **values: Any) -> None:
+    """Check the connection settings both clients take, those given in ``values``."""
+    for name in ('port',):
+        if name in values:
+            port(name, values[name], owner, host)
+    if 'proxy_port' in values:
+        port('proxy_port', values['proxy_port'], owner, host, optional=True)
+    for name in ('timeout', 'retry_delay'):
+        if name in values:
+            seconds(name, values[name], owner, host)
+    if 'num_retries' in values:
+        count('num_retries', values['num_retries'], owner, host, optional=True)
+    if 'keepalive_seconds' in values:
+        keepalive(values['keepalive_seconds'], owner, host)
+    for name in ('user', 'password', 'alias', 'proxy_user', 'proxy_password'):
+        if name in values:
+            text(name, values[name], owner, host)
+    if 'proxy_host' in values:
+        text('proxy_host', values['proxy_host'], owner, host, empty=False)

@@ -1,0 +1,297 @@
+"""500 hosts at once, one in ten failing in its own way; and no leaks over many rounds.
+
+The good hosts are four real sshd (on 127.0.0.1-4), each addressed many times;
+the bad ones are: closed ports on addresses where nothing listens (refused),
+names under ``.invalid`` (unknown), a key no server accepts (authentication),
+listeners that accept and never send a byte (connect timeout), and listeners
+that answer with garbage instead of SSH. With ``stop_on_errors=False`` every good
+host's output must be complete and correct, and every bad host's exception of
+the right type and naming its host.
+"""
+import ctypes
+import gc
+import os
+import resource
+import selectors
+import socket
+import subprocess
+import threading
+import time
+
+import gevent
+import pytest
+
+from pssh.config import HostConfig
+from pssh.exceptions import (
+    AuthenticationError, ConnectTimeoutError, HostConnectionError, PsshError, SSHError,
+    UnknownHostError)
+from pssh.testing import start_servers
+
+from pssh.clients.native import ParallelSSHClient  # replaced per backend
+
+BOTH_BACKENDS = True
+
+N_HOSTS = 500
+SERVER_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4']
+KINDS = ('refused', 'unknown', 'auth', 'silent', 'garbage')
+SILENT_TIMEOUT = 3
+
+
+@pytest.fixture(scope='module')
+def servers():
+    with start_servers(len(SERVER_ADDRESSES), addresses=SERVER_ADDRESSES) as group:
+        yield group
+
+
+@pytest.fixture(scope='module')
+def fd_limit():
+    """Room for ~4 descriptors per host: raise the soft limit (up to the hard one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 8192 if hard == resource.RLIM_INFINITY else min(8192, hard)
+    if wanted < 4 * N_HOSTS:
+        pytest.skip('file descriptor limit %s is too low for %s hosts' % (hard, N_HOSTS))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.fixture(scope='module')
+def other_key(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('scale-key') / 'id_other')
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', path],
+                   check=True, capture_output=True, timeout=30)
+    return path
+
+
+class BadListeners:
+    """Listeners on 127.0.2.x that never accept (the kernel completes the TCP
+    handshake, nobody speaks), and on 127.0.3.x that answer with garbage and hang
+    up: one thread serves the latter, woken by a pipe to stop."""
+
+    GARBAGE = [b'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n',
+               b'SSH-2.0-NotReally\r\n' + bytes(range(256)) * 16]
+
+    def __init__(self, count):
+        self.silent = []
+        self.garbage = []
+        for index in range(count):
+            sock = socket.socket()
+            sock.bind(('127.0.2.%d' % (index + 1), 0))
+            sock.listen(64)
+            self.silent.append(sock)
+            sock = socket.socket()
+            sock.bind(('127.0.3.%d' % (index + 1), 0))
+            sock.listen(64)
+            sock.setblocking(False)
+            self.garbage.append(sock)
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        selector = selectors.DefaultSelector()
+        for index, sock in enumerate(self.garbage):
+            selector.register(sock, selectors.EVENT_READ, index)
+        selector.register(self._wake_r, selectors.EVENT_READ, None)
+        try:
+            while True:
+                for key, _events in selector.select():
+                    if key.data is None:
+                        return
+                    try:
+                        conn, _addr = key.fileobj.accept()
+                    except BlockingIOError:
+                        continue
+                    with conn:
+                        conn.setblocking(True)
+                        try:
+                            conn.sendall(self.GARBAGE[key.data % len(self.GARBAGE)])
+                        except OSError:
+                            pass
+        finally:
+            selector.close()
+
+    def close(self):
+        os.write(self._wake_w, b'x')
+        self._thread.join(10)
+        for sock in self.silent + self.garbage:
+            sock.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+
+@pytest.fixture(scope='module')
+def bad_listeners():
+    listeners = BadListeners(N_HOSTS // 10 // len(KINDS) + 1)
+    try:
+        yield listeners
+    finally:
+        listeners.close()
+
+
+def _plan(servers, listeners, other_key):
+    """Hosts, their HostConfig, and what each should give."""
+    hosts, config, expect = [], [], []
+    counters = dict.fromkeys(KINDS, 0)
+    for index in range(N_HOSTS):
+        if index % 10 == 7:
+            kind = KINDS[(index // 10) % len(KINDS)]
+            number = counters[kind]
+            counters[kind] += 1
+            alias = '%s-%d' % (kind, number)
+            if kind == 'refused':
+                host, conf = '127.0.1.%d' % (number + 1), HostConfig(port=9, alias=alias)
+            elif kind == 'unknown':
+                host, conf = 'host-%d.pssh-test.invalid' % number, HostConfig(alias=alias)
+            elif kind == 'auth':
+                server = servers[number % len(servers)]
+                host, conf = server.host, HostConfig(port=server.port, private_key=other_key,
+                                                     alias=alias)
+            elif kind == 'silent':
+                sock = listeners.silent[number]
+                host, port = sock.getsockname()
+                conf = HostConfig(port=port, timeout=SILENT_TIMEOUT, alias=alias)
+            else:
+                sock = listeners.garbage[number]
+                host, port = sock.getsockname()
+                conf = HostConfig(port=port, alias=alias)
+        else:
+            kind = 'good'
+            server = servers[index % len(servers)]
+            host, conf = server.host, HostConfig(port=server.port, alias='good-%d' % index)
+        hosts.append(host)
+        config.append(conf)
+        expect.append(kind)
+    return hosts, config, expect
+
+
+EXPECTED_ERRORS = {
+    'refused': ConnectionRefusedError,
+    'unknown': UnknownHostError,
+    'auth': AuthenticationError,
+    'silent': ConnectTimeoutError,
+    'garbage': (HostConnectionError, SSHError),
+}
+
+
+@pytest.mark.timeout(240)
+def test_500_hosts_with_assorted_failures(servers, bad_listeners, other_key, fd_limit):
+    hosts, config, expect = _plan(servers, bad_listeners, other_key)
+    assert expect.count('good') == 450 and len(hosts) == N_HOSTS
+    # Host i prints its own number on both streams, a number of lines that
+    # depends on it, and exits with its own status.
+    command = 'echo out-%(i)s; echo err-%(i)s >&2; seq 1 %(n)s; exit %(rc)s'
+    args = [dict(i=i, n=50 + i % 50, rc=i % 7) for i in range(N_HOSTS)]
+    client = ParallelSSHClient(hosts, user=servers.user, pkey=servers.user_key,
+                               num_retries=1, timeout=20, allow_agent=False,
+                               identity_auth=False, host_config=config)
+    try:
+        start = time.monotonic()
+        output = client.run_command(command, host_args=args, stop_on_errors=False)
+        client.join(output, timeout=120)
+        elapsed = time.monotonic() - start
+        assert len(output) == N_HOSTS
+        failures = {}
+        for index, (host_out, kind) in enumerate(zip(output, expect)):
+            assert host_out.host == hosts[index]
+            assert host_out.alias == config[index].alias
+            if kind == 'good':
+                assert host_out.exception is None, (index, repr(host_out.exception))
+                stdout = list(host_out.stdout)
+                assert stdout == ['out-%d' % index] + [
+                    str(n) for n in range(1, 51 + index % 50)], index
+                assert list(host_out.stderr) == ['err-%d' % index]
+                assert host_out.exit_code == index % 7
+                continue
+            exc = host_out.exception
+            failures.setdefault(kind, []).append(exc)
+            assert isinstance(exc, EXPECTED_ERRORS[kind]), (index, kind, repr(exc))
+            assert isinstance(exc, PsshError), (index, kind, repr(exc))
+            assert hosts[index] in str(exc), (kind, str(exc))
+            for attr in ('stdout', 'stderr', 'stdin', 'channel', 'client', 'exit_code'):
+                assert getattr(host_out, attr) is None, (index, attr)
+        assert sorted(failures) == sorted(KINDS)
+        assert all(len(excs) == 10 for excs in failures.values())
+        # Bounded: the bad hosts fail alongside the good ones, not one after another.
+        assert elapsed < 150, elapsed
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------------------
+# No leaks: 20 rounds of connecting 200 hosts, running a command, closing.
+
+LEAK_ROUNDS = 20
+LEAK_HOSTS = 200
+#: RSS may grow this much over all rounds (allocator noise and fragmentation,
+#: measured at 0.3-2.3 MiB here); a leak of 1.5 KiB per connection would exceed
+#: it (4000 connections), as the 3 KiB one of libssh2's AES-GCM did.
+RSS_TOLERANCE_KB = 6 * 1024
+
+
+def _fds():
+    return len(os.listdir('/proc/self/fd'))
+
+
+def _greenlets():
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, gevent.Greenlet))
+
+
+def _rss_kb():
+    try:
+        # Hand freed heap pages back, so that RSS shows what is still in use.
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+    with open('/proc/self/statm') as fh:
+        return int(fh.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+
+
+def _settle():
+    """Let closed clients finish: their relay greenlets were killed without
+    waiting, and gevent closes sockets others wait on at the next loop turn."""
+    gevent.idle()
+    gc.collect()
+    gevent.idle()
+
+
+def _levels():
+    _settle()
+    return _fds(), _greenlets(), _rss_kb()
+
+
+@pytest.mark.timeout(240)
+def test_no_leaks_over_rounds_of_connect_run_close(request, servers, fd_limit):
+    if request.node.callspec.params.get('backend') == 'ssh':
+        request.applymarker(pytest.mark.xfail(
+            reason='libssh backend: memory grows ~0.5 KiB per authentication and ~2 KiB per '
+                   'command in C code (not in Python objects, not with ssh-python alone '
+                   'driven blocking); fds and greenlets do not leak', strict=False))
+    hosts = [servers[index % len(servers)].host for index in range(LEAK_HOSTS)]
+    config = [HostConfig(port=servers[index % len(servers)].port) for index in range(LEAK_HOSTS)]
+
+    def one_round(number):
+        client = ParallelSSHClient(hosts, user=servers.user, pkey=servers.user_key,
+                                   num_retries=1, timeout=20, allow_agent=False,
+                                   identity_auth=False, host_config=config)
+        try:
+            output = client.run_command('echo round-%s-%%s' % number,
+                                        host_args=list(range(LEAK_HOSTS)))
+            client.join(output, timeout=60)
+            for index, host_out in enumerate(output):
+                assert list(host_out.stdout) == ['round-%s-%s' % (number, index)]
+                assert host_out.exit_code == 0
+        finally:
+            client.close()
+
+    # Warm up: first-use allocations (imports, codecs, hub structures).
+    for number in range(2):
+        one_round(number)
+    fds, greenlets, rss = _levels()
+    for number in range(LEAK_ROUNDS):
+        one_round(number)
+    after_fds, after_greenlets, after_rss = _levels()
+    assert after_fds == fds, (fds, after_fds)
+    assert after_greenlets == greenlets, (greenlets, after_greenlets)
+    assert after_rss - rss < RSS_TOLERANCE_KB, (
+        'RSS grew by %s KiB over %s connections' % (after_rss - rss, LEAK_ROUNDS * LEAK_HOSTS))
