@@ -67,6 +67,18 @@ ensure_openssh() {
     fi
 }
 
+# The fault tests drop packets with iptables inside a network namespace (ip);
+# they need root, so the tools are only installed as root and when missing.
+ensure_fault_tools() {
+    is_root || return 0
+    local missing=()
+    command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        apt_install "${missing[@]}"
+    fi
+}
+
 # Sets PY to the interpreter that the Python packages go into.
 choose_python() {
     if [ -n "${PYTHON:-}" ]; then
@@ -157,6 +169,7 @@ case "$cmd" in
         ;;
     test)
         setup_all test,docs "$TEST_MODULES,sphinx"
+        ensure_fault_tools
         rc=0
         "$PY" -m pytest tests "$@" || rc=$?
         if [ "$rc" -eq 5 ]; then

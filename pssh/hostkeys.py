@@ -48,7 +48,7 @@ import hmac
 import os
 import re
 import struct
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 from . import logger
 from .exceptions import (
@@ -212,6 +212,9 @@ def _parse_line(text: str, path: str, number: int) -> Optional[KnownHostEntry]:
         return None
     return KnownHostEntry(marker, fields[0], fields[1], blob, path, number)
 
+
+# Unknown hosts already warned about, as (host, port, key blob).
+_WARNED: Set[Tuple[str, int, bytes]] = set()
 
 # Parsed files by path, with the (mtime, size) they were read at.
 _FILE_CACHE: Dict[str, Tuple[Tuple[int, int], List[KnownHostEntry]]] = {}
@@ -456,7 +459,10 @@ class HostKeyChecker:
             path = self.known_hosts.add(self.host, self.port, blob)
             logger.warning('Added %s key %s of %s:%s to %s', ktype, shown, self.host,
                            self.port, path)
-        else:
+        elif (self.host, self.port, blob) not in _WARNED:
+            # Once per host and key in a process: a script connecting to the
+            # same new hosts again and again is told once, not every time.
+            _WARNED.add((self.host, self.port, blob))
             logger.warning('Host %s:%s is not known; accepted its %s key %s without checking',
                            self.host, self.port, ktype, shown)
         self.accepted = blob

@@ -221,13 +221,18 @@ def test_bad_pins_fail_at_the_call(tmp_path):
 # Policies against a real server.
 
 @pytest.mark.timeout(60)
-def test_default_accepts_unknown_host_without_writing(server, kw, known, caplog):
+def test_default_accepts_unknown_host_without_writing(server, kw, known, caplog, monkeypatch):
+    monkeypatch.setattr(hostkeys, '_WARNED', set())
     caplog.set_level(logging.WARNING, logger='pssh')
     client = SSHClient(server.host, known_hosts=str(known), **kw)
     assert run_echo(client) == ['verified']
     assert not known.exists()
     messages = [r.getMessage() for r in caplog.records]
     assert any('not known' in m and str(server.port) in m for m in messages), messages
+    # Told once per host and key, not at every connection.
+    caplog.clear()
+    SSHClient(server.host, known_hosts=str(known), **kw)
+    assert not [r for r in caplog.records if 'not known' in r.getMessage()]
 
 
 @pytest.mark.timeout(60)
