@@ -8,6 +8,7 @@ user certificates.
 """
 import base64
 import os
+import weakref
 from typing import Any, Optional, Tuple
 
 from ssh import exceptions as ssh_exc
@@ -82,6 +83,7 @@ class SSHClient(BaseSSHClient):
         # Objects kept between tries of an operation that would block.
         self._opening: Optional[Any] = None
         self._auth_key: Optional[Any] = None
+        self._shared_key: Optional[_SharedKey] = None
         self._exit_states: dict = {}
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
@@ -161,13 +163,19 @@ class SSHClient(BaseSSHClient):
 
     def _b_auth_key(self, key: bytes, passphrase: str) -> Any:
         if self._auth_key is None:
+            with_cert = self.cert_file is not None and key is self._pkey_data
             try:
-                private = ssh_key.import_privkey_base64(key, passphrase=passphrase.encode())
+                holder = _import_private_key(key, passphrase, shared=not with_cert)
             except ssh_exc.KeyImportError:
                 raise PKeyFileError('Private key could not be used for %s@%s:%s (corrupt, '
                                     'unsupported, or wrong passphrase)', self.user, self.host,
                                     self.port) from None
-            if self.cert_file is not None and key is self._pkey_data:
+            private = holder.key
+            if not with_cert:
+                # Held for this client's life, so that the other clients
+                # connecting meanwhile (a parallel client's) use the same key.
+                self._shared_key = holder
+            if with_cert:
                 try:
                     cert = ssh_key.import_cert_file(self.cert_file)
                     ssh_key.copy_cert_to_privkey(cert, private)
@@ -306,7 +314,16 @@ class SSHClient(BaseSSHClient):
 
     def _b_wait_closed(self, raw: Any) -> Any:
         # After EOF libssh's reads no longer process packets; asking for the
-        # exit state does, until the status or the channel's close has come.
+        # exit status does, until the status or the channel's close has come.
+        # ssh-python's get_exit_state() leaks a 32-byte buffer each time it
+        # succeeds (libssh overwrites the pointer to it), which fragments the
+        # heap: ~1 KiB of RSS per command. get_exit_status() does not; it
+        # answers -1 both while nothing has come and for a command ended by
+        # a signal, so only then is get_exit_state() (for the signal) asked.
+        code = raw.get_exit_status()
+        if code >= 0:
+            self._exit_states[id(raw)] = (code, b'', False)
+            return 0
         try:
             state = raw.get_exit_state()
         except ssh_exc.BaseSSHError:
@@ -367,6 +384,39 @@ class SSHClient(BaseSSHClient):
             return Timeout('Timed out talking to %s:%s: %s', self.host, self.port, detail)
         return SSHError('SSH error on %s:%s: %s (%s)', self.host, self.port, detail,
                         type(exc).__name__)
+
+
+class _SharedKey:
+    """An imported private key, shared by the clients that authenticate with it."""
+
+    __slots__ = ('key', '__weakref__')
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+
+#: (key data, passphrase) -> _SharedKey, for as long as a client holds it.
+_shared_keys: 'weakref.WeakValueDictionary[Tuple[bytes, str], _SharedKey]' = \
+    weakref.WeakValueDictionary()
+
+
+def _import_private_key(data: bytes, passphrase: str, shared: bool = True) -> '_SharedKey':
+    """The private key in ``data``, imported once for all live clients using it.
+
+    ssh-python leaks a small libssh key structure with every key it imports
+    (its ``SSHKey.from_ptr`` allocates one in ``__cinit__`` and overwrites the
+    pointer): with a parallel client importing the same key for each host,
+    that fragmented the heap by ~1 KiB per connection. An entry lives only as
+    long as a client holds it. A key a certificate gets attached to is not
+    shared.
+    """
+    if not shared:
+        return _SharedKey(ssh_key.import_privkey_base64(data, passphrase=passphrase.encode()))
+    entry = _shared_keys.get((data, passphrase))
+    if entry is None:
+        entry = _SharedKey(ssh_key.import_privkey_base64(data, passphrase=passphrase.encode()))
+        _shared_keys[(data, passphrase)] = entry
+    return entry
 
 
 class _Descriptor:
