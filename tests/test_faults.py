@@ -413,7 +413,10 @@ def test_sshd_killed_mid_copy(fresh_server, proxy, tmp_path, kind):
 def test_latency_and_byte_at_a_time_delivery(fresh_server, proxy, tmp_path):
     proxy.set_latency(0.1)
     proxy.set_slicing(1)
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=1))
+    # Keepalives on, with an interval a link this slow can answer within: at
+    # one byte per write, a busy machine can take seconds for one packet each
+    # way (OpenSSH with ServerAliveInterval 1 would give up on it too).
+    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=10))
     host_out = client.run_command('seq 1 2000; echo err >&2; exit 3')
     client.wait_finished(host_out, timeout=60)
     assert list(host_out.stdout) == [str(i) for i in range(1, 2001)]

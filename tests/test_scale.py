@@ -249,11 +249,14 @@ def _rss_kb():
 
 
 def _settle():
-    """Let closed clients finish: their relay greenlets were killed without
-    waiting, and gevent closes sockets others wait on at the next loop turn."""
-    gevent.idle()
-    gc.collect()
-    gevent.idle()
+    """Let closed clients finish: their greenlets were killed without waiting,
+    and gevent closes sockets others wait on at a later loop turn. Under load
+    that takes more than one turn: wait until the hub has nothing left to run
+    (bounded, for a watcher that never ends)."""
+    for _ in range(3):
+        gevent.wait(timeout=5)
+        gc.collect()
+        gevent.idle()
 
 
 def _levels():
