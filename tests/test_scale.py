@@ -294,8 +294,10 @@ def test_no_leaks_over_rounds_of_connect_run_close(backend, servers, fd_limit, t
     for number in range(LEAK_ROUNDS):
         one_round(number)
     after_fds, after_greenlets, after_rss = _levels()
-    assert after_fds == fds, (fds, after_fds)
-    assert after_greenlets == greenlets, (greenlets, after_greenlets)
+    # At most the starting level: work left over from an earlier test (its
+    # clients' greenlets finishing) may still be counted in the start level.
+    assert after_fds <= fds, (fds, after_fds)
+    assert after_greenlets <= greenlets, (greenlets, after_greenlets)
     # ssh-python 1.2 loses a few small C allocations per connection that we
     # cannot avoid (SSHKey.from_ptr overwrites the key it made in
     # get_server_publickey, which the host-key check needs): a looser bound
