@@ -118,22 +118,14 @@ def _check(name: str, value: Any) -> None:
         raise ValueError('HostConfig %s must be between 1 and 65535, got %r' % (name, value))
     if name in _NON_NEGATIVE and value < 0:
         raise ValueError('HostConfig %s must not be negative, got %r' % (name, value))
-    if name in _HOST_KEY_CHECKS:
+    if name in _HOST_KEY_FIELDS:
         try:
-            _HOST_KEY_CHECKS[name](value)
+            hostkeys.check_settings(**{name: value})
         except InvalidAPIUseError as exc:
             raise ValueError('HostConfig %s: %s' % (name, exc)) from None
 
 
-def _check_known_hosts(value: Any) -> None:
-    hostkeys.KnownHosts(value)
-
-
-_HOST_KEY_CHECKS = {
-    'host_key_policy': hostkeys.normalise_policy,
-    'known_hosts': _check_known_hosts,
-    'host_key': hostkeys.parse_pins,
-}
+_HOST_KEY_FIELDS = frozenset(('host_key_policy', 'known_hosts', 'host_key'))
 
 
 class HostConfig:

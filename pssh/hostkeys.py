@@ -57,7 +57,7 @@ from .exceptions import (
 __all__ = [
     'POLICIES', 'DEFAULT_POLICY', 'DEFAULT_KNOWN_HOSTS', 'KnownHostEntry', 'KnownHosts',
     'fingerprint', 'md5_fingerprint', 'key_type', 'known_hosts_name', 'normalise_policy',
-    'HostKeyChecker',
+    'HostKeyChecker', 'check_settings',
 ]
 
 #: The policies, by their canonical names.
@@ -370,6 +370,20 @@ def parse_pins(value: Any) -> Optional[List[_Pin]]:
     if not pins:
         raise InvalidAPIUseError('host_key is an empty list: no key could ever match')
     return pins
+
+
+def check_settings(host_key_policy: Any = None, known_hosts: Any = None,
+                   host_key: Any = None) -> None:
+    """Fail now for host key settings that could never work.
+
+    ``host_key`` may also be a dict of pins by host name (the parallel client's form).
+
+    :raises InvalidAPIUseError: an unknown policy, a bad path list or an unreadable pin.
+    """
+    normalise_policy(host_key_policy)
+    KnownHosts(known_hosts)
+    for value in host_key.values() if isinstance(host_key, dict) else [host_key]:
+        parse_pins(value)
 
 
 class HostKeyChecker:

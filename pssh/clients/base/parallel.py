@@ -62,15 +62,6 @@ def _materialise_hosts(hosts: Any) -> List[str]:
     return hosts
 
 
-def _check_host_key_settings(settings: Mapping[str, Any]) -> None:
-    """Bad host key settings fail at the constructor, not later in a host's greenlet."""
-    hostkeys.normalise_policy(settings.get('host_key_policy'))
-    hostkeys.KnownHosts(settings.get('known_hosts'))
-    pins = settings.get('host_key')
-    for value in pins.values() if isinstance(pins, dict) else [pins]:
-        hostkeys.parse_pins(value)
-
-
 class BaseParallelSSHClient:
     """Runs commands on many hosts at once. See the backends' ParallelSSHClient."""
 
@@ -126,7 +117,9 @@ class BaseParallelSSHClient:
         self.keyboard_interactive = keyboard_interactive
         self._ssh_config = open_ssh_config(extra_settings.pop('ssh_config', None))
         self._extra_settings = extra_settings
-        _check_host_key_settings(extra_settings)
+        # Bad host key settings fail here, not later in each host's greenlet.
+        hostkeys.check_settings(extra_settings.get('host_key_policy'),
+                                extra_settings.get('known_hosts'), extra_settings.get('host_key'))
         self.host_config = self._check_host_config(host_config)
         # Read key files once; every host shares the bytes.
         self._pkey_data = load_private_key(pkey)
@@ -672,4 +665,4 @@ class BaseParallelSSHClient:
         return '<%s of %d host%s [%s] as %s, port %s, %d connected>' % (
             type(self).__name__, len(hosts), '' if len(hosts) == 1 else 's', shown,
             self.user or 'the local user', self.port,
-            sum(1 for client in self._host_clients.values() if client._io is not None))
+            sum(1 for client in self._host_clients.values() if not client.connection_lost))
