@@ -74,3 +74,45 @@ def test_gssapi_requested_falls_back_to_key(server, client_kwargs):
     with SSHClient(server.host, gssapi_auth=True, gssapi_server_identity='host@localhost',
                    gssapi_delegate_credentials=True, **client_kwargs) as client:
         assert list(client.run_command('echo after gssapi').stdout) == ['after gssapi']
+
+
+# ssh-python 1.2 loses memory in get_server_publickey() and get_exit_state();
+# the client asks libssh for both directly (pssh.clients.ssh._libssh) and falls
+# back to ssh-python's calls where that is not possible.
+
+@pytest.mark.timeout(60)
+def test_direct_libssh_calls_agree_with_ssh_python(server, client_kwargs):
+    from pssh.clients.ssh import _libssh
+    assert _libssh.server_key_base64 is not None and _libssh.exit_state is not None
+    with SSHClient(server.host, **client_kwargs) as client:
+        offered = _libssh.server_key_base64(client.session)
+        assert offered == client.session.get_server_publickey().export_pubkey_base64()
+        assert server.known_hosts_line().split()[2].encode() == offered
+        channel = client.open_session()
+        assert _libssh.exit_state(channel.raw) == (-2, b'', False)  # nothing came yet
+        client.close_channel(channel)
+        killed = client.run_command('kill -TERM $$')
+        client.wait_finished(killed, timeout=20)
+        code, name, _core = _libssh.exit_state(killed.channel.raw)
+        assert (code, name) == (-1, b'TERM')  # no exit status with a signal
+        assert _libssh.exit_state(object()) is None
+        assert _libssh.server_key_base64(object()) is None
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize('direct', [True, False], ids=['direct', 'ssh-python'])
+def test_exit_states_and_host_key_either_way(server, client_kwargs, monkeypatch, direct):
+    from pssh.clients.ssh import _libssh
+    if not direct:
+        monkeypatch.setattr(_libssh, 'server_key_base64', None)
+        monkeypatch.setattr(_libssh, 'exit_state', None)
+    with SSHClient(server.host, host_key=server.known_hosts_line(), host_key_policy='strict',
+                   **client_kwargs) as client:
+        ok = client.run_command('echo done')
+        failed = client.run_command('exit 3')
+        killed = client.run_command('echo started; kill -TERM $$; echo not reached')
+        for host_out in (ok, failed, killed):
+            client.wait_finished(host_out, timeout=20)
+        assert (list(ok.stdout), ok.exit_code, ok.exit_signal) == (['done'], 0, None)
+        assert (failed.exit_code, failed.exit_signal) == (3, None)
+        assert (list(killed.stdout), killed.exit_signal) == (['started'], 'TERM')

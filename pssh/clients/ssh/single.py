@@ -22,6 +22,7 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import AuthenticationError, PKeyFileError, SessionError, SSHError, Timeout
 from ..base._io import READ, WRITE
 from ..base.single import BaseSSHClient, signal_exit_code
+from . import _libssh
 
 __all__ = ['SSHClient']
 
@@ -125,6 +126,10 @@ class SSHClient(BaseSSHClient):
         return session
 
     def _b_host_key(self) -> bytes:
+        if _libssh.server_key_base64 is not None:
+            text = _libssh.server_key_base64(self.session)
+            if text is not None:
+                return base64.b64decode(text)
         key = self.session.get_server_publickey()
         return base64.b64decode(key.export_pubkey_base64())
 
@@ -315,19 +320,21 @@ class SSHClient(BaseSSHClient):
     def _b_wait_closed(self, raw: Any) -> Any:
         # After EOF libssh's reads no longer process packets; asking for the
         # exit status does, until the status or the channel's close has come.
-        # ssh-python's get_exit_state() leaks a 32-byte buffer each time it
-        # succeeds (libssh overwrites the pointer to it), which fragments the
-        # heap: ~1 KiB of RSS per command. get_exit_status() does not; it
-        # answers -1 both while nothing has come and for a command ended by
-        # a signal, so only then is get_exit_state() (for the signal) asked.
-        code = raw.get_exit_status()
-        if code >= 0:
-            self._exit_states[id(raw)] = (code, b'', False)
-            return 0
-        try:
-            state = raw.get_exit_state()
-        except ssh_exc.BaseSSHError:
-            state = (None, b'', False)
+        # ssh-python's get_exit_state() loses a 32-byte buffer each time it
+        # succeeds, so libssh is asked directly where it can be (_libssh);
+        # otherwise get_exit_status() first, which answers -1 both while
+        # nothing has come and for a command ended by a signal, and only then
+        # get_exit_state() (for the signal).
+        state = _libssh.exit_state(raw) if _libssh.exit_state is not None else None
+        if state is None:
+            code = raw.get_exit_status()
+            if code >= 0:
+                self._exit_states[id(raw)] = (code, b'', False)
+                return 0
+            try:
+                state = raw.get_exit_state()
+            except ssh_exc.BaseSSHError:
+                state = (None, b'', False)
         if state[0] == SSH_AGAIN and not raw.is_closed():
             return _AGAIN
         self._exit_states[id(raw)] = state
