@@ -28,7 +28,8 @@ def closed_port():
 @pytest.fixture
 def config(server, tmp_path, closed_port):
     known = tmp_path / 'known_hosts'
-    known.write_text(server.known_hosts_line() + '\n')
+    line = server.known_hosts_line()
+    known.write_text(line + '\n' + line.replace('127.0.0.1', 'localhost', 1) + '\n')
     path = tmp_path / 'config'
     path.write_text('\n'.join([
         'Host web web-*',
@@ -53,6 +54,20 @@ def config(server, tmp_path, closed_port):
         '    Port %d' % server.port,
         '    IdentityFile %s' % server.user_key,
         '    ProxyJump %s@127.0.0.1:%d' % (server.user, server.port),
+        # A jump host named by its alias: its HostName, Port and User come
+        # from its own entry, as with ssh.
+        'Host jumpbox',
+        '    HostName 127.0.0.1',
+        '    Port %d' % server.port,
+        '    IdentityFile %s' % server.user_key,
+        '    UserKnownHostsFile %s' % known,
+        'Host behind',
+        '    HostName localhost',
+        '    Port %d' % server.port,
+        '    IdentityFile %s' % server.user_key,
+        '    UserKnownHostsFile %s' % known,
+        '    StrictHostKeyChecking yes',
+        '    ProxyJump jumpbox',
         'Host *',
         '    User %s' % server.user,
     ]) + '\n')
@@ -120,6 +135,31 @@ def test_proxy_jump_from_the_file(server, config):
     client.wait_finished(out)
     assert list(out.stdout) == ['through']
     assert [(hop.host, hop.port) for hop in client._hops] == [('127.0.0.1', server.port)]
+
+
+@pytest.mark.timeout(60)
+def test_proxy_jump_alias_from_the_file(server, config):
+    if os.path.exists(SSH_PATH):   # OpenSSH reads the file the same way
+        result = subprocess.run(
+            [SSH_PATH, '-F', str(config), '-o', 'BatchMode=yes', 'behind', 'echo from-ssh'],
+            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, PATH=os.path.dirname(SSH_PATH) + ':' + os.environ['PATH']))
+        assert result.stdout.strip() == 'from-ssh', result.stderr
+    with SSHClient('behind', ssh_config=config, **NO_AGENT) as client:
+        out = client.run_command('echo through-alias')
+        client.wait_finished(out)
+        assert list(out.stdout) == ['through-alias']
+        assert [(hop.host, hop.port, hop.user) for hop in client._hops] == [
+            ('jumpbox', server.port, server.user)]
+    client = ParallelSSHClient(['behind', 'behind'], ssh_config=config, **NO_AGENT)
+    try:
+        output = client.run_command('echo %s', host_args=('a', 'b'))
+        client.join(output, timeout=30)
+        assert [list(out.stdout) for out in output] == [['a'], ['b']]
+        # One connection to the bastion for both.
+        assert len(client._proxy_pool._clients) == 1
+    finally:
+        client.close()
 
 
 @pytest.mark.timeout(60)

@@ -27,7 +27,7 @@ class Hop(NamedTuple):
     """One bastion of a chain."""
 
     host: str
-    port: int = 22
+    port: Optional[int] = None   # None: from ssh config, else 22
     user: Optional[str] = None
     password: Optional[str] = None
     pkey: Any = None
@@ -47,7 +47,7 @@ def _parse_hop(spec: Any) -> Hop:
         if not match:
             raise InvalidAPIUseError('Cannot read proxy hop %r: expected [user@]host[:port]', spec)
         host = match.group('host').strip('[]')
-        port = int(match.group('port')) if match.group('port') else 22
+        port = int(match.group('port')) if match.group('port') else None
         return _check_hop(Hop(host, port, match.group('user')))
     if isinstance(spec, dict):
         unknown = set(spec) - {'host', 'port', 'user', 'password', 'pkey', 'private_key'}
@@ -56,7 +56,7 @@ def _parse_hop(spec: Any) -> Hop:
                 'A proxy hop dict needs "host" and may have port, user, password, pkey; got %s',
                 sorted(spec))
         port = spec.get('port')
-        hop = Hop(spec['host'], 22 if port is None else port, spec.get('user'),
+        hop = Hop(spec['host'], port, spec.get('user'),
                   spec.get('password'), spec.get('pkey', spec.get('private_key')))
         _check_hop(hop)
         return hop
@@ -67,7 +67,8 @@ def _parse_hop(spec: Any) -> Hop:
 def _check_hop(hop: Hop) -> Hop:
     owner = 'proxy hop'
     _checks.text('host', hop.host, owner, optional=False, empty=False)
-    _checks.port('port', hop.port, owner, hop.host)
+    if hop.port is not None:
+        _checks.port('port', hop.port, owner, hop.host)
     _checks.text('user', hop.user, owner, hop.host)
     _checks.text('password', hop.password, owner, hop.host)
     if hop.pkey is not None and not isinstance(hop.pkey, (str, bytes, os.PathLike)):

@@ -187,7 +187,7 @@ class BaseParallelSSHClient:
             identity_auth=self.identity_auth, ipv6_only=self.ipv6_only, compress=self.compress,
             keyboard_interactive=self.keyboard_interactive, alias=None, hostname=None,
             identity_files=None,
-            _proxy_pool=self._proxy_pool)
+            _proxy_pool=self._proxy_pool, _bastion_config=self._ssh_config)
         settings.update(self._extra_settings)
         return settings
 

@@ -24,7 +24,7 @@ from gevent.lock import Semaphore
 
 from ... import _checks, logger
 from ..._deprecation import deprecated
-from ...config import apply_ssh_config, ssh_config_settings
+from ...config import apply_ssh_config, open_ssh_config, ssh_config_settings
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...hostkeys import HostKeyChecker
 from ...exceptions import (
@@ -284,7 +284,8 @@ class BaseSSHClient:
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
                  identity_files: Optional[Sequence[Any]] = None, ssh_config: Any = None,
-                 _proxy_pool: Optional[ProxyPool] = None, _via: Any = None) -> None:
+                 _proxy_pool: Optional[ProxyPool] = None, _via: Any = None,
+                 _bastion_config: Any = None) -> None:
         if ssh_config and isinstance(host, str) and host:
             given = apply_ssh_config(dict(
                 user=user, port=port, hostname=hostname, identity_files=identity_files,
@@ -339,7 +340,10 @@ class BaseSSHClient:
         except PKeyFileError as exc:
             raise PKeyFileError('%s (for %s)', exc, host) from None
         self.proxy_jump = proxy_jump
-        self._ssh_config = ssh_config
+        # Bastions look themselves up in the same files (a parallel client
+        # hands its parsed files over for that alone: its hosts' own settings
+        # are already resolved).
+        self._ssh_config = open_ssh_config(ssh_config or _bastion_config)
         self.host_key_policy = host_key_policy
         self.known_hosts = known_hosts
         self._host_keys = HostKeyChecker(self.hostname, port, host_key_policy, known_hosts,
@@ -353,9 +357,7 @@ class BaseSSHClient:
         # The hops with our defaults filled in: what is actually used to log in
         # to each bastion, and so what tells two bastion connections apart.
         self._hops = [] if _via is not None else [
-            Hop(hop.host, hop.port, hop.user or self.user,
-                hop.password if hop.password is not None else password,
-                load_private_key(hop.pkey) if hop.pkey is not None else self._pkey_data)
+            self._hop_with_defaults(hop, password)
             for hop in hops_for(proxy_host, proxy_port, proxy_user, proxy_password, proxy_pkey,
                                 proxy_jump)]
         self._owns_proxy_pool = _proxy_pool is None
@@ -684,10 +686,27 @@ class BaseSSHClient:
         return HostConnectionError('Error connecting to %s:%s after %s: %s',
                                    self.host, self.port, tries, detail)
 
+    def _hop_with_defaults(self, hop: Hop, password: Optional[str]) -> Hop:
+        """``hop`` with what it leaves out filled in: from the ssh config's entry
+        for the hop (user, port), then from ours (user, password, key)."""
+        found = (ssh_config_settings(hop.host, self._ssh_config, user=hop.user)
+                 if self._ssh_config is not None else {})
+        port = hop.port if hop.port is not None else found.get('port', 22)
+        user = hop.user or found.get('user') or self.user
+        return Hop(hop.host, port, user, hop.password if hop.password is not None else password,
+                   load_private_key(hop.pkey) if hop.pkey is not None else self._pkey_data)
+
     def _bastion(self, depth: int) -> 'BaseSSHClient':
         """The connected client of hop ``depth`` (1 = nearest) of our proxy chain."""
         chain = tuple(self._hops[:depth])
         hop = chain[-1]
+
+        # A hop's own IdentityFile lines win over ours; its own ProxyJump is
+        # not followed (the chain is the one the target names, as given).
+        identities: Optional[Tuple[str, ...]] = self.IDENTITIES
+        if self._ssh_config is not None and ssh_config_settings(
+                hop.host, self._ssh_config, user=hop.user).get('identity_files'):
+            identities = None
 
         def connect() -> 'BaseSSHClient':
             via = self._bastion(depth - 1) if depth > 1 else None
@@ -698,8 +717,8 @@ class BaseSSHClient:
                     allow_agent=self.allow_agent, timeout=self.timeout,
                     keepalive_seconds=self.keepalive_seconds, identity_auth=self.identity_auth,
                     ipv6_only=self.ipv6_only, host_key_policy=self.host_key_policy,
-                    known_hosts=self.known_hosts, identity_files=self.IDENTITIES,
-                    ssh_config=self._ssh_config, _via=via)
+                    known_hosts=self.known_hosts, identity_files=identities,
+                    ssh_config=self._ssh_config, proxy_jump=[], _via=via)
             except HostKeyError:
                 raise
             except Exception as exc:
