@@ -289,20 +289,52 @@ def _key_error(exc, host, key_name):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize('which, password', [('encrypted', 'wrong-passphrase'),
-                                             ('encrypted', None), ('corrupt', None)])
-def test_unusable_key_file(server, client_kwargs, keys, which, password):
+@pytest.mark.parametrize('which, password, reason', [
+    ('encrypted', 'wrong-passphrase', 'wrong passphrase'),
+    ('encrypted', None, 'encrypted and no passphrase'),
+    ('corrupt', None, 'not a private key')])
+def test_unusable_key_file(server, client_kwargs, keys, which, password, reason):
+    # Both clients refuse the key at the call, the same way on both backends.
     kwargs = dict(client_kwargs, pkey=keys[which], password=password)
-    with pytest.raises((PKeyFileError, AuthenticationError)) as excinfo:
+    with pytest.raises(PKeyFileError, match=reason) as excinfo:
         SSHClient(server.host, **kwargs)
     _key_error(excinfo.value, server.host, keys[which])
-    client = ParallelSSHClient([server.host], **kwargs)
+    with pytest.raises(PKeyFileError, match=reason) as excinfo:
+        ParallelSSHClient([server.host, 'second.invalid'], **kwargs)
+    _key_error(excinfo.value, server.host, keys[which])
+    assert 'second.invalid' in str(excinfo.value)
+
+
+@pytest.mark.timeout(60)
+def test_corrupt_key_inside_its_armour(server, client_kwargs, keys, tmp_path):
+    plain = tmp_path / 'id_plain'
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(plain)],
+                   check=True, capture_output=True, timeout=30)
+    lines = plain.read_bytes().splitlines()
+    # Change the first of the two check numbers that must match (bytes 98-101
+    # of the key: base64 characters 60-65 of the third line).
+    old = lines[2][60:64]
+    lines[2] = lines[2][:60] + (b'AAAA' if old != b'AAAA' else b'BBBB') + lines[2][64:]
+    damaged = tmp_path / 'id_damaged'
+    damaged.write_bytes(b'\n'.join(lines) + b'\n')
+    for make in (lambda: SSHClient(server.host, **dict(client_kwargs, pkey=str(damaged))),
+                 lambda: ParallelSSHClient([server.host], **dict(client_kwargs,
+                                                                 pkey=str(damaged)))):
+        with pytest.raises(PKeyFileError, match='corrupt') as excinfo:
+            make()
+        _key_error(excinfo.value, server.host, str(damaged))
+
+
+@pytest.mark.timeout(60)
+def test_host_config_unusable_key_fails_that_host_only(server, client_kwargs, keys):
+    config = [HostConfig(), HostConfig(private_key=keys['encrypted'], password='wrong')]
+    client = ParallelSSHClient([server.host, server.host], host_config=config, **client_kwargs)
     try:
-        output = client.run_command('echo never', stop_on_errors=False)
-        _key_error(output[0].exception, server.host, keys[which])
-        with pytest.raises((PKeyFileError, AuthenticationError)) as excinfo:
-            client.run_command('echo never')
-        _key_error(excinfo.value, server.host, keys[which])
+        output = client.run_command('echo ok', stop_on_errors=False)
+        client.join(output, timeout=20)
+        assert list(output[0].stdout) == ['ok']
+        assert isinstance(output[1].exception, PKeyFileError)
+        _key_error(output[1].exception, server.host, keys['encrypted'])
     finally:
         client.close()
 
@@ -310,15 +342,26 @@ def test_unusable_key_file(server, client_kwargs, keys, which, password):
 @pytest.mark.timeout(60)
 def test_corrupt_key_bytes(server, client_kwargs):
     kwargs = dict(client_kwargs, pkey=b'this is not a private key')
-    with pytest.raises((PKeyFileError, AuthenticationError)) as excinfo:
+    with pytest.raises(PKeyFileError, match='not a private key') as excinfo:
         SSHClient(server.host, **kwargs)
     _key_error(excinfo.value, server.host, 'key given as bytes')
-    client = ParallelSSHClient([server.host], **kwargs)
-    try:
-        output = client.run_command('echo never', stop_on_errors=False)
-        _key_error(output[0].exception, server.host, 'key given as bytes')
-    finally:
-        client.close()
+    with pytest.raises(PKeyFileError, match='not a private key') as excinfo:
+        ParallelSSHClient([server.host], **kwargs)
+    _key_error(excinfo.value, server.host, 'key given as bytes')
+
+
+@pytest.mark.timeout(60)
+def test_bad_proxy_key_fails_at_the_call(server, client_kwargs, keys):
+    kwargs = dict(client_kwargs, proxy_host=server.host, proxy_port=server.port,
+                  proxy_pkey=keys['corrupt'])
+    with pytest.raises(PKeyFileError, match='not a private key') as excinfo:
+        ParallelSSHClient(['behind.invalid'], **kwargs)
+    assert keys['corrupt'] in str(excinfo.value) and 'proxy' in str(excinfo.value)
+    with pytest.raises(PKeyFileError, match='wrong passphrase') as excinfo:
+        SSHClient('behind.invalid', proxy_jump=[dict(host=server.host, port=server.port,
+                                                      pkey=keys['encrypted'], password='x')],
+                  **client_kwargs)
+    assert 'behind.invalid' in str(excinfo.value) and keys['encrypted'] in str(excinfo.value)
 
 
 @pytest.mark.timeout(60)

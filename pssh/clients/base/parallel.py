@@ -14,6 +14,7 @@ from gevent.lock import BoundedSemaphore
 from gevent.pool import Pool
 
 from ... import _checks, _compat, _deprecation, hostkeys, logger
+from ..._keys import check_private_key
 from ...config import (
     HostConfig, apply_ssh_config, merge, open_ssh_config, ssh_config_settings)
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
@@ -21,7 +22,7 @@ from ...exceptions import (
     HostArgumentError, HostConfigError, InvalidAPIUseError, PKeyFileError, ShellError, Timeout)
 from ...output import HostOutput
 from ._tunnel import ProxyPool, hops_for
-from .single import BaseSSHClient, InteractiveShell, load_private_key
+from .single import BaseSSHClient, InteractiveShell, key_name, load_private_key
 
 __all__ = ['BaseParallelSSHClient']
 
@@ -124,6 +125,7 @@ class BaseParallelSSHClient:
         # Read key files once; every host shares the bytes.
         self._pkey_data = load_private_key(pkey)
         self._proxy_pkey_data = load_private_key(proxy_pkey)
+        self._keys_held = self._check_keys(extra_settings.get('proxy_jump'))
         self._proxy_pool = ProxyPool()
         self.pool = Pool(pool_size)
         self._slots = BoundedSemaphore(pool_size)
@@ -175,6 +177,34 @@ class BaseParallelSSHClient:
             raise ValueError('host_config has %d entries for %d hosts' % (
                 len(host_config), len(self._hosts)))
         return host_config
+
+    def _check_keys(self, proxy_jump: Any) -> List[Any]:
+        """Fail now for a client-wide key that cannot work (corrupt, wrong or
+        missing passphrase), rather than in every host's greenlet; hold the
+        imports, which the hosts' clients then share. A HostConfig's key fails
+        its own host only, when that host connects (as a missing file does)."""
+        held = []
+
+        def check(pkey: Any, data: Any, passphrase: Optional[str], where: str) -> None:
+            if not isinstance(data, (bytes, type(None))):
+                try:
+                    data = load_private_key(data)
+                except PKeyFileError as exc:
+                    raise PKeyFileError('%s (%s)', exc, where) from None
+            held.append(check_private_key(data, passphrase, key_name(pkey), where))
+
+        hosts = ', '.join(self._hosts[:3]) + (
+            ' and %d more hosts' % (len(self._hosts) - 3) if len(self._hosts) > 3 else '')
+        check(self.pkey, self._pkey_data, self.password, hosts)
+        proxy_passphrase = self.proxy_password if self.proxy_password is not None \
+            else self.password
+        check(self.proxy_pkey, self._proxy_pkey_data, proxy_passphrase, 'proxy %s' % (
+            self.proxy_host,))
+        for hop in hops_for(None, None, None, None, None, proxy_jump):
+            if hop.pkey is not None:
+                check(hop.pkey, hop.pkey, hop.password if hop.password
+                      is not None else self.password, 'proxy %s' % hop.host)
+        return held
 
     def _client_settings(self) -> Dict[str, Any]:
         settings = dict(

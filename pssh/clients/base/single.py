@@ -24,6 +24,7 @@ from gevent.lock import Semaphore
 
 from ... import _checks, logger
 from ..._deprecation import deprecated
+from ..._keys import check_private_key
 from ...config import apply_ssh_config, open_ssh_config, ssh_config_settings
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...hostkeys import HostKeyChecker
@@ -339,6 +340,9 @@ class BaseSSHClient:
             self._pkey_data = _plain(load_private_key(pkey))
         except PKeyFileError as exc:
             raise PKeyFileError('%s (for %s)', exc, host) from None
+        # A key that cannot work fails here, not at login; the import is kept
+        # (and shared with other clients using the key) while we live.
+        self._keys_held = [check_private_key(self._pkey_data, password, key_name(pkey), host)]
         self.proxy_jump = proxy_jump
         # Bastions look themselves up in the same files (a parallel client
         # hands its parsed files over for that alone: its hosts' own settings
@@ -693,8 +697,14 @@ class BaseSSHClient:
                  if self._ssh_config is not None else {})
         port = hop.port if hop.port is not None else found.get('port', 22)
         user = hop.user or found.get('user') or self.user
-        return Hop(hop.host, port, user, hop.password if hop.password is not None else password,
-                   load_private_key(hop.pkey) if hop.pkey is not None else self._pkey_data)
+        password = hop.password if hop.password is not None else password
+        pkey = self._pkey_data
+        if hop.pkey is not None:
+            pkey = load_private_key(hop.pkey)
+            self._keys_held.append(check_private_key(
+                pkey, password, key_name(hop.pkey), 'proxy %s on the way to %s' % (
+                    hop.host, self.host)))
+        return Hop(hop.host, port, user, password, pkey)
 
     def _bastion(self, depth: int) -> 'BaseSSHClient':
         """The connected client of hop ``depth`` (1 = nearest) of our proxy chain."""

@@ -8,7 +8,6 @@ user certificates.
 """
 import base64
 import os
-import weakref
 from typing import Any, Optional, Tuple
 
 from ssh import exceptions as ssh_exc
@@ -18,6 +17,7 @@ from ssh.error_codes import SSH_AGAIN
 from ssh.session import Session
 
 from ... import logger
+from ..._keys import SharedKey, import_private_key
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import AuthenticationError, PKeyFileError, SessionError, SSHError, Timeout
 from ..base._io import READ, WRITE
@@ -84,7 +84,7 @@ class SSHClient(BaseSSHClient):
         # Objects kept between tries of an operation that would block.
         self._opening: Optional[Any] = None
         self._auth_key: Optional[Any] = None
-        self._shared_key: Optional[_SharedKey] = None
+        self._shared_key: Optional[SharedKey] = None
         self._exit_states: dict = {}
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
@@ -171,7 +171,7 @@ class SSHClient(BaseSSHClient):
         if self._auth_key is None:
             with_cert = self.cert_file is not None and key is self._pkey_data
             try:
-                holder = _import_private_key(key, passphrase, shared=not with_cert)
+                holder = import_private_key(key, passphrase, shared=not with_cert)
             except ssh_exc.KeyImportError:
                 raise PKeyFileError('Private key could not be used for %s@%s:%s (corrupt, '
                                     'unsupported, or wrong passphrase)', self.user, self.host,
@@ -392,39 +392,6 @@ class SSHClient(BaseSSHClient):
             return Timeout('Timed out talking to %s:%s: %s', self.host, self.port, detail)
         return SSHError('SSH error on %s:%s: %s (%s)', self.host, self.port, detail,
                         type(exc).__name__)
-
-
-class _SharedKey:
-    """An imported private key, shared by the clients that authenticate with it."""
-
-    __slots__ = ('key', '__weakref__')
-
-    def __init__(self, key: Any) -> None:
-        self.key = key
-
-
-#: (key data, passphrase) -> _SharedKey, for as long as a client holds it.
-_shared_keys: 'weakref.WeakValueDictionary[Tuple[bytes, str], _SharedKey]' = \
-    weakref.WeakValueDictionary()
-
-
-def _import_private_key(data: bytes, passphrase: str, shared: bool = True) -> '_SharedKey':
-    """The private key in ``data``, imported once for all live clients using it.
-
-    ssh-python leaks a small libssh key structure with every key it imports
-    (its ``SSHKey.from_ptr`` allocates one in ``__cinit__`` and overwrites the
-    pointer): with a parallel client importing the same key for each host,
-    that fragmented the heap by ~1 KiB per connection. An entry lives only as
-    long as a client holds it. A key a certificate gets attached to is not
-    shared.
-    """
-    if not shared:
-        return _SharedKey(ssh_key.import_privkey_base64(data, passphrase=passphrase.encode()))
-    entry = _shared_keys.get((data, passphrase))
-    if entry is None:
-        entry = _SharedKey(ssh_key.import_privkey_base64(data, passphrase=passphrase.encode()))
-        _shared_keys[(data, passphrase)] = entry
-    return entry
 
 
 class _Descriptor:
