@@ -95,9 +95,8 @@ def encoding(value: Any) -> None:
 
 def settings(owner: str, host: Optional[str] = None, **values: Any) -> None:
     """Check the connection settings both clients take, those given in ``values``."""
-    for name in ('port',):
-        if name in values:
-            port(name, values[name], owner, host)
+    if 'port' in values:
+        port('port', values['port'], owner, host)
     if 'proxy_port' in values:
         port('proxy_port', values['proxy_port'], owner, host, optional=True)
     for name in ('timeout', 'retry_delay'):

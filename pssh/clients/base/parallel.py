@@ -21,7 +21,7 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     HostArgumentError, HostConfigError, InvalidAPIUseError, PKeyFileError, ShellError, Timeout)
 from ...output import HostOutput
-from ._tunnel import ProxyPool, hops_for
+from ._tunnel import Hop, ProxyPool, hops_for
 from .single import BaseSSHClient, InteractiveShell, key_name, load_private_key
 
 __all__ = ['BaseParallelSSHClient']
@@ -90,8 +90,8 @@ class BaseParallelSSHClient:
                          proxy_host=proxy_host, proxy_user=proxy_user,
                          proxy_password=proxy_password)
         # A bad bastion chain fails here, not once per host while connecting.
-        hops_for(proxy_host, proxy_port, proxy_user, proxy_password, proxy_pkey,
-                 extra_settings.get('proxy_jump'))
+        hops = hops_for(proxy_host, proxy_port, proxy_user, proxy_password, proxy_pkey,
+                        extra_settings.get('proxy_jump'))
         self._hosts: List[str] = []
         self._host_clients: Dict[Tuple[int, str], BaseSSHClient] = {}
         self._connecting: Dict[Tuple[int, str], AsyncResult] = {}
@@ -125,7 +125,7 @@ class BaseParallelSSHClient:
         # Read key files once; every host shares the bytes.
         self._pkey_data = load_private_key(pkey)
         self._proxy_pkey_data = load_private_key(proxy_pkey)
-        self._keys_held = self._check_keys(extra_settings.get('proxy_jump'))
+        self._keys_held = self._check_keys(hops)
         self._proxy_pool = ProxyPool()
         self.pool = Pool(pool_size)
         self._slots = BoundedSemaphore(pool_size)
@@ -178,32 +178,26 @@ class BaseParallelSSHClient:
                 len(host_config), len(self._hosts)))
         return host_config
 
-    def _check_keys(self, proxy_jump: Any) -> List[Any]:
-        """Fail now for a client-wide key that cannot work (corrupt, wrong or
-        missing passphrase), rather than in every host's greenlet; hold the
-        imports, which the hosts' clients then share. A HostConfig's key fails
-        its own host only, when that host connects (as a missing file does)."""
-        held = []
-
-        def check(pkey: Any, data: Any, passphrase: Optional[str], where: str) -> None:
-            if not isinstance(data, (bytes, type(None))):
-                try:
-                    data = load_private_key(data)
-                except PKeyFileError as exc:
-                    raise PKeyFileError('%s (%s)', exc, where) from None
-            held.append(check_private_key(data, passphrase, key_name(pkey), where))
-
+    def _check_keys(self, hops: List[Hop]) -> List[Any]:
+        """Fail now for a client-wide key (ours, or a bastion's of ``hops``) that
+        cannot work (corrupt, wrong or missing passphrase), rather than in every
+        host's greenlet; hold the imports, which the hosts' clients then share.
+        A HostConfig's key fails its own host only, when that host connects (as
+        a missing file does)."""
         hosts = ', '.join(self._hosts[:3]) + (
             ' and %d more hosts' % (len(self._hosts) - 3) if len(self._hosts) > 3 else '')
-        check(self.pkey, self._pkey_data, self.password, hosts)
-        proxy_passphrase = self.proxy_password if self.proxy_password is not None \
-            else self.password
-        check(self.proxy_pkey, self._proxy_pkey_data, proxy_passphrase, 'proxy %s' % (
-            self.proxy_host,))
-        for hop in hops_for(None, None, None, None, None, proxy_jump):
-            if hop.pkey is not None:
-                check(hop.pkey, hop.pkey, hop.password if hop.password
-                      is not None else self.password, 'proxy %s' % hop.host)
+        held = [check_private_key(self._pkey_data, self.password, key_name(self.pkey), hosts)]
+        for hop in hops:
+            if hop.pkey is None:
+                continue
+            where = 'proxy %s' % hop.host
+            data = self._proxy_pkey_data if hop.pkey is self.proxy_pkey else hop.pkey
+            try:
+                data = load_private_key(data)
+            except PKeyFileError as exc:
+                raise PKeyFileError('%s (%s)', exc, where) from None
+            passphrase = hop.password if hop.password is not None else self.password
+            held.append(check_private_key(data, passphrase, key_name(hop.pkey), where))
         return held
 
     def _client_settings(self) -> Dict[str, Any]:

@@ -711,15 +711,14 @@ class BaseSSHClient:
         chain = tuple(self._hops[:depth])
         hop = chain[-1]
 
-        # A hop's own IdentityFile lines win over ours; its own ProxyJump is
-        # not followed (the chain is the one the target names, as given).
-        identities: Optional[Tuple[str, ...]] = self.IDENTITIES
-        if self._ssh_config is not None and ssh_config_settings(
-                hop.host, self._ssh_config, user=hop.user).get('identity_files'):
-            identities = None
-
         def connect() -> 'BaseSSHClient':
             via = self._bastion(depth - 1) if depth > 1 else None
+            # A hop's own IdentityFile lines win over ours; its own ProxyJump
+            # is not followed (the chain is the one the target names, as given).
+            identities: Optional[Tuple[str, ...]] = self.IDENTITIES
+            if self._ssh_config is not None and ssh_config_settings(
+                    hop.host, self._ssh_config, user=hop.user).get('identity_files'):
+                identities = None
             try:
                 return type(self)(
                     hop.host, user=hop.user, port=hop.port, password=hop.password, pkey=hop.pkey,
