@@ -1,4 +1,6 @@
 """Shared fixtures: real OpenSSH servers started on loopback for each test module."""
+import subprocess
+
 import pytest
 
 from pssh import hostkeys
@@ -28,6 +30,17 @@ def server():
     """One embedded sshd for the tests of a module."""
     with OpenSSHServer() as srv:
         yield srv
+
+
+@pytest.fixture(scope='session')
+def make_key():
+    """``make_key(path, passphrase='')``: a new ed25519 key pair at ``path`` and
+    ``path.pub``; returns the private key's path as a str."""
+    def make(path, passphrase=''):
+        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', passphrase, '-f', str(path)],
+                       check=True, capture_output=True, timeout=30)
+        return str(path)
+    return make
 
 
 @pytest.fixture

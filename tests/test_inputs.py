@@ -8,7 +8,6 @@ and host names, as they always have: ValueError for both); the documented errors
 """
 import gc
 import os
-import subprocess
 
 import gevent
 import pytest
@@ -26,12 +25,10 @@ PASSPHRASE = 'pssh-inputs-passphrase'
 
 
 @pytest.fixture(scope='module')
-def keys(tmp_path_factory, server):
+def keys(tmp_path_factory, server, make_key):
     """An authorised key encrypted with PASSPHRASE, and a corrupt key file."""
     work = tmp_path_factory.mktemp('keys')
-    encrypted = str(work / 'id_encrypted')
-    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', PASSPHRASE, '-f', encrypted],
-                   check=True, capture_output=True, timeout=30)
+    encrypted = make_key(work / 'id_encrypted', PASSPHRASE)
     server.add_authorized_key(encrypted + '.pub')
     corrupt = str(work / 'id_corrupt')
     with open(corrupt, 'wb') as fh:
@@ -318,10 +315,9 @@ def test_unusable_key_file(server, client_kwargs, keys, which, password, reason)
 
 
 @pytest.mark.timeout(60)
-def test_corrupt_key_inside_its_armour(server, client_kwargs, keys, tmp_path):
+def test_corrupt_key_inside_its_armour(server, client_kwargs, tmp_path, make_key):
     plain = tmp_path / 'id_plain'
-    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(plain)],
-                   check=True, capture_output=True, timeout=30)
+    make_key(plain)
     lines = plain.read_bytes().splitlines()
     # Change the first of the two check numbers that must match (bytes 98-101
     # of the key: base64 characters 60-65 of the third line).

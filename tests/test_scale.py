@@ -14,7 +14,6 @@ import os
 import resource
 import selectors
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -57,11 +56,8 @@ def fd_limit():
 
 
 @pytest.fixture(scope='module')
-def other_key(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('scale-key') / 'id_other')
-    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', path],
-                   check=True, capture_output=True, timeout=30)
-    return path
+def other_key(tmp_path_factory, make_key):
+    return make_key(tmp_path_factory.mktemp('scale-key') / 'id_other')
 
 
 class BadListeners:

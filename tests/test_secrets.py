@@ -5,7 +5,6 @@ Hop. Each test uses distinctive secrets, goes through connections that succeed
 and that fail, and searches everything it could see for them.
 """
 import logging
-import subprocess
 import traceback
 
 import gevent
@@ -57,12 +56,10 @@ def captured():
 
 
 @pytest.fixture(scope='module')
-def keys(tmp_path_factory, server):
+def keys(tmp_path_factory, server, make_key):
     """An authorised key encrypted with PASSPHRASE, and the server's plain key bytes."""
     work = tmp_path_factory.mktemp('secret-keys')
-    encrypted = str(work / 'id_encrypted')
-    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', PASSPHRASE, '-f', encrypted],
-                   check=True, capture_output=True, timeout=30)
+    encrypted = make_key(work / 'id_encrypted', PASSPHRASE)
     server.add_authorized_key(encrypted + '.pub')
     with open(encrypted, 'rb') as fh:
         encrypted_bytes = fh.read()
