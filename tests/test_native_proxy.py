@@ -772,6 +772,8 @@ def test_bastion_killed_mid_command_parallel(fresh_bastion, t1, t2, kw):
         for host_out in output[:3]:
             assert isinstance(host_out.channel.error, PsshError)
             assert host_out.exception is host_out.channel.error
+            assert 'tunnel through proxy %s:%s failed' % (LOCALHOST, bastion.port) in str(
+                host_out.exception)
             assert list(host_out.stdout) == []  # ends, and 'never' never came
             assert list(host_out.stderr) == []
             assert host_out.exit_code is None  # unknown, not made up
@@ -811,6 +813,11 @@ def test_bastion_killed_mid_command_single(fresh_bastion, t1, kw):
         assert time.monotonic() - started < 20
         assert isinstance(output.channel.error, PsshError)
         assert output.exception is output.channel.error
+        # The error says the tunnel failed, naming the target and the bastion.
+        assert str(output.channel.error) == (
+            'Connection to %s:%s lost: tunnel through proxy %s:%s failed: Connection to %s:%s'
+            ' lost: closed by the server' % (LOCALHOST, t1.port, LOCALHOST, bastion.port,
+                                             LOCALHOST, bastion.port))
         assert list(output.stdout) == []
         assert output.exit_code is None
         # Further use fails with one of our errors, promptly.

@@ -18,7 +18,7 @@ import gevent
 from gevent.event import AsyncResult
 
 from ... import _checks, logger
-from ...exceptions import InvalidAPIUseError
+from ...exceptions import InvalidAPIUseError, ProxyError, PsshError
 
 __all__ = ['Hop', 'hops_for', 'ChannelTransport', 'ProxyPool']
 
@@ -115,11 +115,23 @@ class ChannelTransport:
 
     def recv(self, size: int) -> bytes:
         bastion = self.bastion
-        return bastion._call(bastion._b_read, self.raw, False, size,
-                             what='reading the tunnel to %s:%s' % (self.host, self.port))
+        try:
+            return bastion._call(bastion._b_read, self.raw, False, size,
+                                 what='reading the tunnel to %s:%s' % (self.host, self.port))
+        except PsshError as exc:
+            raise self._failed(exc) from exc
 
     def sendall(self, data: bytes) -> None:
-        self.bastion.eagain_write(self.raw, data)
+        try:
+            self.bastion.eagain_write(self.raw, data)
+        except PsshError as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: PsshError) -> ProxyError:
+        # Becomes the reason the target's connection was lost: say it was the tunnel.
+        bastion = self.bastion
+        return ProxyError('tunnel through proxy %s:%s failed: %s', bastion.host, bastion.port,
+                          exc)
 
     def close(self) -> None:
         if self._closed:
