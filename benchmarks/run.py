@@ -37,7 +37,10 @@ Benchmarks (``--only`` names):
     ``echo ok`` on 100 hosts through one bastion (``proxy_host``/``proxy_port``;
     server 0 is the bastion, the hosts are spread over the others) vs the same
     hosts directly; a 200 MB SFTP upload with ``SSHClient(...,
-    proxy_host=...)`` vs directly. Ours (both backends) and parallel-ssh only.
+    proxy_host=...)`` vs directly, next to OpenSSH's ``sftp`` through the same
+    bastion (``ProxyCommand`` = ``ssh -W %h:%p bastion``, as ``ProxyJump``
+    runs it) vs plain ``sftp``. The echo part: ours (both backends) and
+    parallel-ssh only.
 
 The ``libssh/native`` column compares our two backends: ours-libssh / ours
 for times, CPU and memory, ours / ours-libssh for MB/s, so that > 1 always
@@ -52,6 +55,7 @@ import json
 import os
 import platform
 import shutil
+import shlex
 import signal
 import statistics
 import subprocess
@@ -495,7 +499,13 @@ class CopyCase(Case):
                 self._expected.append(dest)
                 user_host = '%s@%s' % (server.user, server.host)
                 if sftp:
-                    procs.append({'argv': server.sftp_command('-'),
+                    extra = []
+                    if self.via_bastion:
+                        # OpenSSH's own way through a jump host (what ProxyJump
+                        # runs): a second ssh, to the bastion, forwarding stdio.
+                        jump = ctx.servers[0].ssh_command(extra_args=['-W', '%h:%p'])
+                        extra = ['-o', 'ProxyCommand=' + ' '.join(map(shlex.quote, jump))]
+                    procs.append({'argv': server.sftp_command('-', extra_args=extra),
                                   'stdin': '%s %s %s\n' % ('put' if upload else 'get',
                                                            src, dest)})
                 else:
@@ -610,6 +620,7 @@ def plan(args):
         if 'tunnel_copy' in args.only:
             timeout = max(60, 1.2 * args.copy_mb)
             label = 'SFTP upload %d MB, 1 host, ' % args.copy_mb
+            tunnel_clients += ('openssh',)
             direct = CopyCase('tunnel_copy', 'upload', 'sftp', 1, size, tunnel_clients,
                               timeout, offset=1, label=label + 'direct',
                               key='tunnel_copy/direct')

@@ -385,6 +385,55 @@ def test_big_download_checksum_and_progress(client, tmp_path, big_file, method):
     assert len(progress.calls) > 1
 
 
+def _steps(progress):
+    dones = [0] + [done for done, _total in progress.calls]
+    return {later - earlier for earlier, later in zip(dones, dones[1:-1])}
+
+
+@pytest.mark.timeout(60)
+def test_sftp_requests_as_big_as_the_server_allows(client, tmp_path, big_file):
+    # OpenSSH says (limits@openssh.com) that it takes 255 KiB per read and write:
+    # every request but the last moves that much (progress comes once per reply).
+    local, digest = big_file
+    remote = str(tmp_path / 'up.bin')
+    up, down = Recorder(), Recorder()
+    client.copy_file(local, remote, progress=up)
+    client.copy_remote_file(remote, str(tmp_path / 'down.bin'), progress=down)
+    assert sha256(str(tmp_path / 'down.bin')) == digest
+    assert _steps(up) == _steps(down) == {255 * 1024}
+    up.check(BIG_SIZE)
+    down.check(BIG_SIZE)
+
+
+@pytest.mark.timeout(10)
+def test_sftp_version_extensions_are_read_up_to_a_truncation():
+    from pssh.clients.base._sftp import version_extensions
+
+    def string(data):
+        return len(data).to_bytes(4, 'big') + data
+    version = (3).to_bytes(4, 'big')
+    payload = version + string(b'limits@openssh.com') + string(b'1') + string(b'fsync@x')
+    assert version_extensions(payload) == {b'limits@openssh.com': b'1'}
+    assert version_extensions(version) == {}
+
+
+@pytest.mark.timeout(60)
+def test_sftp_requests_of_64k_when_the_server_gives_no_limits(group, tmp_path, big_file):
+    # The server names the limits extension but refuses the request (sftp-server -P):
+    # requests stay at 64 KiB, and the copies are whole.
+    local, digest = big_file
+    remote = str(tmp_path / 'up.bin')
+    with OpenSSHServer(user_key=group.user_key,
+                       extra_config={'Subsystem': 'sftp internal-sftp -P limits'}) as srv:
+        with SSHClient(srv.host, port=srv.port, user=srv.user,
+                       **_client_kwargs(group)) as cli:
+            up, down = Recorder(), Recorder()
+            cli.copy_file(local, remote, progress=up)
+            cli.copy_remote_file(remote, str(tmp_path / 'down.bin'), progress=down)
+    assert sha256(remote) == sha256(str(tmp_path / 'down.bin')) == digest
+    assert _steps(up) == _steps(down) == {64 * 1024}
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize('method', UPLOADS + DOWNLOADS)
 def test_progress_small_file(client, tmp_path, method):

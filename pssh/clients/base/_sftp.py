@@ -52,10 +52,17 @@ _READ_FLAG, _WRITE_FLAG, _CREAT, _TRUNC = 0x01, 0x02, 0x08, 0x10
 _ATTR_SIZE, _ATTR_UIDGID, _ATTR_PERMISSIONS, _ATTR_ACMODTIME = 0x1, 0x2, 0x4, 0x8
 _ATTR_EXTENDED = 0x80000000
 
-#: Bytes per read or write request, and how many requests are kept in flight.
-#: 64 KiB x 32 fills OpenSSH's 2 MiB channel window.
+#: Bytes per read or write request when the server does not say what it takes.
 CHUNK = 64 * 1024
-IN_FLIGHT = 32
+#: The most a request asks for even when the server allows more: OpenSSH
+#: takes 255 KiB (it says so through the ``limits@openssh.com`` extension).
+#: Bigger requests mean fewer of them to build, send and match up.
+MAX_CHUNK = 255 * 1024
+#: Bytes of requests kept in flight: OpenSSH's channel window (2 MiB).
+IN_FLIGHT_BYTES = 2 * 1024 * 1024
+
+_EXTENDED, _EXTENDED_REPLY = 200, 201
+_LIMITS = b'limits@openssh.com'
 
 _U32 = struct.Struct('>I')
 _U64 = struct.Struct('>Q')
@@ -110,6 +117,24 @@ class _Reader:
         return RemoteStat(size, mode)
 
 
+def _in_flight(chunk: int) -> int:
+    """How many requests of ``chunk`` bytes to keep in flight."""
+    return max(2, min(64, IN_FLIGHT_BYTES // chunk))
+
+
+def version_extensions(payload: bytes) -> Dict[bytes, bytes]:
+    """The extensions a server names in its VERSION reply (after the version)."""
+    reader = _Reader(payload, 4)
+    extensions = {}
+    try:
+        while reader.pos < len(payload):
+            name = reader.string()
+            extensions[name] = reader.string()
+    except struct.error:
+        pass  # a truncated list: keep what was whole
+    return extensions
+
+
 class SFTPSession:
     """One SFTP subsystem channel on a client's session.
 
@@ -131,6 +156,7 @@ class SFTPSession:
             kind, payload = self._read_packet_directly()
             if kind != _VERSION:
                 raise SFTPError('SFTP on %s: unexpected first reply (type %s)', self.host, kind)
+            extensions = version_extensions(payload)
         except SFTPError:
             self._discard()
             raise
@@ -139,6 +165,29 @@ class SFTPSession:
             raise SFTPError('Could not start SFTP on %s:%s: %s', self.host, client.port,
                             exc) from exc
         self._reader = gevent.spawn(self._read_responses)
+        #: Bytes per read and per write request.
+        self.read_chunk = self.write_chunk = CHUNK
+        if _LIMITS in extensions:
+            try:
+                self._ask_limits()
+            except BaseException:
+                self.end()
+                raise
+
+    def _ask_limits(self) -> None:
+        """Size requests as the server allows (OpenSSH's ``limits`` extension)."""
+        kind, payload = self._reply(self._send(_EXTENDED, _string(_LIMITS)), 'asking for',
+                                    'its limits')
+        if kind != _EXTENDED_REPLY or len(payload) < 24:
+            return
+        reader = _Reader(payload)
+        max_packet, max_read, max_write = reader.u64(), reader.u64(), reader.u64()
+        # 0 means "no limit given". A request's header and handle take < 1 KiB.
+        most = MAX_CHUNK if not max_packet else min(MAX_CHUNK, max_packet - 1024)
+        if max_read and most > 0:
+            self.read_chunk = min(max_read, most)
+        if max_write and most > 0:
+            self.write_chunk = min(max_write, most)
 
     # Wire.
 
@@ -333,13 +382,15 @@ class SFTPSession:
             done = 0
             if progress is not None and not total:
                 progress(0, 0)
+            chunk = self.write_chunk
+            most = _in_flight(chunk)
             while True:
-                block = read(CHUNK)
+                block = read(chunk)
                 if block:
                     body = prefix + _U64.pack(offset) + _U32.pack(len(block)) + block
                     in_flight.append((self._send(_WRITE, body), len(block)))
                     offset += len(block)
-                while in_flight and (len(in_flight) >= IN_FLIGHT or not block):
+                while in_flight and (len(in_flight) >= most or not block):
                     result, size = in_flight.pop(0)
                     self._expect_ok(result, 'writing', path)
                     done += size
@@ -364,12 +415,14 @@ class SFTPSession:
             eof = False
             if progress is not None and not size:
                 progress(0, 0)
+            chunk = self.read_chunk
+            most = _in_flight(chunk)
             while True:
-                while not eof and len(requests) < IN_FLIGHT and (
+                while not eof and len(requests) < most and (
                         next_offset < size or not requests):
-                    body = prefix + _U64.pack(next_offset) + _U32.pack(CHUNK)
-                    requests.append((self._send(_READ, body), next_offset, CHUNK))
-                    next_offset += CHUNK
+                    body = prefix + _U64.pack(next_offset) + _U32.pack(chunk)
+                    requests.append((self._send(_READ, body), next_offset, chunk))
+                    next_offset += chunk
                 if not requests:
                     break
                 result, offset, length = requests.pop(0)
