@@ -68,6 +68,20 @@ def config(server, tmp_path, closed_port):
         '    UserKnownHostsFile %s' % known,
         '    StrictHostKeyChecking yes',
         '    ProxyJump jumpbox',
+        # A bastion whose own entry is strict, behind which the target is not:
+        # the bastion is checked as its entry says (its key is unknown there).
+        'Host strictjump',
+        '    HostName 127.0.0.1',
+        '    Port %d' % server.port,
+        '    IdentityFile %s' % server.user_key,
+        '    UserKnownHostsFile %s' % (tmp_path / 'empty_known_hosts'),
+        '    StrictHostKeyChecking yes',
+        'Host lax-behind',
+        '    HostName localhost',
+        '    Port %d' % server.port,
+        '    IdentityFile %s' % server.user_key,
+        '    StrictHostKeyChecking no',
+        '    ProxyJump strictjump',
         'Host *',
         '    User %s' % server.user,
     ]) + '\n')
@@ -160,6 +174,30 @@ def test_proxy_jump_alias_from_the_file(server, config):
         assert len(client._proxy_pool._clients) == 1
     finally:
         client.close()
+
+
+@pytest.mark.timeout(60)
+def test_bastion_keys_checked_as_its_own_entry_says(server, config):
+    # The target's "StrictHostKeyChecking no" does not reach the bastion, whose
+    # entry is strict and knows no key: as ssh does with ProxyJump.
+    with pytest.raises(UnknownHostKeyError) as err:
+        SSHClient('lax-behind', ssh_config=config, **NO_AGENT)
+    assert (err.value.host, err.value.port) == ('127.0.0.1', server.port)
+    client = ParallelSSHClient(['lax-behind'], ssh_config=config, **NO_AGENT)
+    try:
+        output = client.run_command('echo ok', stop_on_errors=False)
+        client.join(output, timeout=30)
+        assert isinstance(output[0].exception, UnknownHostKeyError), output[0].exception
+        assert (output[0].exception.host, output[0].exception.port) == (
+            '127.0.0.1', server.port)
+    finally:
+        client.close()
+    # An argument given to the client applies to the bastion too, over its entry.
+    with SSHClient('lax-behind', ssh_config=config, host_key_policy='no',
+                   **NO_AGENT) as client:
+        out = client.run_command('echo through')
+        client.wait_finished(out)
+        assert list(out.stdout) == ['through']
 
 
 @pytest.mark.timeout(60)

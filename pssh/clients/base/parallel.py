@@ -211,7 +211,9 @@ class BaseParallelSSHClient:
             identity_auth=self.identity_auth, ipv6_only=self.ipv6_only, compress=self.compress,
             keyboard_interactive=self.keyboard_interactive, alias=None, hostname=None,
             identity_files=None,
-            _proxy_pool=self._proxy_pool, _bastion_config=self._ssh_config)
+            _proxy_pool=self._proxy_pool, _bastion_config=self._ssh_config,
+            _bastion_host_keys=(self._extra_settings.get('host_key_policy'),
+                                self._extra_settings.get('known_hosts')))
         settings.update(self._extra_settings)
         return settings
 

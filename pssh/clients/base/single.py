@@ -286,7 +286,13 @@ class BaseSSHClient:
                  host_key: Any = None, hostname: Optional[str] = None,
                  identity_files: Optional[Sequence[Any]] = None, ssh_config: Any = None,
                  _proxy_pool: Optional[ProxyPool] = None, _via: Any = None,
-                 _bastion_config: Any = None) -> None:
+                 _bastion_config: Any = None,
+                 _bastion_host_keys: Optional[Tuple[Any, Any]] = None) -> None:
+        # Our bastions check their keys with the caller's own host_key_policy and
+        # known_hosts, not with what the target's ssh config entry set: where the
+        # caller gave none, a bastion's own entry decides, as for ssh's ProxyJump.
+        self._bastion_host_keys = (_bastion_host_keys if _bastion_host_keys is not None
+                                   else (host_key_policy, known_hosts))
         if ssh_config and isinstance(host, str) and host:
             given = apply_ssh_config(dict(
                 user=user, port=port, hostname=hostname, identity_files=identity_files,
@@ -725,8 +731,8 @@ class BaseSSHClient:
                     num_retries=self.num_retries, retry_delay=self.retry_delay,
                     allow_agent=self.allow_agent, timeout=self.timeout,
                     keepalive_seconds=self.keepalive_seconds, identity_auth=self.identity_auth,
-                    ipv6_only=self.ipv6_only, host_key_policy=self.host_key_policy,
-                    known_hosts=self.known_hosts, identity_files=identities,
+                    ipv6_only=self.ipv6_only, host_key_policy=self._bastion_host_keys[0],
+                    known_hosts=self._bastion_host_keys[1], identity_files=identities,
                     ssh_config=self._ssh_config, proxy_jump=[], _via=via)
             except HostKeyError:
                 raise

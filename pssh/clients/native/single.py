@@ -149,7 +149,8 @@ class SSHClient(BaseSSHClient):
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
                  identity_files: Any = None, ssh_config: Any = None,
-                 _proxy_pool: Any = None, _via: Any = None, _bastion_config: Any = None) -> None:
+                 _proxy_pool: Any = None, _via: Any = None, _bastion_config: Any = None,
+                 _bastion_host_keys: Any = None) -> None:
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
             num_retries=num_retries, retry_delay=retry_delay, allow_agent=allow_agent,
@@ -161,7 +162,7 @@ class SSHClient(BaseSSHClient):
             proxy_jump=proxy_jump, host_key_policy=host_key_policy,
             known_hosts=known_hosts, host_key=host_key, hostname=hostname,
             identity_files=identity_files, ssh_config=ssh_config, _proxy_pool=_proxy_pool, _via=_via,
-            _bastion_config=_bastion_config)
+            _bastion_config=_bastion_config, _bastion_host_keys=_bastion_host_keys)
 
     def _library_again(self) -> int:
         return LIBSSH2_ERROR_EAGAIN

@@ -73,7 +73,8 @@ class SSHClient(BaseSSHClient):
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
                  identity_files: Any = None, ssh_config: Any = None,
-                 _proxy_pool: Any = None, _via: Any = None, _bastion_config: Any = None) -> None:
+                 _proxy_pool: Any = None, _via: Any = None, _bastion_config: Any = None,
+                 _bastion_host_keys: Any = None) -> None:
         self.cert_file = os.path.expanduser(os.fspath(cert_file)) if cert_file else None
         if self.cert_file is not None and not os.path.isfile(self.cert_file):
             raise PKeyFileError('Certificate file %s does not exist', self.cert_file)
@@ -97,7 +98,7 @@ class SSHClient(BaseSSHClient):
             proxy_jump=proxy_jump, host_key_policy=host_key_policy,
             known_hosts=known_hosts, host_key=host_key, hostname=hostname,
             identity_files=identity_files, ssh_config=ssh_config, _proxy_pool=_proxy_pool, _via=_via,
-            _bastion_config=_bastion_config)
+            _bastion_config=_bastion_config, _bastion_host_keys=_bastion_host_keys)
 
     def _library_again(self) -> int:
         return SSH_AGAIN
