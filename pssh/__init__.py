@@ -5,6 +5,7 @@ a single :class:`logging.NullHandler`: ``pssh`` (library diagnostics) and
 ``pssh.host_logger`` (one record per line of remote output, when enabled).
 """
 import logging
+from typing import Any
 
 __version__ = '0.1.0'
 
@@ -22,7 +23,7 @@ _OLD_EXCEPTION_NAMES = ('UnknownHostException', 'AuthenticationException',
                         'ConnectionErrorException', 'SSHException')
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
+def __getattr__(name: str) -> Any:
     # 1.x code imported exceptions from the package itself. Resolved lazily, so
     # that importing pssh stays free of gevent and the SSH libraries.
     if name in _OLD_EXCEPTION_NAMES:

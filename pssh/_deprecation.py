@@ -2,7 +2,8 @@
 import functools
 import sys
 import warnings
-from typing import Any, Callable, TypeVar
+from types import FrameType
+from typing import Any, Callable, Optional, TypeVar
 
 F = TypeVar('F', bound=Callable[..., Any])
 
@@ -22,7 +23,7 @@ def warn_on_import(message: str) -> None:
     that register a plugin through its own ``exec_module``), so the caller is
     found by walking out of those rather than by a fixed ``stacklevel``.
     """
-    frame = sys._getframe(2)  # above the deprecated module's own frame
+    frame: Optional[FrameType] = sys._getframe(2)  # above the deprecated module's own frame
     while frame is not None and (
             'importlib' in frame.f_code.co_filename
             or frame.f_code.co_name in ('exec_module', '_call_with_frames_removed')):

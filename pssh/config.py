@@ -1,7 +1,7 @@
 """Per-host configuration, and the one place where host and client settings merge."""
 import inspect
 import os
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, FrozenSet, Optional, Tuple, Union
 
 from . import hostkeys
 from .exceptions import InvalidAPIUseError
@@ -144,6 +144,41 @@ class HostConfig:
     """
 
     __slots__ = tuple(_FIELDS) + ('_given',)
+
+    # The fields of _FIELDS, for type checkers: __init__ sets every one.
+    user: Optional[str]
+    port: Optional[int]
+    password: Optional[str]
+    private_key: Any
+    allow_agent: Optional[bool]
+    alias: Optional[str]
+    num_retries: Optional[int]
+    retry_delay: Optional[float]
+    timeout: Optional[float]
+    identity_auth: Optional[bool]
+    proxy_host: Optional[str]
+    proxy_port: Optional[int]
+    proxy_user: Optional[str]
+    proxy_password: Optional[str]
+    proxy_pkey: Any
+    keepalive_seconds: Optional[int]
+    ipv6_only: Optional[bool]
+    cert_file: Any
+    auth_thread_pool: bool
+    gssapi_auth: bool
+    gssapi_server_identity: Optional[str]
+    gssapi_client_identity: Optional[str]
+    gssapi_delegate_credentials: bool
+    forward_ssh_agent: bool
+    compress: bool
+    keyboard_interactive: bool
+    proxy_jump: Any
+    host_key_policy: Optional[str]
+    known_hosts: Any
+    host_key: Any
+    hostname: Optional[str]
+    identity_files: Any
+    _given: FrozenSet[str]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if len(args) > len(_POSITIONAL):

@@ -85,7 +85,7 @@ class _OSErrorMixin:
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        return super().__new__(cls)  # type: ignore[misc]
+        return super().__new__(cls)
 
     def __init__(self, *args: Any) -> None:
         super().__init__()

@@ -230,7 +230,7 @@ class HostOutput:
         return ('\thost={host}{nl}\talias={alias}{nl}\texit_code={exit_code}{nl}'
                 '\tchannel={channel}{nl}\texception={exception}{nl}\tencoding={encoding}'
                 '{nl}\tread_timeout={read_timeout}{nl}'
-                '\tfully_qualified_command={fqc}').format(
+                '\tfully_qualified_command={fqc!r}').format(
                     nl='\n', host=self.host, alias=self.alias, exit_code=self.exit_code,
                     channel=self.channel, exception=self.exception, encoding=self.encoding,
                     read_timeout=self.read_timeout, fqc=self.fully_qualified_command)

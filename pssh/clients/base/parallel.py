@@ -95,7 +95,7 @@ class BaseParallelSSHClient:
         self._hosts: List[str] = []
         self._host_clients: Dict[Tuple[int, str], BaseSSHClient] = {}
         self._connecting: Dict[Tuple[int, str], AsyncResult] = {}
-        self.hosts = hosts  # type: ignore[assignment]
+        self.hosts = hosts
         self.user = user
         self.password = password
         self.port = port

@@ -204,14 +204,14 @@ class InteractiveShell:
         :raises ShellError: the shell is closed or the write failed.
         """
         try:
-            self.output.stdin.write(cmd + '\n')  # type: ignore[union-attr]
+            self.output.stdin.write(cmd + '\n')
         except Exception as exc:
             raise ShellError('Could not send command to shell on %s: %s',
                              self._client.host, exc) from exc
 
     def close(self) -> None:
         """Send end-of-file to the shell and wait for it to exit."""
-        self.output.stdin.close()  # type: ignore[union-attr]
+        self.output.stdin.close()
         self._client.wait_finished(self.output)
 
     def __enter__(self) -> 'InteractiveShell':
@@ -624,8 +624,9 @@ class BaseSSHClient:
         try:
             infos = self._resolve()
         except socket.gaierror as exc:
-            if self.ipv6_only and exc.errno in (socket.EAI_NONAME, getattr(socket, 'EAI_NODATA', -5),
-                                                socket.EAI_ADDRFAMILY if hasattr(socket, 'EAI_ADDRFAMILY') else -9):
+            no_address = (socket.EAI_NONAME, getattr(socket, 'EAI_NODATA', -5),
+                          getattr(socket, 'EAI_ADDRFAMILY', -9))
+            if self.ipv6_only and exc.errno in no_address:
                 raise NoIPv6AddressFoundError('No IPv6 address found for %s', self.host) from None
             raise
         refused: Optional[BaseException] = None
@@ -1039,7 +1040,8 @@ class BaseSSHClient:
             return
         self._call(self._b_close, raw, timeout=self.timeout, what='closing a channel')
 
-    def open_shell(self, encoding: str = 'utf-8', read_timeout: Optional[float] = None) -> InteractiveShell:
+    def open_shell(self, encoding: str = 'utf-8',
+                   read_timeout: Optional[float] = None) -> InteractiveShell:
         """Start an interactive login shell.
 
         :raises ShellError: the server refused.

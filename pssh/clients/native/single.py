@@ -185,7 +185,9 @@ class SSHClient(BaseSSHClient):
         return self.session.hostkey()[0]
 
     def _b_handshake(self) -> Any:
-        return _again_or(self.session.handshake(self._io.lib_sock))
+        io = self._io
+        assert io is not None  # set by _connect_once before the session is made
+        return _again_or(self.session.handshake(io.lib_sock))
 
     def _b_block_directions(self) -> int:
         session = self.session
@@ -205,7 +207,8 @@ class SSHClient(BaseSSHClient):
             agent.list_identities()
             for identity in agent.get_identities():
                 try:
-                    self._call(lambda: _again_or(agent.userauth(self.user, identity)),
+                    self._call(lambda identity=identity: _again_or(
+                        agent.userauth(self.user, identity)),
                                timeout=self.timeout, what='agent authentication')
                     return True
                 except AuthenticationError as exc:
@@ -278,13 +281,9 @@ class SSHClient(BaseSSHClient):
         return _again_or(raw.wait_closed())
 
     def _b_exit_status(self, raw: Any) -> Tuple[Optional[int], Optional[str]]:
-        if exit_signal is not None:
-            name = exit_signal(raw)
-        else:
-            name = raw.get_exit_signal()[1]
-        if name:
-            if isinstance(name, bytes):
-                name = name.decode('ascii', 'replace')
+        found: Any = exit_signal(raw) if exit_signal is not None else raw.get_exit_signal()[1]
+        if found:
+            name = found.decode('ascii', 'replace') if isinstance(found, bytes) else str(found)
             code = signal_exit_code(name)
             # A signal we cannot number: report what OpenSSH's client does.
             return (code if code is not None else 255), name

@@ -123,7 +123,9 @@ class SSHClient(BaseSSHClient):
             session.options_set_gssapi_delegate_credentials(True)
         # libssh closes the descriptor it is given when the session is freed:
         # give it a duplicate of ours, so each side closes its own.
-        session.set_socket(_Descriptor(os.dup(self._io.fileno)))
+        io = self._io
+        assert io is not None  # set by _connect_once before the session is made
+        session.set_socket(_Descriptor(os.dup(io.fileno)))
         session.set_blocking(False)
         return session
 
@@ -141,7 +143,9 @@ class SSHClient(BaseSSHClient):
         # connecting; a blocking send would then stall the whole hub once the
         # socket pair is full. Ours (the same open file) goes back to
         # non-blocking after every step.
-        os.set_blocking(self._io.fileno, False)
+        io = self._io
+        assert io is not None
+        os.set_blocking(io.fileno, False)
         return _again_or(rc)
 
     def _b_block_directions(self) -> int:
@@ -327,7 +331,8 @@ class SSHClient(BaseSSHClient):
         # otherwise get_exit_status() first, which answers -1 both while
         # nothing has come and for a command ended by a signal, and only then
         # get_exit_state() (for the signal).
-        state = _libssh.exit_state(raw) if _libssh.exit_state is not None else None
+        state: Optional[Tuple[Optional[int], bytes, bool]] = (
+            _libssh.exit_state(raw) if _libssh.exit_state is not None else None)
         if state is None:
             code = raw.get_exit_status()
             if code >= 0:
