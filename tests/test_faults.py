@@ -551,7 +551,7 @@ def test_sftp_write_timeout_fails_the_session(fresh_server, proxy, tmp_path):
         client.sftp_put(sftp, local, remote)
     assert time.monotonic() - start < 15
     # Which times out first, a write (the server's window is full) or the wait
-    # for a reply (32 requests in flight), depends on the library's window
+    # for a reply (2 MiB of requests in flight), depends on the library's window
     # accounting; libssh2 reliably stops mid-write.
     half_written = isinstance(caught.value, SFTPError)
     if half_written:

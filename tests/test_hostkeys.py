@@ -20,6 +20,8 @@ from pssh.exceptions import (
 from pssh.hostkeys import HostKeyChecker, KnownHosts, fingerprint, key_type
 from pssh.testing import SSH_KEYGEN_PATH, OpenSSHServer
 
+from _net import wait_closed
+
 BOTH_BACKENDS = True
 
 
@@ -243,6 +245,8 @@ def test_strict_refuses_unknown_host_before_authenticating(server, kw, known):
     assert err.value.host == server.host and err.value.port == server.port
     assert str(known) in str(err.value)
     assert userauth_requests(server) == before
+    # The connection ended with the refusal, not when the error is dropped.
+    assert wait_closed(server.port) == {}
 
 
 @pytest.mark.timeout(60)

@@ -12,7 +12,6 @@ How a test knows which way a connection went:
 * ``accepted(server)`` counts the logins in a server's sshd log, so a test can
   check from the server side how many connections a bastion (or target) saw.
 """
-import collections
 import getpass
 import hashlib
 import os
@@ -31,9 +30,12 @@ from pssh.exceptions import (
     ProxyError,
     PsshError,
     Timeout,
+    UnknownHostKeyError,
 )
 from pssh.output import HostOutput
 from pssh.testing import OpenSSHServer, start_servers
+
+from _net import own_tcp_peers, wait_closed
 
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
@@ -44,49 +46,6 @@ MB = 1024 * 1024
 
 # ---------------------------------------------------------------------------
 # helpers
-
-
-def own_tcp_peers():
-    """Counter of remote port -> established TCP connections held by this process."""
-    inodes = set()
-    for fd in os.listdir('/proc/self/fd'):
-        try:
-            link = os.readlink(f'/proc/self/fd/{fd}')
-        except OSError:
-            continue
-        if link.startswith('socket:['):
-            inodes.add(link[len('socket:['):-1])
-    peers = collections.Counter()
-    for table in ('/proc/self/net/tcp', '/proc/self/net/tcp6'):
-        try:
-            with open(table) as fh:
-                rows = fh.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            # fields: sl local remote state ... uid timeout inode
-            if fields[3] != '01' or fields[9] not in inodes:
-                continue
-            peers[int(fields[2].rsplit(':', 1)[1], 16)] += 1
-    return peers
-
-
-def wait_closed(*ports, timeout=5.0):
-    """Wait (polling, bounded) until this process holds no connection to ``ports``;
-    return the connections still held.
-
-    Closing a gevent socket that another greenlet waits on releases the file
-    descriptor at the hub's next turn, so a just-closed connection may still be
-    listed until the hub has run.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        peers = own_tcp_peers()
-        left = {port: peers[port] for port in ports if peers[port]}
-        if not left or time.monotonic() > deadline:
-            return left
-        gevent.sleep(0.01)
 
 
 def accepted(server):
@@ -538,6 +497,27 @@ def test_per_host_proxies_and_a_direct_host(b1, b2, t1, t2, kw):
         assert peers[t2.port] == 0
         assert [accepted(server) for server in (b1, b2)] == [n + 1 for n in before]
     assert wait_closed(b1.port, b2.port) == {}
+
+
+@pytest.mark.timeout(60)
+def test_host_config_host_key_settings_reach_its_bastion(b1, t1, t2, kw, tmp_path):
+    # A host checked strictly, against a file that knows its key but not the
+    # bastion's: its bastion is refused too, not accepted with the client's
+    # default. Another host through the same bastion, with no such settings,
+    # gets there on a bastion connection of its own.
+    known = tmp_path / 'known_hosts'
+    known.write_text(t1.known_hosts_line() + '\n')
+    tunnelled = {'proxy_host': LOCALHOST, 'proxy_port': b1.port}
+    config = [HostConfig(port=t1.port, host_key_policy='strict', known_hosts=str(known),
+                         **tunnelled),
+              HostConfig(port=t2.port, **tunnelled)]
+    with ParallelSSHClient([LOCALHOST] * 2, host_config=config, **kw) as client:
+        output = client.run_command('echo ok', stop_on_errors=False)
+        client.join(output, timeout=30)
+        assert isinstance(output[0].exception, UnknownHostKeyError), output[0].exception
+        assert (output[0].exception.host, output[0].exception.port) == (LOCALHOST, b1.port)
+        assert output[1].exception is None
+        assert list(output[1].stdout) == ['ok']
 
 
 @pytest.mark.timeout(60)

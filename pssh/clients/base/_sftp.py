@@ -123,7 +123,8 @@ def _in_flight(chunk: int) -> int:
 
 
 def version_extensions(payload: bytes) -> Dict[bytes, bytes]:
-    """The extensions a server names in its VERSION reply (after the version)."""
+    """The extensions a server names in its VERSION reply (after the version);
+    a list cut short ends at the last name that has a value."""
     reader = _Reader(payload, 4)
     extensions = {}
     try:
@@ -170,9 +171,12 @@ class SFTPSession:
         if _LIMITS in extensions:
             try:
                 self._ask_limits()
-            except BaseException:
+            except BaseException as exc:
                 self.end()
-                raise
+                if isinstance(exc, SFTPError) or not isinstance(exc, Exception):
+                    raise
+                raise SFTPError('Could not start SFTP on %s:%s: %s', self.host, client.port,
+                                exc) from exc
 
     def _ask_limits(self) -> None:
         """Size requests as the server allows (OpenSSH's ``limits`` extension)."""
@@ -182,12 +186,11 @@ class SFTPSession:
             return
         reader = _Reader(payload)
         max_packet, max_read, max_write = reader.u64(), reader.u64(), reader.u64()
-        # 0 means "no limit given". A request's header and handle take < 1 KiB.
-        most = MAX_CHUNK if not max_packet else min(MAX_CHUNK, max_packet - 1024)
-        if max_read and most > 0:
-            self.read_chunk = min(max_read, most)
-        if max_write and most > 0:
-            self.write_chunk = min(max_write, most)
+        # 0 means "no limit given". Besides the data, a packet holds at most
+        # 25 bytes of header and a handle (256 bytes at most).
+        most = MAX_CHUNK if not max_packet else max(1, min(MAX_CHUNK, max_packet - 281))
+        self.read_chunk = min(max_read or CHUNK, most)
+        self.write_chunk = min(max_write or CHUNK, most)
 
     # Wire.
 

@@ -12,7 +12,7 @@ Targets that go through the same bastion share one connection to it, kept in a
 """
 import os
 import re
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import gevent
 from gevent.event import AsyncResult
@@ -152,13 +152,15 @@ class ChannelTransport:
 
 
 class ProxyPool:
-    """Connected bastion clients, one per distinct chain, shared by their targets."""
+    """Connected bastion clients, one per distinct chain (and way of checking
+    the bastion's key), shared by their targets."""
 
     def __init__(self) -> None:
-        self._clients: Dict[Tuple[Hop, ...], AsyncResult] = {}
+        self._clients: Dict[Any, AsyncResult] = {}
 
-    def get(self, chain: Tuple[Hop, ...], connect: Callable[[], Any]) -> Any:
-        """The client for the last hop of ``chain``, connecting it if needed.
+    def get(self, chain: Any, connect: Callable[[], Any]) -> Any:
+        """The client for ``chain`` (a hashable key: the hops, and how the last
+        one's key is checked), connecting it if needed.
 
         Greenlets asking for the same chain at once share one connection attempt.
         """

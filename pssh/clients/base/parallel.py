@@ -211,9 +211,7 @@ class BaseParallelSSHClient:
             identity_auth=self.identity_auth, ipv6_only=self.ipv6_only, compress=self.compress,
             keyboard_interactive=self.keyboard_interactive, alias=None, hostname=None,
             identity_files=None,
-            _proxy_pool=self._proxy_pool, _bastion_config=self._ssh_config,
-            _bastion_host_keys=(self._extra_settings.get('host_key_policy'),
-                                self._extra_settings.get('known_hosts')))
+            _proxy_pool=self._proxy_pool, _bastion_config=self._ssh_config)
         settings.update(self._extra_settings)
         return settings
 
@@ -226,6 +224,15 @@ class BaseParallelSSHClient:
             found = ssh_config_settings(self._hosts[index], self._ssh_config, user=self.user)
             settings = apply_ssh_config(settings, found, defaults={'port': 22})
         settings = merge(settings, config, _FIELD_NAMES)
+        # What the caller set for this host (HostConfig, else the client's
+        # arguments), as opposed to what the host's ssh config entry filled in:
+        # its bastions are checked with that, or as their own entries say.
+        explicit = [self._extra_settings.get(name) for name in ('host_key_policy', 'known_hosts')]
+        if config is not None:
+            for position, name in enumerate(('host_key_policy', 'known_hosts')):
+                if config.is_set(name):
+                    explicit[position] = getattr(config, name)
+        settings['_bastion_host_keys'] = tuple(explicit)
         if config is not None:
             # A host's own proxy replaces the client's, of either kind.
             if config.is_set('proxy_host'):

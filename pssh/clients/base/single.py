@@ -288,9 +288,8 @@ class BaseSSHClient:
                  _proxy_pool: Optional[ProxyPool] = None, _via: Any = None,
                  _bastion_config: Any = None,
                  _bastion_host_keys: Optional[Tuple[Any, Any]] = None) -> None:
-        # Our bastions check their keys with the caller's own host_key_policy and
-        # known_hosts, not with what the target's ssh config entry set: where the
-        # caller gave none, a bastion's own entry decides, as for ssh's ProxyJump.
+        # The host_key_policy and known_hosts the caller gave (not those the
+        # target's ssh config entry set): see _bastion_host_key_settings.
         self._bastion_host_keys = (_bastion_host_keys if _bastion_host_keys is not None
                                    else (host_key_policy, known_hosts))
         if ssh_config and isinstance(host, str) and host:
@@ -660,6 +659,9 @@ class BaseSSHClient:
                 break
             except (HostConnectionRefusedError, NoIPv6AddressFoundError, UnknownHostError,
                     ProxyError, HostKeyError):
+                # Not retried; the connection (a refused host key's is open) ends now,
+                # not when the exception and its traceback are dropped.
+                self._close_io()
                 raise
             except ConnectionRefusedError as exc:
                 raise HostConnectionRefusedError(
@@ -713,10 +715,25 @@ class BaseSSHClient:
                     hop.host, self.host)))
         return Hop(hop.host, port, user, password, pkey)
 
+    def _bastion_host_key_settings(self, hop: Hop) -> Tuple[Any, Any]:
+        """(host_key_policy, known_hosts) for a bastion: each as the caller gave
+        it, else as the bastion's own ssh config entry says (as ssh does for a
+        ProxyJump hop), else the target's own - never what the target's entry
+        alone set, when the bastion's entry says otherwise."""
+        found = (ssh_config_settings(hop.host, self._ssh_config, user=hop.user)
+                 if self._ssh_config is not None else {})
+        policy, known_hosts = self._bastion_host_keys
+        if policy is None:
+            policy = found.get('host_key_policy', self.host_key_policy)
+        if known_hosts is None:
+            known_hosts = found.get('known_hosts', self.known_hosts)
+        return policy, known_hosts
+
     def _bastion(self, depth: int) -> 'BaseSSHClient':
         """The connected client of hop ``depth`` (1 = nearest) of our proxy chain."""
         chain = tuple(self._hops[:depth])
         hop = chain[-1]
+        policy, known_hosts = self._bastion_host_key_settings(hop)
 
         def connect() -> 'BaseSSHClient':
             via = self._bastion(depth - 1) if depth > 1 else None
@@ -732,8 +749,8 @@ class BaseSSHClient:
                     num_retries=self.num_retries, retry_delay=self.retry_delay,
                     allow_agent=self.allow_agent, timeout=self.timeout,
                     keepalive_seconds=self.keepalive_seconds, identity_auth=self.identity_auth,
-                    ipv6_only=self.ipv6_only, host_key_policy=self._bastion_host_keys[0],
-                    known_hosts=self._bastion_host_keys[1], identity_files=identities,
+                    ipv6_only=self.ipv6_only, host_key_policy=policy,
+                    known_hosts=known_hosts, identity_files=identities,
                     ssh_config=self._ssh_config, proxy_jump=[], _via=via)
             except HostKeyError:
                 raise
@@ -741,7 +758,9 @@ class BaseSSHClient:
                 raise ProxyError('Could not connect to proxy %s:%s (on the way to %s): %s',
                                  hop.host, hop.port, self.host, exc) from exc
 
-        return self._proxy_pool.get(chain, connect)
+        # Targets share a bastion connection only if it checked the key as each wants.
+        hashable = tuple(known_hosts) if isinstance(known_hosts, list) else known_hosts
+        return self._proxy_pool.get((chain, policy, hashable), connect)
 
     def _open_transport(self) -> Any:
         via = self._via
