@@ -390,16 +390,23 @@ def _steps(progress):
     return {later - earlier for earlier, later in zip(dones, dones[1:-1])}
 
 
+def _sftp_there_and_back(cli, local, tmp_path):
+    """Upload ``local`` and download it again over SFTP: (remote, back, up, down),
+    the last two the progress of each copy."""
+    remote, back = str(tmp_path / 'up.bin'), str(tmp_path / 'down.bin')
+    up, down = Recorder(), Recorder()
+    cli.copy_file(local, remote, progress=up)
+    cli.copy_remote_file(remote, back, progress=down)
+    return remote, back, up, down
+
+
 @pytest.mark.timeout(60)
 def test_sftp_requests_as_big_as_the_server_allows(client, tmp_path, big_file):
     # OpenSSH says (limits@openssh.com) that it takes 255 KiB per read and write:
     # every request but the last moves that much (progress comes once per reply).
     local, digest = big_file
-    remote = str(tmp_path / 'up.bin')
-    up, down = Recorder(), Recorder()
-    client.copy_file(local, remote, progress=up)
-    client.copy_remote_file(remote, str(tmp_path / 'down.bin'), progress=down)
-    assert sha256(str(tmp_path / 'down.bin')) == digest
+    _remote, back, up, down = _sftp_there_and_back(client, local, tmp_path)
+    assert sha256(back) == digest
     assert _steps(up) == _steps(down) == {255 * 1024}
     up.check(BIG_SIZE)
     down.check(BIG_SIZE)
@@ -422,15 +429,12 @@ def test_sftp_requests_of_64k_when_the_server_gives_no_limits(group, tmp_path, b
     # The server names the limits extension but refuses the request (sftp-server -P):
     # requests stay at 64 KiB, and the copies are whole.
     local, digest = big_file
-    remote = str(tmp_path / 'up.bin')
     with OpenSSHServer(user_key=group.user_key,
                        extra_config={'Subsystem': 'sftp internal-sftp -P limits'}) as srv:
         with SSHClient(srv.host, port=srv.port, user=srv.user,
                        **_client_kwargs(group)) as cli:
-            up, down = Recorder(), Recorder()
-            cli.copy_file(local, remote, progress=up)
-            cli.copy_remote_file(remote, str(tmp_path / 'down.bin'), progress=down)
-    assert sha256(remote) == sha256(str(tmp_path / 'down.bin')) == digest
+            remote, back, up, down = _sftp_there_and_back(cli, local, tmp_path)
+    assert sha256(remote) == sha256(back) == digest
     assert _steps(up) == _steps(down) == {64 * 1024}
 
 

@@ -158,13 +158,13 @@ class ProxyPool:
     def __init__(self) -> None:
         self._clients: Dict[Any, AsyncResult] = {}
 
-    def get(self, chain: Any, connect: Callable[[], Any]) -> Any:
-        """The client for ``chain`` (a hashable key: the hops, and how the last
-        one's key is checked), connecting it if needed.
+    def get(self, key: Any, connect: Callable[[], Any]) -> Any:
+        """The client for ``key`` (the hops of a chain, and how the last one's
+        key is checked), connecting it if needed.
 
-        Greenlets asking for the same chain at once share one connection attempt.
+        Greenlets asking for the same key at once share one connection attempt.
         """
-        result = self._clients.get(chain)
+        result = self._clients.get(key)
         if result is not None and result.ready():
             if not result.successful() or result.value.connection_lost:
                 if result.successful():
@@ -176,13 +176,13 @@ class ProxyPool:
                 result = None
         if result is None:
             result = AsyncResult()
-            self._clients[chain] = result
+            self._clients[key] = result
             try:
                 result.set(connect())
             except BaseException as exc:
                 result.set_exception(exc)
-                if self._clients.get(chain) is result:
-                    del self._clients[chain]
+                if self._clients.get(key) is result:
+                    del self._clients[key]
                 raise
         return result.get()
 

@@ -227,12 +227,9 @@ class BaseParallelSSHClient:
         # What the caller set for this host (HostConfig, else the client's
         # arguments), as opposed to what the host's ssh config entry filled in:
         # its bastions are checked with that, or as their own entries say.
-        explicit = [self._extra_settings.get(name) for name in ('host_key_policy', 'known_hosts')]
-        if config is not None:
-            for position, name in enumerate(('host_key_policy', 'known_hosts')):
-                if config.is_set(name):
-                    explicit[position] = getattr(config, name)
-        settings['_bastion_host_keys'] = tuple(explicit)
+        settings['_bastion_host_keys'] = tuple(
+            getattr(config, name) if config is not None and config.is_set(name)
+            else self._extra_settings.get(name) for name in ('host_key_policy', 'known_hosts'))
         if config is not None:
             # A host's own proxy replaces the client's, of either kind.
             if config.is_set('proxy_host'):

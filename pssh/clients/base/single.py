@@ -15,7 +15,7 @@ import posixpath
 import signal
 import socket
 import weakref
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import gevent
 from gevent import socket as gsocket
@@ -289,7 +289,7 @@ class BaseSSHClient:
                  _bastion_config: Any = None,
                  _bastion_host_keys: Optional[Tuple[Any, Any]] = None) -> None:
         # The host_key_policy and known_hosts the caller gave (not those the
-        # target's ssh config entry set): see _bastion_host_key_settings.
+        # target's ssh config entry set): see _bastion.
         self._bastion_host_keys = (_bastion_host_keys if _bastion_host_keys is not None
                                    else (host_key_policy, known_hosts))
         if ssh_config and isinstance(host, str) and host:
@@ -699,11 +699,16 @@ class BaseSSHClient:
         return HostConnectionError('Error connecting to %s:%s after %s: %s',
                                    self.host, self.port, tries, detail)
 
+    def _config_entry(self, hop: Hop) -> Dict[str, Any]:
+        """The settings of ``hop``'s own entry in our ssh config files ({} without)."""
+        if self._ssh_config is None:
+            return {}
+        return ssh_config_settings(hop.host, self._ssh_config, user=hop.user)
+
     def _hop_with_defaults(self, hop: Hop, password: Optional[str]) -> Hop:
         """``hop`` with what it leaves out filled in: from the ssh config's entry
         for the hop (user, port), then from ours (user, password, key)."""
-        found = (ssh_config_settings(hop.host, self._ssh_config, user=hop.user)
-                 if self._ssh_config is not None else {})
+        found = self._config_entry(hop)
         port = hop.port if hop.port is not None else found.get('port', 22)
         user = hop.user or found.get('user') or self.user
         password = hop.password if hop.password is not None else password
@@ -715,34 +720,26 @@ class BaseSSHClient:
                     hop.host, self.host)))
         return Hop(hop.host, port, user, password, pkey)
 
-    def _bastion_host_key_settings(self, hop: Hop) -> Tuple[Any, Any]:
-        """(host_key_policy, known_hosts) for a bastion: each as the caller gave
-        it, else as the bastion's own ssh config entry says (as ssh does for a
-        ProxyJump hop), else the target's own - never what the target's entry
-        alone set, when the bastion's entry says otherwise."""
-        found = (ssh_config_settings(hop.host, self._ssh_config, user=hop.user)
-                 if self._ssh_config is not None else {})
-        policy, known_hosts = self._bastion_host_keys
-        if policy is None:
-            policy = found.get('host_key_policy', self.host_key_policy)
-        if known_hosts is None:
-            known_hosts = found.get('known_hosts', self.known_hosts)
-        return policy, known_hosts
-
     def _bastion(self, depth: int) -> 'BaseSSHClient':
         """The connected client of hop ``depth`` (1 = nearest) of our proxy chain."""
         chain = tuple(self._hops[:depth])
         hop = chain[-1]
-        policy, known_hosts = self._bastion_host_key_settings(hop)
+        entry = self._config_entry(hop)
+        # Its key is checked as the caller said (for the target), else as its
+        # own entry says (as ssh does for a ProxyJump hop), else as for the
+        # target - never as the target's entry alone said, where the bastion's
+        # own entry says otherwise.
+        policy, known_hosts = self._bastion_host_keys
+        if policy is None:
+            policy = entry.get('host_key_policy', self.host_key_policy)
+        if known_hosts is None:
+            known_hosts = entry.get('known_hosts', self.known_hosts)
 
         def connect() -> 'BaseSSHClient':
             via = self._bastion(depth - 1) if depth > 1 else None
             # A hop's own IdentityFile lines win over ours; its own ProxyJump
             # is not followed (the chain is the one the target names, as given).
-            identities: Optional[Tuple[str, ...]] = self.IDENTITIES
-            if self._ssh_config is not None and ssh_config_settings(
-                    hop.host, self._ssh_config, user=hop.user).get('identity_files'):
-                identities = None
+            identities = None if entry.get('identity_files') else self.IDENTITIES
             try:
                 return type(self)(
                     hop.host, user=hop.user, port=hop.port, password=hop.password, pkey=hop.pkey,
