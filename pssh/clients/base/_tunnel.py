@@ -127,6 +127,15 @@ class ChannelTransport:
         except PsshError as exc:
             raise self._failed(exc) from exc
 
+    def send_eof(self) -> None:
+        """Tell the far end that nothing more will be sent (TCP's half-close)."""
+        bastion = self.bastion
+        try:
+            bastion._call(bastion._b_send_eof, self.raw, timeout=bastion.timeout,
+                          what='ending the tunnel to %s:%s' % (self.host, self.port))
+        except PsshError as exc:
+            raise self._failed(exc) from exc
+
     def _failed(self, exc: PsshError) -> ProxyError:
         # Becomes the reason the target's connection was lost: say it was the tunnel.
         bastion = self.bastion
