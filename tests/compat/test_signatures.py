@@ -149,8 +149,8 @@ MODULE_NAMES = {
     'pssh.clients.native': ['ParallelSSHClient', 'SSHClient'],
     'pssh.clients.native.single': ['SSHClient'],
     'pssh.clients.native.parallel': ['ParallelSSHClient'],
-    'pssh.clients.native.tunnel': [],
-    'pssh.clients.base.single': ['BaseSSHClient', 'InteractiveShell', 'Stdin'],
+    'pssh.clients.native.tunnel': ['TunnelServer', 'LocalForwarder', 'FORWARDER'],
+    'pssh.clients.base.single': ['BaseSSHClient', 'PollMixIn', 'InteractiveShell', 'Stdin'],
     'pssh.clients.base.parallel': ['BaseParallelSSHClient'],
     'pssh.clients.reader': ['ConcurrentRWBuffer'],
     'pssh.config': ['HostConfig'],
@@ -160,6 +160,25 @@ MODULE_NAMES = {
     'pssh.utils': ['enable_logger', 'enable_host_logger', 'enable_debug_logger', 'logger',
                    'host_logger'],
     'pssh.constants': ['DEFAULT_RETRIES', 'RETRY_DELAY'],
+}
+
+POLL_MIXIN_INIT = [('sock', None)]
+POLL_MIXIN_METHODS = {
+    'poll': [('timeout', None)],
+    'eagain': [('func', REQUIRED), '*args', '**kwargs'],
+    'eagain_write': [('write_func', REQUIRED), ('data', REQUIRED)],
+}
+
+TUNNEL_SERVER_INIT = [('client', REQUIRED), ('host', REQUIRED), ('port', REQUIRED),
+                      ('bind_address', '127.0.0.1'), ('num_retries', 3)]
+TUNNEL_SERVER_METHODS = {'start': [], 'stop': [('timeout', None)]}
+
+LOCAL_FORWARDER_INIT: list = []
+LOCAL_FORWARDER_METHODS = {
+    'start': [],
+    'enqueue': [('client', REQUIRED), ('host', REQUIRED), ('port', REQUIRED)],
+    'cleanup_server': [('client', REQUIRED)],
+    'shutdown': [],
 }
 
 _SSH_SPEC = importlib.util.find_spec('pssh.clients.ssh')
@@ -285,6 +304,47 @@ def test_client_classes_and_bases():
     assert issubclass(native.SSHClient, BaseSSHClient)
 
 
+@pytest.mark.timeout(30)
+def test_poll_mixin():
+    from pssh.clients.base.single import BaseSSHClient, PollMixIn
+    from pssh.clients.native import SSHClient
+    assert_signature(PollMixIn, POLL_MIXIN_INIT, is_method=False)
+    for name, contract in POLL_MIXIN_METHODS.items():
+        assert_signature(getattr(PollMixIn, name), contract)
+    assert issubclass(BaseSSHClient, PollMixIn) and issubclass(SSHClient, PollMixIn)
+    sock = object()
+    assert PollMixIn(sock).sock is sock
+    assert PollMixIn(sock=sock).sock is sock
+    bare = PollMixIn()
+    assert bare.sock is None
+    # A bare instance has no session to wait on: the client classes implement these.
+    with pytest.raises(NotImplementedError):
+        bare.poll()
+    with pytest.raises(NotImplementedError):
+        bare.eagain(len, b'')
+    with pytest.raises(NotImplementedError):
+        bare.eagain_write(len, b'')
+    for name in POLL_MIXIN_METHODS:
+        assert getattr(SSHClient, name) is not getattr(PollMixIn, name), name
+
+
+@pytest.mark.timeout(30)
+def test_tunnel_server_and_local_forwarder():
+    from gevent.server import StreamServer
+
+    from pssh.clients.native.tunnel import LocalForwarder, TunnelServer
+    assert issubclass(TunnelServer, StreamServer)
+    assert_signature(TunnelServer, TUNNEL_SERVER_INIT, is_method=False)
+    for name, contract in TUNNEL_SERVER_METHODS.items():
+        assert_signature(getattr(TunnelServer, name), contract)
+    assert isinstance(TunnelServer.listen_port, property)
+    assert_signature(LocalForwarder, LOCAL_FORWARDER_INIT, is_method=False)
+    for name, contract in LOCAL_FORWARDER_METHODS.items():
+        assert_signature(getattr(LocalForwarder, name), contract)
+    forwarder = LocalForwarder()
+    assert hasattr(forwarder, 'out_q') and hasattr(forwarder, 'started')
+
+
 # ---------------------------------------------------------------------------
 # libssh clients
 
@@ -324,10 +384,11 @@ def test_libssh_single_client_method(name):
 @pytest.mark.timeout(30)
 def test_libssh_client_bases_and_methods_named_only():
     from pssh.clients.base.parallel import BaseParallelSSHClient
-    from pssh.clients.base.single import BaseSSHClient
+    from pssh.clients.base.single import BaseSSHClient, PollMixIn
     libssh = _libssh()
     assert issubclass(libssh.ParallelSSHClient, BaseParallelSSHClient)
     assert issubclass(libssh.SSHClient, BaseSSHClient)
+    assert issubclass(libssh.SSHClient, PollMixIn)
     for name in SINGLE_METHODS_NAMED_ONLY:
         assert callable(getattr(libssh.SSHClient, name)), name
 
