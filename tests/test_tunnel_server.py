@@ -337,6 +337,29 @@ def test_the_tunnel_of_a_closed_client_refuses_connections_cleanly(server, clien
     assert isinstance(tunnel.exception, PsshError)
 
 
+def _has_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(('::1', 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason='no IPv6 loopback')
+def test_listens_on_an_ipv6_bind_address(client, target, tunnels):
+    remote = target(echo)
+    tunnel = tunnels(client, '127.0.0.1', remote.port, bind_address='::1')
+    assert tunnel.socket.family == socket.AF_INET6
+    sock = gsocket.create_connection(('::1', tunnel.listen_port), timeout=10)
+    try:
+        sock.sendall(b'six')
+        sock.shutdown(socket.SHUT_WR)
+        assert read_all(sock) == b'six'
+    finally:
+        sock.close()
+
+
 def test_bad_arguments(client):
     with pytest.raises(TypeError, match='port'):
         TunnelServer(client, '127.0.0.1', '22')
@@ -346,6 +369,20 @@ def test_bad_arguments(client):
         TunnelServer(client, None, 22)
     with pytest.raises(ValueError, match='num_retries'):
         TunnelServer(client, '127.0.0.1', 22, num_retries=0)
+
+
+# ---------------------------------------------------------------------------
+# PollMixIn: the base of both backends' clients
+
+
+def test_connected_clients_are_poll_mixins(client):
+    from pssh.clients.base.single import PollMixIn
+    assert isinstance(client, PollMixIn)
+    assert client.sock is not None   # the connection PollMixIn stores
+    assert client.poll(timeout=0) is None   # the client's own poll, not the stub
+    output = client.run_command('echo polled')
+    client.wait_finished(output)
+    assert list(output.stdout) == ['polled']
 
 
 # ---------------------------------------------------------------------------
