@@ -86,6 +86,16 @@ def wait_for_eof(sock, ended):
     ended.set()
 
 
+def flood(sock, ended):
+    """Send without end, until the connection fails."""
+    block = b'x' * 65536
+    try:
+        while True:
+            sock.sendall(block)
+    except OSError:
+        ended.set()
+
+
 @pytest.fixture
 def target(request):
     targets = []
@@ -259,6 +269,25 @@ def test_local_side_closing_reaches_the_target(client, target, tunnels):
     sock.close()
     assert remote.accepted.get(timeout=10).wait(10)
     assert tunnel._pool.join(timeout=10)
+
+
+def test_local_reset_while_the_target_sends_ends_quietly(client, target, tunnels, capsys):
+    remote = target(flood)
+    tunnel = tunnels(client, '127.0.0.1', remote.port)
+    sock = connect(tunnel)
+    assert len(sock.recv(65536)) > 0
+    # Close with a reset (SO_LINGER 0), with the target still sending.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\1\0\0\0\0\0\0\0')
+    sock.close()
+    assert remote.accepted.get(timeout=10).wait(10)   # the target's connection closed too
+    assert tunnel._pool.join(timeout=10)
+    # An ordinary end of a connection: no traceback from a crashed greenlet.
+    assert 'Traceback' not in capsys.readouterr().err
+    again = connect(tunnel)   # the server still serves
+    try:
+        assert len(again.recv(65536)) > 0
+    finally:
+        again.close()
 
 
 def test_stop_closes_every_forwarded_connection(client, target, tunnels):

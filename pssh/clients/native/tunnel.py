@@ -133,12 +133,17 @@ class TunnelServer(StreamServer):
                          getattr(self.client, 'host', self.client), exc)
             return  # the server closes ``local``
         logger.debug('Forwarding %s:%s to %s:%s', address[0], address[1], self.host, self.port)
-        outbound = gevent.spawn(self._local_to_channel, local, channel)
-        inbound = gevent.spawn(self._channel_to_local, channel, local)
+        # Each direction returns the error that stopped it, if any, rather than
+        # raising it: a reset connection is an ordinary end, not a crash for
+        # gevent to print.
+        outbound = gevent.spawn(_run, self._local_to_channel, local, channel)
+        inbound = gevent.spawn(_run, self._channel_to_local, channel, local)
         try:
-            gevent.joinall((outbound, inbound), raise_error=True)
-        except Exception as exc:
-            logger.debug('Forwarded connection to %s:%s ended: %s', self.host, self.port, exc)
+            for finished in gevent.iwait((outbound, inbound)):
+                if finished.value is not None:
+                    logger.debug('Forwarded connection from %s:%s to %s:%s ended: %s',
+                                 address[0], address[1], self.host, self.port, finished.value)
+                    break
         finally:
             gevent.killall((outbound, inbound), block=True, timeout=_STOP_GRACE)
             channel.close()
@@ -173,6 +178,14 @@ class TunnelServer(StreamServer):
         self.close()
         self._pool.kill(block=True, timeout=_STOP_GRACE if timeout is None else timeout)
         super().stop(timeout=0)
+
+
+def _run(func: Any, *args: Any) -> Optional[Exception]:
+    try:
+        func(*args)
+    except Exception as exc:
+        return exc
+    return None
 
 
 class LocalForwarder:
