@@ -227,6 +227,10 @@ class InteractiveShell:
         :raises ShellError: the shell is closed or the write failed.
         """
         data = (cmd + '\n').encode(command_encoding(self.output.encoding))
+        if self._chan.done or self._chan.closed:
+            # (Stdin.write would drop it: a shell's commands must not vanish.)
+            raise ShellError('Could not send command to shell on %s: the shell has %s',
+                             self._client.host, 'exited' if self._chan.done else 'been closed')
         try:
             self.output.stdin.write(data)
         except Exception as exc:
