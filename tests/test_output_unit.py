@@ -44,14 +44,14 @@ def reference_lines(text):
 def test_buffer_read_and_eof():
     buf = ConcurrentRWBuffer()
     assert len(buf) == 0
-    assert buf.read() == b''
+    assert buf.read() is None
     buf.write(b'ab')
     buf.write(b'')
     buf.write(b'cd')
     assert len(buf) == 4
     assert not buf.finished
     assert buf.read() == b'abcd'
-    assert buf.read() == b''
+    assert buf.read() is None
     assert not buf.wait(0.01)
     buf.write(b'e')
     buf.set_eof()
@@ -76,6 +76,44 @@ def test_buffer_iteration_waits_for_writer():
     assert b''.join(buf) == b'onetwothree'
     greenlet.join(5)
     assert greenlet.successful()
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize('data', [b'', b'last'])
+def test_buffer_iteration_ends_when_writer_sets_eof_event(data):
+    # parallel-ssh's writers end a stream with ``buffer.eof.set()``, not set_eof():
+    # a reader already waiting must wake and stop, not wait for ever.
+    buf = ConcurrentRWBuffer()
+    buf.write(b'first')
+    chunks = []
+
+    def reader():
+        for chunk in buf:
+            chunks.append(chunk)
+
+    greenlet = gevent.spawn(reader)
+    gevent.sleep(0)  # the reader has taken b'first' and waits for more
+    assert chunks == [b'first']
+    buf.write(data)
+    buf.eof.set()
+    greenlet.join(5)
+    assert greenlet.dead and greenlet.successful()
+    assert chunks == [b'first', data] if data else [b'first']
+    assert buf.finished
+    assert buf.read() is None
+    assert buf.wait(0)
+    assert list(buf) == []
+
+
+@pytest.mark.timeout(10)
+def test_buffer_read_of_nothing_is_none():
+    buf = ConcurrentRWBuffer()
+    assert buf.read() is None
+    buf.write(b'x')
+    assert buf.read() == b'x'
+    assert buf.read() is None
+    buf.eof.set()
+    assert buf.read() is None
 
 
 # ---------------------------------------------------------------------------

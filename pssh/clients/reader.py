@@ -11,6 +11,19 @@ __all__ = ['ConcurrentRWBuffer']
 HIGH_WATER = 4 * 1024 * 1024
 
 
+class _EndOfStream(Event):
+    """The :attr:`ConcurrentRWBuffer.eof` event: setting it also wakes the
+    buffer's readers, however the writer sets it."""
+
+    def __init__(self, readable: Event) -> None:
+        super().__init__()
+        self._wake = readable
+
+    def set(self) -> None:
+        super().set()
+        self._wake.set()
+
+
 class ConcurrentRWBuffer:
     """Bytes written by a reader greenlet and consumed concurrently.
 
@@ -31,8 +44,9 @@ class ConcurrentRWBuffer:
         self._readable = Event()
         self._drained = Event()
         self._drained.set()
-        #: Set by the writer when no more data will come.
-        self.eof = Event()
+        #: Set by the writer when no more data will come (``set_eof()`` or
+        #: ``eof.set()``: either wakes the readers).
+        self.eof: Event = _EndOfStream(self._readable)
         self._readers = 0
         self._no_pause = False
         self._waiting = 0
@@ -56,13 +70,12 @@ class ConcurrentRWBuffer:
     def set_eof(self) -> None:
         """Mark the end of the stream and wake every reader."""
         self.eof.set()
-        self._readable.set()
 
-    def read(self) -> bytes:
-        """Everything written and not read yet, or ``b''``. Never blocks."""
+    def read(self) -> Optional[bytes]:
+        """Everything written and not read yet, or None if there is nothing. Never blocks."""
         chunks = self._chunks
         if not chunks:
-            return b''
+            return None
         data = chunks.popleft() if len(chunks) == 1 else b''.join(chunks)
         chunks.clear()
         self._size = 0

@@ -44,6 +44,36 @@ def _per_host_sequence(name: str, values: Any) -> Sequence[Any]:
                                 name, type(values).__name__) from None
 
 
+class _HostArgumentTypeError(HostArgumentError, TypeError):
+    """A host_args item of the wrong type or count for the command's format."""
+
+
+class _HostArgumentKeyError(HostArgumentError, KeyError):
+    """A host_args dict without a key the command's format names."""
+
+    __str__ = HostArgumentError.__str__
+
+
+class _HostArgumentValueError(HostArgumentError, ValueError):
+    """The command's format is invalid."""
+
+
+def _format_error(exc: Exception) -> type:
+    """Our error for a failed ``command % item``: a HostArgumentError that is
+    also what the formatting raised (TypeError, KeyError or ValueError)."""
+    if isinstance(exc, KeyError):
+        return _HostArgumentKeyError
+    if isinstance(exc, TypeError):
+        return _HostArgumentTypeError
+    return _HostArgumentValueError
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return 'no key %s' % (exc,)
+    return str(exc)
+
+
 def _materialise_hosts(hosts: Any) -> List[str]:
     if hosts is None:
         raise ValueError('hosts must be an iterable of host names, not None')
@@ -331,6 +361,7 @@ class BaseParallelSSHClient:
             read_timeout = _compat.legacy_run_kwargs(return_list, timeout, read_timeout)
         _checks.encoding(encoding)
         _checks.seconds('read_timeout', read_timeout, 'run_command')
+        read_timeout = read_timeout or None
         _checks.text('user', user, 'run_command')
         _checks.text('shell', shell, 'run_command')
         hosts = self._prepare_run()
@@ -370,13 +401,20 @@ class BaseParallelSSHClient:
             return [command] * len(hosts)
         host_args = _per_host_sequence('host_args', host_args)
         count = len(host_args)
-        if count < len(hosts):
-            raise HostArgumentError('Got %s host_args for %s hosts', count, len(hosts))
-        try:
-            return [command % (host_args[index],) if not isinstance(host_args[index], (tuple, dict))
-                    else command % host_args[index] for index in range(len(hosts))]
-        except (TypeError, KeyError, ValueError) as exc:
-            raise HostArgumentError('Could not format %r with host_args: %s', command, exc) from None
+        commands = []
+        # In host order: the first host whose item is missing or does not fit
+        # decides the error.
+        for index, host in enumerate(hosts):
+            if index >= count:
+                raise HostArgumentError('Got %s host_args for %s hosts: none for %s (host %s)',
+                                        count, len(hosts), host, index)
+            item = host_args[index]
+            try:
+                commands.append(command % (item if isinstance(item, (tuple, dict)) else (item,)))
+            except (TypeError, KeyError, ValueError) as exc:
+                raise _format_error(exc)('Could not format %r with host_args[%s] for %s: %s',
+                                         command, index, host, _describe(exc)) from exc
+        return commands
 
     def _run_command(self, index: int, host: str, command: str, sudo: bool,
                      user: Optional[str], use_pty: bool, shell: Optional[str], encoding: str,
@@ -431,7 +469,9 @@ class BaseParallelSSHClient:
             if output is None:
                 return True
         for host_out in output:
-            if host_out.client is not None and not host_out.client.finished(host_out.channel):
+            if (host_out is not None and host_out.client is not None
+                    and host_out.channel is not None
+                    and not host_out.client.finished(host_out.channel)):
                 return False
         return True
 
@@ -448,6 +488,8 @@ class BaseParallelSSHClient:
           unfinished_output)`` when commands are still running after ``timeout``;
           join may be called again.
         :raises ValueError: ``output`` is not a list.
+
+        None items of ``output`` are skipped.
         """
         if output is None:
             output = self._last_output
@@ -462,6 +504,8 @@ class BaseParallelSSHClient:
         finished: List[HostOutput] = []
         unfinished: List[HostOutput] = []
         for host_out in output:
+            if host_out is None:
+                continue
             client = host_out.client
             if client is None or host_out.channel is None:
                 finished.append(host_out)
@@ -506,6 +550,7 @@ class BaseParallelSSHClient:
         """
         _checks.encoding(encoding)
         _checks.seconds('read_timeout', read_timeout, 'open_shell')
+        read_timeout = read_timeout or None
 
         def open_one(index: int, host: str) -> InteractiveShell:
             return self._get_client(index, host).open_shell(
@@ -528,7 +573,7 @@ class BaseParallelSSHClient:
             for command in commands:
                 try:
                     shell.run(command)
-                except ShellError:
+                except (ShellError, UnicodeEncodeError):
                     raise
                 except Exception as exc:
                     raise ShellError('Could not run %r in shell: %s', command, exc) from exc

@@ -88,6 +88,20 @@ def key_name(pkey: Any) -> str:
     return path if path is not None else 'key given as bytes'
 
 
+def command_encoding(encoding: str) -> str:
+    """The codec a command line is sent in when output is decoded with ``encoding``.
+
+    That codec, if it writes ASCII as ASCII (as the shell on the other side
+    expects); else (UTF-16, UTF-32) UTF-8.
+    """
+    try:
+        if 'sh -c\n%$'.encode(encoding) == b'sh -c\n%$':
+            return encoding
+    except (UnicodeError, LookupError):
+        pass
+    return 'utf-8'
+
+
 def build_command(command: str, sudo: bool = False, user: Optional[str] = None,
                   shell: Optional[str] = None) -> str:
     """The command line sent to the server for ``command`` and these options."""
@@ -110,7 +124,7 @@ class Channel:
     """
 
     __slots__ = ('raw', 'client', 'exit_code', 'exit_signal', 'error', 'closed', '_done',
-                 '__weakref__')
+                 '_output_ended', '_cut', '__weakref__')
 
     def __init__(self, raw: Any, client: 'BaseSSHClient') -> None:
         self.raw = raw
@@ -123,6 +137,10 @@ class Channel:
         self.error: Optional[BaseException] = None
         self.closed = False
         self._done = Event()
+        # The reader has seen the end of both output streams.
+        self._output_ended = False
+        # We closed the channel before that: the command's status is unknown.
+        self._cut = False
 
     @property
     def done(self) -> bool:
@@ -153,9 +171,12 @@ class Stdin:
     def write(self, data: Union[str, bytes]) -> None:
         """Send ``data`` (``str`` is sent as UTF-8); returns once all of it is sent.
 
-        Waits for as long as the command takes to accept the data.
+        Waits for as long as the command takes to accept the data. Data for a
+        command that has ended (or whose channel was closed) is dropped, with a
+        debug log line: a password written to every host's ``sudo`` must not fail
+        on the hosts where sudo did not ask and the command is already over.
 
-        :raises SessionError: the command ended before taking all of it.
+        :raises SSHError: the connection was lost.
         """
         if isinstance(data, str):
             data = data.encode('utf-8')
@@ -199,12 +220,19 @@ class InteractiveShell:
         return self.output.exit_code
 
     def run(self, cmd: str) -> None:
-        """Send ``cmd`` and a newline to the shell.
+        """Send ``cmd`` and a newline to the shell, encoded with the shell's encoding
+        (UTF-8 if that encoding does not write ASCII as ASCII, as UTF-16 does not).
 
+        :raises UnicodeEncodeError: ``cmd`` has characters the encoding cannot represent.
         :raises ShellError: the shell is closed or the write failed.
         """
+        data = (cmd + '\n').encode(command_encoding(self.output.encoding))
+        if self._chan.done or self._chan.closed:
+            # (Stdin.write would drop it: a shell's commands must not vanish.)
+            raise ShellError('Could not send command to shell on %s: the shell has %s',
+                             self._client.host, 'exited' if self._chan.done else 'been closed')
         try:
-            self.output.stdin.write(cmd + '\n')
+            self.output.stdin.write(data)
         except Exception as exc:
             raise ShellError('Could not send command to shell on %s: %s',
                              self._client.host, exc) from exc
@@ -358,7 +386,12 @@ class BaseSSHClient(PollMixIn):
         self.pkey = pkey
         self.num_retries = max(1, int(num_retries)) if num_retries is not None else DEFAULT_RETRIES
         self.retry_delay = retry_delay if retry_delay is not None else RETRY_DELAY
-        self.timeout = timeout
+        # 0 means no timeout, as None does (a socket timeout of 0 would make
+        # every connect fail at once).
+        self.timeout = timeout or None
+        # Channels of the commands started by run_command (for disconnect()).
+        self._commands: 'weakref.WeakSet[Channel]' = weakref.WeakSet()
+        self._closer: Optional[gevent.Greenlet] = None
         self.allow_agent = allow_agent
         self.identity_auth = identity_auth
         self.ipv6_only = ipv6_only
@@ -457,7 +490,7 @@ class BaseSSHClient(PollMixIn):
     def _b_pty(self, raw: Any) -> Any:
         raise NotImplementedError
 
-    def _b_execute(self, raw: Any, command: str) -> Any:
+    def _b_execute(self, raw: Any, command: Union[str, bytes]) -> Any:
         raise NotImplementedError
 
     def _b_shell(self, raw: Any) -> Any:
@@ -604,8 +637,8 @@ class BaseSSHClient(PollMixIn):
         view = memoryview(data)
         while view:
             if channel.done or channel.closed:
-                raise SessionError('Command on %s:%s has ended; %s bytes of input not sent',
-                                   self.host, self.port, len(view))
+                self._drop_input(channel, len(view))
+                return
             piece = bytes(view[:_WRITE_PIECE])
             before = io.unread()
             try:
@@ -616,8 +649,25 @@ class BaseSSHClient(PollMixIn):
                     io.wait_for(self._b_block_directions)
                     continue
             except Exception as exc:
+                if io.closed_reason is None and self._input_refused(channel):
+                    self._drop_input(channel, len(view))
+                    return
                 raise self._error_for(exc, io, 'writing to the command', None) from exc
             view = view[sent:]
+
+    def _input_refused(self, channel: Channel) -> bool:
+        """After a failed write: has the command's side of the channel ended (the
+        write failed for that reason, not for the connection)?"""
+        if channel.done or channel.closed:
+            return True
+        try:
+            return bool(self._b_eof(channel.raw))
+        except Exception:  # the write's own error is the one to report
+            return False
+
+    def _drop_input(self, channel: Channel, size: int) -> None:
+        logger.debug('%s: command has ended; %s bytes written to its stdin dropped',
+                     self.host, size)
 
     def _library_again(self) -> int:
         raise NotImplementedError
@@ -945,11 +995,15 @@ class BaseSSHClient(PollMixIn):
         :param use_pty: ask for a pseudo terminal; stderr then arrives in stdout.
         :param shell: run the command through this shell command (``'bash -c'``)
           instead of ``$SHELL -c`` when sudo or user is given.
-        :param encoding: how output bytes are decoded.
+        :param encoding: how the command line is encoded and output bytes are
+          decoded. An encoding that does not write ASCII as ASCII (UTF-16, UTF-32)
+          decodes output only: the command line is then sent as UTF-8.
         :param timeout: same as ``read_timeout`` (kept for older code).
         :param read_timeout: seconds after which reading output raises
-          :class:`~pssh.exceptions.Timeout`.
+          :class:`~pssh.exceptions.Timeout`; None or 0 for no limit.
         :raises LookupError: ``encoding`` is not a known codec.
+        :raises UnicodeEncodeError: the command has characters ``encoding``
+          cannot represent.
         """
         if not isinstance(command, str):
             raise TypeError('command must be a str, got %s' % type(command).__name__)
@@ -957,9 +1011,11 @@ class BaseSSHClient(PollMixIn):
         if read_timeout is None:
             read_timeout = timeout
         _checks.seconds('read_timeout', read_timeout, 'run_command', self.host)
+        read_timeout = read_timeout or None
         _checks.text('user', user, 'run_command', self.host)
         _checks.text('shell', shell, 'run_command', self.host)
-        line = build_command(command, sudo=sudo, user=user, shell=shell)
+        line = build_command(command, sudo=sudo, user=user, shell=shell).encode(
+            command_encoding(encoding))
         channel = self.open_session()
         try:
             if self.forward_ssh_agent:
@@ -974,7 +1030,8 @@ class BaseSSHClient(PollMixIn):
         except BaseException:
             self._discard_channel(channel)
             raise
-        return self._make_output(channel, encoding, read_timeout, line.encode('utf-8'))
+        self._commands.add(channel)
+        return self._make_output(channel, encoding, read_timeout, line)
 
     def _discard_channel(self, channel: Channel) -> None:
         try:
@@ -1004,6 +1061,7 @@ class BaseSSHClient(PollMixIn):
                             # the exit status is known too (below), so that code
                             # reading all output can then read exit_code.
                             streams.remove(stream)
+                            channel._output_ended = not streams
                             break
                         buffer.write(data)
                         progressed = True
@@ -1015,15 +1073,24 @@ class BaseSSHClient(PollMixIn):
                     continue
                 io.wait_for(self._b_block_directions)
             self._call(self._b_wait_closed, raw, what='waiting for the channel to close')
-            channel.exit_code, channel.exit_signal = self._b_exit_status(raw)
+            if not channel._cut:
+                # (A channel we closed while its command ran has no status of
+                # its own: what the library reports then is made up.)
+                channel.exit_code, channel.exit_signal = self._b_exit_status(raw)
             # Answer the server's close, so that it frees the session (servers
             # allow only so many per connection).
             if not channel.closed:
                 channel.closed = True
                 self._call(self._b_close, raw, timeout=self.timeout, what='closing a channel')
         except Exception as exc:
-            channel.error = self._error_for(exc, io, 'reading output', None)
-            logger.debug('%s: reading output stopped: %s', self.host, channel.error)
+            error = self._error_for(exc, io, 'reading output', None)
+            if channel._cut and (io is None or io.closed_reason is None):
+                # Reading a channel we closed ourselves may fail: that is no
+                # error of the command's.
+                logger.debug('%s: reading a closed channel stopped: %s', self.host, error)
+            else:
+                channel.error = error
+                logger.debug('%s: reading output stopped: %s', self.host, channel.error)
         finally:
             out.set_eof()
             err.set_eof()
@@ -1059,10 +1126,10 @@ class BaseSSHClient(PollMixIn):
             return
         raise ValueError('%r has no channel of this client' % (host_output,))
 
-    def finished(self, channel: Any) -> bool:
-        """True once the command on ``channel`` has finished."""
+    def finished(self, channel: Any) -> Optional[bool]:
+        """True once the command on ``channel`` has finished (None for no channel)."""
         if channel is None:
-            return True
+            return None
         if isinstance(channel, Channel):
             return channel.done
         return bool(self._b_eof(channel))
@@ -1079,6 +1146,7 @@ class BaseSSHClient(PollMixIn):
             if channel.closed:
                 return
             channel.closed = True
+            channel._cut = not channel._output_ended
             raw = channel.raw
         else:
             raw = channel
@@ -1095,6 +1163,7 @@ class BaseSSHClient(PollMixIn):
         """
         _checks.encoding(encoding)
         _checks.seconds('read_timeout', read_timeout, 'open_shell', self.host)
+        read_timeout = read_timeout or None
         channel = self.open_session()
         try:
             self._call(self._b_shell, channel.raw, timeout=self.timeout, what='starting a shell')
@@ -1340,11 +1409,32 @@ class BaseSSHClient(PollMixIn):
 
     @deprecated('use close(), or the client as a context manager')
     def disconnect(self) -> None:
-        """Disconnect from the server.
+        """Disconnect from the server once the commands started on this client
+        have finished; returns at once.
+
+        Output is never lost: the commands' output goes on being read and stays
+        readable to its end, with exit codes. The connection is closed when the
+        last of them ends (a command that never ends keeps it open: close such
+        a client with :meth:`close`, which does not wait).
 
         .. deprecated:: 2.0
            Use :meth:`close` or ``with SSHClient(...) as client:``.
         """
+        if self._closer is not None and not self._closer.dead:
+            return
+        if not any(not channel.done for channel in self._commands):
+            self.close()
+            return
+        self._closer = gevent.spawn(self._close_when_commands_end)
+
+    def _close_when_commands_end(self) -> None:
+        while True:
+            running = [channel for channel in self._commands if not channel.done]
+            if not running:
+                break
+            running[0].wait_done()
+            del running
+        self._closer = None
         self.close()
 
     @deprecated('use run_command()')

@@ -5,7 +5,7 @@ Everything but the calls into libssh2 lives in
 ``Session`` and ``Channel`` to its primitives and maps ssh2-python's exceptions
 to ours.
 """
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ssh2 import exceptions as ssh2_exc
 from ssh2.error_codes import LIBSSH2_ERROR_EAGAIN
@@ -234,7 +234,7 @@ class SSHClient(BaseSSHClient):
     def _b_pty(self, raw: Any) -> Any:
         return _again_or(raw.pty())
 
-    def _b_execute(self, raw: Any, command: str) -> Any:
+    def _b_execute(self, raw: Any, command: Union[str, bytes]) -> Any:
         return _again_or(raw.execute(command))
 
     def _b_shell(self, raw: Any) -> Any:

@@ -8,7 +8,7 @@ user certificates.
 """
 import base64
 import os
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Union
 
 from ssh import exceptions as ssh_exc
 from ssh import key as ssh_key
@@ -265,7 +265,7 @@ class SSHClient(BaseSSHClient):
     def _b_pty(self, raw: Any) -> Any:
         return _again_or(raw.request_pty())
 
-    def _b_execute(self, raw: Any, command: str) -> Any:
+    def _b_execute(self, raw: Any, command: Union[str, bytes]) -> Any:
         return _again_or(raw.request_exec(command))
 
     def _b_shell(self, raw: Any) -> Any:
