@@ -111,7 +111,30 @@ class HostConnectionError(_OSErrorMixin, PsshError, builtins.ConnectionError):
 
 
 class HostConnectionRefusedError(_OSErrorMixin, PsshError, builtins.ConnectionRefusedError):
-    """The host actively refused the TCP connection (not retried)."""
+    """The host actively refused the TCP connection (not retried).
+
+    Shaped like the OS's own error: ``.errno`` and ``.strerror`` are those of
+    the refused ``connect()``, and ``.args`` is ``(errno, strerror, host, port)``.
+    ``str()`` is a sentence naming the host and port.
+    """
+
+    def __init__(self, errno: Any, strerror: Any = None, host: Any = None,
+                 port: Any = None) -> None:
+        super().__init__(errno, strerror, host, port)
+        self.errno = errno
+        self.strerror = strerror
+
+    @property
+    def host(self) -> Any:
+        return self.args[2]
+
+    @property
+    def port(self) -> Any:
+        return self.args[3]
+
+    def __str__(self) -> str:
+        return 'Connection to %s:%s refused: %s' % (self.host, self.port,
+                                                     self.strerror or self.errno)
 
 
 class Timeout(_OSErrorMixin, PsshError, builtins.TimeoutError):
