@@ -786,10 +786,17 @@ class BaseSSHClient:
         self.sock = sock
         self._io = SessionIO(sock, '%s:%s' % (self.host, self.port))
         self._finalizer = weakref.finalize(self, self._io.close)
-        self.session = self._b_new_session()
+        try:
+            self.session = self._b_new_session()
+        except Exception as exc:
+            raise self._error_for(exc, self._io, 'setting up the SSH session', None) from exc
         self._call(self._b_handshake, timeout=self.timeout, what='SSH handshake')
+        try:
+            key = self._b_host_key()
+        except Exception as exc:
+            raise self._error_for(exc, self._io, "reading the server's host key", None) from exc
         # Before any credential goes to the server.
-        self._host_keys.check(self._b_host_key())
+        self._host_keys.check(key)
 
     def _host_key_algorithms(self) -> Optional[List[str]]:
         """Host key algorithms to ask for, those we hold keys of first (None: the library's)."""
