@@ -367,7 +367,8 @@ class BaseSSHClient:
         # The hops with our defaults filled in: what is actually used to log in
         # to each bastion, and so what tells two bastion connections apart.
         self._hops = [] if _via is not None else [
-            self._hop_with_defaults(hop, password)
+            # proxy_host without proxy_port: the proxy listens where the target does.
+            self._hop_with_defaults(hop, password, port if proxy_host is not None else 22)
             for hop in hops_for(proxy_host, proxy_port, proxy_user, proxy_password, proxy_pkey,
                                 proxy_jump)]
         self._owns_proxy_pool = _proxy_pool is None
@@ -715,11 +716,12 @@ class BaseSSHClient:
             return {}
         return ssh_config_settings(hop.host, self._ssh_config, user=hop.user)
 
-    def _hop_with_defaults(self, hop: Hop, password: Optional[str]) -> Hop:
+    def _hop_with_defaults(self, hop: Hop, password: Optional[str], port: int = 22) -> Hop:
         """``hop`` with what it leaves out filled in: from the ssh config's entry
-        for the hop (user, port), then from ours (user, password, key)."""
+        for the hop (user, port), then from ours (user, password, key) and
+        ``port``."""
         found = self._config_entry(hop)
-        port = hop.port if hop.port is not None else found.get('port', 22)
+        port = hop.port if hop.port is not None else found.get('port', port)
         user = hop.user or found.get('user') or self.user
         password = hop.password if hop.password is not None else password
         pkey = self._pkey_data
