@@ -99,15 +99,25 @@ class _OSErrorMixin:
 
 
 class UnknownHostError(PsshError):
-    """The host name could not be resolved."""
+    """The host name could not be resolved.
+
+    ``.args`` is ``(message, host, reason, attempt, num_retries)``.
+    """
 
 
 class NoIPv6AddressFoundError(PsshError):
-    """``ipv6_only`` was asked for and the host has no IPv6 address."""
+    """``ipv6_only`` was asked for and the host has no IPv6 address.
+
+    ``.args`` is ``(message, host, addresses)``: the ``(address, port)`` pairs
+    the name did resolve to.
+    """
 
 
 class HostConnectionError(_OSErrorMixin, PsshError, builtins.ConnectionError):
-    """Could not connect to a host after all retries."""
+    """Could not connect to a host after all retries.
+
+    ``.args`` is ``(message, host, port, reason, attempt, num_retries)``.
+    """
 
 
 class HostConnectionRefusedError(_OSErrorMixin, PsshError, builtins.ConnectionRefusedError):
@@ -154,7 +164,11 @@ class ConnectTimeoutError(HostConnectionError, Timeout):
 
 
 class AuthenticationError(PsshError):
-    """No authentication method succeeded."""
+    """No authentication method succeeded.
+
+    ``.args`` is ``(message, host, port, cause, attempt, num_retries)``:
+    ``cause`` is the SSH library's own exception from the last method tried.
+    """
 
 
 class PKeyFileError(PsshError):
