@@ -99,19 +99,52 @@ class _OSErrorMixin:
 
 
 class UnknownHostError(PsshError):
-    """The host name could not be resolved."""
+    """The host name could not be resolved.
+
+    ``.args`` is ``(message, host, reason, attempt, num_retries)``.
+    """
 
 
 class NoIPv6AddressFoundError(PsshError):
-    """``ipv6_only`` was asked for and the host has no IPv6 address."""
+    """``ipv6_only`` was asked for and the host has no IPv6 address.
+
+    ``.args`` is ``(message, host, addresses)``: the ``(address, port)`` pairs
+    the name did resolve to.
+    """
 
 
 class HostConnectionError(_OSErrorMixin, PsshError, builtins.ConnectionError):
-    """Could not connect to a host after all retries."""
+    """Could not connect to a host after all retries.
+
+    ``.args`` is ``(message, host, port, reason, attempt, num_retries)``.
+    """
 
 
 class HostConnectionRefusedError(_OSErrorMixin, PsshError, builtins.ConnectionRefusedError):
-    """The host actively refused the TCP connection (not retried)."""
+    """The host actively refused the TCP connection (not retried).
+
+    Shaped like the OS's own error: ``.errno`` and ``.strerror`` are those of
+    the refused ``connect()``, and ``.args`` is ``(errno, strerror, host, port)``.
+    ``str()`` is a sentence naming the host and port.
+    """
+
+    def __init__(self, errno: Any, strerror: Any = None, host: Any = None,
+                 port: Any = None) -> None:
+        super().__init__(errno, strerror, host, port)
+        self.errno = errno
+        self.strerror = strerror
+
+    @property
+    def host(self) -> Any:
+        return self.args[2]
+
+    @property
+    def port(self) -> Any:
+        return self.args[3]
+
+    def __str__(self) -> str:
+        return 'Connection to %s:%s refused: %s' % (self.host, self.port,
+                                                     self.strerror or self.errno)
 
 
 class Timeout(_OSErrorMixin, PsshError, builtins.TimeoutError):
@@ -131,7 +164,11 @@ class ConnectTimeoutError(HostConnectionError, Timeout):
 
 
 class AuthenticationError(PsshError):
-    """No authentication method succeeded."""
+    """No authentication method succeeded.
+
+    ``.args`` is ``(message, host, port, cause, attempt, num_retries)``:
+    ``cause`` is the SSH library's own exception from the last method tried.
+    """
 
 
 class PKeyFileError(PsshError):

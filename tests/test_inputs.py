@@ -293,7 +293,12 @@ def _key_error(exc, host, key_name):
     message = str(exc)
     assert host in message and key_name in message, message
     assert type(exc).__module__ == 'pssh.exceptions'
-    for arg in exc.args:
+    args = exc.args
+    if isinstance(exc, AuthenticationError):
+        # (message, host, port, cause, attempt, num_retries): the cause is the
+        # library's own exception, as in parallel-ssh.
+        args = args[:3] + args[4:]
+    for arg in args:
         assert not type(arg).__module__.startswith(('ssh2', 'ssh.')), exc.args
 
 

@@ -266,14 +266,16 @@ def test_proxy_user_is_used_for_bastion(b1, t1, kw):
 
 
 @pytest.mark.timeout(60)
-def test_proxy_port_defaults_to_22(t1, kw):
+def test_proxy_jump_port_defaults_to_22(t1, kw):
+    """A proxy_jump hop without a port is on 22 (proxy_host without proxy_port
+    is on the target's port: tests/test_dropin_errors.py)."""
     with socket.socket() as probe:
         probe.settimeout(2)
         if probe.connect_ex((LOCALHOST, 22)) == 0:
             pytest.skip('something listens on 127.0.0.1:22')
     started = time.monotonic()
     with pytest.raises(ProxyError) as info:
-        SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, **kw)
+        SSHClient(LOCALHOST, port=t1.port, proxy_jump=LOCALHOST, **kw)
     assert f'{LOCALHOST}:22' in str(info.value)
     assert time.monotonic() - started < 10
 

@@ -80,11 +80,16 @@ def _check_hop(hop: Hop) -> Hop:
 def hops_for(proxy_host: Optional[str], proxy_port: Optional[int], proxy_user: Optional[str],
              proxy_password: Optional[str], proxy_pkey: Any,
              proxy_jump: Optional[Sequence[Any]]) -> List[Hop]:
-    """The chain of bastions to go through, nearest first."""
+    """The chain of bastions to go through, nearest first.
+
+    A hop's port is None where none was given: the client fills it in (from
+    the hop's ssh config entry, else the target's port for ``proxy_host``, 22
+    for ``proxy_jump``).
+    """
     if proxy_jump is not None and proxy_host is not None:
         raise InvalidAPIUseError('Give proxy_host or proxy_jump, not both')
     if proxy_host is not None:
-        return [_check_hop(Hop(proxy_host, proxy_port or 22, proxy_user, proxy_password,
+        return [_check_hop(Hop(proxy_host, proxy_port, proxy_user, proxy_password,
                                proxy_pkey))]
     if proxy_jump is None:
         return []

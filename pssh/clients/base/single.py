@@ -9,6 +9,7 @@ when the library would block, and everything here then waits on the session's
 :class:`~pssh.clients.base._io.SessionIO` for exactly as long as needed.
 """
 import contextlib
+import errno
 import getpass
 import os
 import posixpath
@@ -429,7 +430,8 @@ class BaseSSHClient(PollMixIn):
         # The hops with our defaults filled in: what is actually used to log in
         # to each bastion, and so what tells two bastion connections apart.
         self._hops = [] if _via is not None else [
-            self._hop_with_defaults(hop, password)
+            # proxy_host without proxy_port: the proxy listens where the target does.
+            self._hop_with_defaults(hop, password, port if proxy_host is not None else 22)
             for hop in hops_for(proxy_host, proxy_port, proxy_user, proxy_password, proxy_pkey,
                                 proxy_jump)]
         self._owns_proxy_pool = _proxy_pool is None
@@ -685,7 +687,9 @@ class BaseSSHClient(PollMixIn):
     # Connecting.
 
     def _resolve(self) -> List[tuple]:
-        family = socket.AF_INET6 if self.ipv6_only else socket.AF_UNSPEC
+        # All families, also with ipv6_only: the error then lists what the name
+        # resolved to instead.
+        family = socket.AF_UNSPEC
         try:
             # Literal addresses need no resolver (and no resolver thread).
             infos = socket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
@@ -694,20 +698,16 @@ class BaseSSHClient(PollMixIn):
             infos = gsocket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
                                         socket.IPPROTO_TCP)
         if self.ipv6_only:
+            found = [info[4][:2] for info in infos]
             infos = [info for info in infos if info[0] == socket.AF_INET6]
             if not infos:
-                raise NoIPv6AddressFoundError('No IPv6 address found for %s', self.host)
+                raise NoIPv6AddressFoundError(
+                    'No IPv6 address found for %s (ipv6_only); it resolved to %s',
+                    self.host, found)
         return infos
 
     def _open_socket(self) -> Any:
-        try:
-            infos = self._resolve()
-        except socket.gaierror as exc:
-            no_address = (socket.EAI_NONAME, getattr(socket, 'EAI_NODATA', -5),
-                          getattr(socket, 'EAI_ADDRFAMILY', -9))
-            if self.ipv6_only and exc.errno in no_address:
-                raise NoIPv6AddressFoundError('No IPv6 address found for %s', self.host) from None
-            raise
+        infos = self._resolve()
         refused: Optional[BaseException] = None
         last: Optional[BaseException] = None
         for family, socktype, proto, _name, address in infos:
@@ -745,12 +745,14 @@ class BaseSSHClient(PollMixIn):
                 raise
             except ConnectionRefusedError as exc:
                 raise HostConnectionRefusedError(
-                    'Connection to %s:%s refused: %s', self.host, self.port,
-                    exc.strerror or exc) from None
+                    exc.errno or errno.ECONNREFUSED,
+                    exc.strerror or os.strerror(errno.ECONNREFUSED), self.host,
+                    self.port) from None
             except socket.gaierror as exc:
                 if exc.errno != socket.EAI_AGAIN or attempt == self.num_retries:
                     raise UnknownHostError('Unknown host %s: %s', self.host,
-                                           exc.strerror or exc) from None
+                                           exc.strerror or str(exc), attempt,
+                                           self.num_retries) from None
                 last = exc
             except (OSError, SSHError, Timeout) as exc:
                 last = exc
@@ -761,6 +763,8 @@ class BaseSSHClient(PollMixIn):
                 gevent.sleep(self.retry_delay)
         else:
             raise self._connect_error(last) from None
+        # Which attempt connected: a failed login reports it.
+        self._connected_attempt = attempt
         try:
             self.auth()
         except BaseException:
@@ -771,13 +775,20 @@ class BaseSSHClient(PollMixIn):
             self._keepalive = gevent.spawn(_keepalive_loop, weakref.ref(self))
 
     def _connect_error(self, exc: Optional[BaseException]) -> BaseException:
-        tries = '%s attempt%s' % (self.num_retries, '' if self.num_retries == 1 else 's')
+        """The error of the last of our connection attempts, all of which failed.
+
+        ``.args`` is ``(message, host, port, reason, attempt, num_retries)``.
+        """
         if isinstance(exc, (TimeoutError, Timeout)):
-            return ConnectTimeoutError('Timed out connecting to %s:%s after %s (timeout %ss)',
-                                       self.host, self.port, tries, self.timeout)
+            return ConnectTimeoutError(
+                'Timed out connecting to %s:%s: %s (attempt %s of %s)', self.host, self.port,
+                'timed out after %s seconds' % self.timeout if self.timeout else 'timed out',
+                self.num_retries,
+                self.num_retries)
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        return HostConnectionError('Error connecting to %s:%s after %s: %s',
-                                   self.host, self.port, tries, detail)
+        return HostConnectionError('Error connecting to %s:%s: %s (attempt %s of %s)',
+                                   self.host, self.port, str(detail), self.num_retries,
+                                   self.num_retries)
 
     def _config_entry(self, hop: Hop) -> Dict[str, Any]:
         """The settings of ``hop``'s own entry in our ssh config files ({} without)."""
@@ -785,11 +796,12 @@ class BaseSSHClient(PollMixIn):
             return {}
         return ssh_config_settings(hop.host, self._ssh_config, user=hop.user)
 
-    def _hop_with_defaults(self, hop: Hop, password: Optional[str]) -> Hop:
+    def _hop_with_defaults(self, hop: Hop, password: Optional[str], port: int = 22) -> Hop:
         """``hop`` with what it leaves out filled in: from the ssh config's entry
-        for the hop (user, port), then from ours (user, password, key)."""
+        for the hop (user, port), then from ours (user, password, key) and
+        ``port``."""
         found = self._config_entry(hop)
-        port = hop.port if hop.port is not None else found.get('port', 22)
+        port = hop.port if hop.port is not None else found.get('port', port)
         user = hop.user or found.get('user') or self.user
         password = hop.password if hop.password is not None else password
         pkey = self._pkey_data
@@ -856,10 +868,17 @@ class BaseSSHClient(PollMixIn):
         self.sock = sock
         self._io = SessionIO(sock, '%s:%s' % (self.host, self.port))
         self._finalizer = weakref.finalize(self, self._io.close)
-        self.session = self._b_new_session()
+        try:
+            self.session = self._b_new_session()
+        except Exception as exc:
+            raise self._error_for(exc, self._io, 'setting up the SSH session', None) from exc
         self._call(self._b_handshake, timeout=self.timeout, what='SSH handshake')
+        try:
+            key = self._b_host_key()
+        except Exception as exc:
+            raise self._error_for(exc, self._io, "reading the server's host key", None) from exc
         # Before any credential goes to the server.
-        self._host_keys.check(self._b_host_key())
+        self._host_keys.check(key)
 
     def _host_key_algorithms(self) -> Optional[List[str]]:
         """Host key algorithms to ask for, those we hold keys of first (None: the library's)."""
@@ -886,7 +905,11 @@ class BaseSSHClient(PollMixIn):
         agent (when ``allow_agent``), the default identity files (when
         ``identity_auth``), then the password or keyboard-interactive.
 
-        :raises AuthenticationError: nothing worked; the message lists what was tried.
+        :raises AuthenticationError: nothing worked; the message lists what was
+            tried. ``.args`` is ``(message, host, port, cause, attempt,
+            num_retries)``: ``cause`` is the SSH library's own exception from the
+            last method tried (None if nothing could be tried), ``attempt`` the
+            connection attempt that got as far as logging in.
         """
         passphrase = self.password or ''
         if self._pkey_data is not None:
@@ -896,8 +919,7 @@ class BaseSSHClient(PollMixIn):
                            what='public key authentication')
                 return
             except AuthenticationError as exc:
-                raise AuthenticationError('Authentication as %s on %s:%s failed with private key %s: %s',
-                                          self.user, self.host, self.port, name, exc) from None
+                raise self._auth_error(' with private key %s' % name, exc) from None
             except PKeyFileError as exc:
                 cause = exc.__cause__
                 detail = ' (%s)' % type(cause).__name__ if cause is not None else ''
@@ -906,6 +928,7 @@ class BaseSSHClient(PollMixIn):
                     'unsupported type, or its passphrase is wrong%s', name, self.user, self.host,
                     self.port, detail) from None
         tried = []
+        failure: Optional[BaseException] = None
         if self.allow_agent:
             tried.append('ssh-agent')
             try:
@@ -925,6 +948,7 @@ class BaseSSHClient(PollMixIn):
                     return
                 except (AuthenticationError, PKeyFileError) as exc:
                     logger.debug('%s: identity %s failed: %s', self.host, path, exc)
+                    failure = exc
         if self.password is not None:
             if self.keyboard_interactive:
                 tried.append('keyboard-interactive')
@@ -937,9 +961,20 @@ class BaseSSHClient(PollMixIn):
                 return
             except AuthenticationError as exc:
                 logger.debug('%s: %s failed: %s', self.host, tried[-1], exc)
-        raise AuthenticationError('Authentication as %s on %s:%s failed; tried: %s',
-                                  self.user, self.host, self.port,
-                                  ', '.join(tried) or 'nothing (no key, agent, identity or password)')
+                failure = exc
+        raise self._auth_error(
+            '; tried: %s' % (', '.join(tried) or 'nothing (no key, agent, identity or password)'),
+            failure)
+
+    def _auth_error(self, tried: str, failure: Optional[BaseException]) -> AuthenticationError:
+        """The AuthenticationError of a failed login, after ``failure`` (ours) last."""
+        # The library's own exception, which _call keeps as the cause of ours.
+        cause = failure.__cause__ if failure is not None and failure.__cause__ else failure
+        detail = ' (last error: %s)' % failure if failure is not None else ''
+        message = 'Authentication as %s failed on %%s:%%s%s%s' % (
+            self.user.replace('%', '%%'), tried.replace('%', '%%'), detail.replace('%', '%%'))
+        return AuthenticationError(message, self.host, self.port, cause,
+                                   getattr(self, '_connected_attempt', 1), self.num_retries)
 
     # ------------------------------------------------------------------
     # Channels and commands.

@@ -308,6 +308,8 @@ class SSHClient(BaseSSHClient):
             return None
         detail = str(exc) or type(exc).__name__
         if isinstance(exc, _AUTH_ERRORS):
+            if detail == type(exc).__name__:
+                return AuthenticationError('%s', detail)
             return AuthenticationError('%s (%s)', detail, type(exc).__name__)
         if isinstance(exc, _KEY_ERRORS):
             return PKeyFileError('Private key could not be used for %s@%s:%s (corrupt, '

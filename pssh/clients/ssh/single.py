@@ -107,7 +107,7 @@ class SSHClient(BaseSSHClient):
 
     def _b_new_session(self) -> Session:
         session = Session()
-        session.options_set(ssh_options.HOST, self.hostname)
+        self._set_libssh_host(session)
         session.options_set_port(self.port)
         session.options_set(ssh_options.USER, self.user)
         if self.compress:
@@ -128,6 +128,32 @@ class SSHClient(BaseSSHClient):
         session.set_socket(_Descriptor(os.dup(io.fileno)))
         session.set_blocking(False)
         return session
+
+    def _set_libssh_host(self, session: Session) -> None:
+        """Tell libssh the host name, or, where its parser refuses the name
+        (an underscore, as in many container and internal DNS names), the
+        address we connected to.
+
+        libssh does not connect (we give it our socket) and the host key is
+        checked by us, against the name: the option only names the server in
+        libssh's own messages and for GSS-API, which gets the name explicitly.
+        """
+        try:
+            session.options_set(ssh_options.HOST, self.hostname)
+            return
+        except ssh_exc.BaseSSHError:
+            pass
+        try:
+            address = self.sock.getpeername()[0]
+        except (AttributeError, OSError, TypeError, IndexError):
+            address = None
+        if not isinstance(address, str):
+            # Through a proxy the bastion resolved the name; libssh only
+            # needs something it accepts.
+            address = '127.0.0.1'
+        session.options_set(ssh_options.HOST, address)
+        if not self.gssapi_server_identity:
+            session.options_set(ssh_options.GSSAPI_SERVER_IDENTITY, self.hostname)
 
     def _b_host_key(self) -> bytes:
         if _libssh.server_key_base64 is not None:
