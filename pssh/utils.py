@@ -47,6 +47,15 @@ def enable_debug_logger() -> None:
 # importing this module stays as light as importing pssh.
 
 
+def _wrapped(armoured: bytes) -> bytes:
+    """A PEM-style key with its base64 in lines of 70 characters, as ssh-keygen
+    writes it: libssh writes one long line, which libssh2 cannot read."""
+    lines = armoured.strip().split(b'\n')
+    body = b''.join(line.strip() for line in lines[1:-1])
+    return b'\n'.join([lines[0]] + [body[i:i + 70] for i in range(0, len(body), 70)]
+                      + [lines[-1], b''])
+
+
 def _decrypted(data: bytes, password: str, name: str) -> bytes:
     """``data``, an encrypted private key, as an unencrypted OpenSSH key.
 
@@ -69,7 +78,7 @@ def _decrypted(data: bytes, password: str, name: str) -> bytes:
                 if not chunk:
                     break
                 chunks.append(chunk)
-            return b''.join(chunks)
+            return _wrapped(b''.join(chunks))
         finally:
             os.close(fd)
     import shutil
@@ -79,7 +88,7 @@ def _decrypted(data: bytes, password: str, name: str) -> bytes:
         path = os.path.join(directory, 'key')
         shared.key.export_privkey_file(path)
         with open(path, 'rb') as fh:
-            return fh.read()
+            return _wrapped(fh.read())
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
