@@ -94,11 +94,11 @@ def _decrypted(data: bytes, password: str, name: str) -> bytes:
 
 
 @deprecated('pass the key file\'s path as pkey= (with its passphrase as password=)')
-def load_private_key(pkey: Union[str, 'os.PathLike[str]', IO[Any]],
+def load_private_key(path_or_file: Union[str, 'os.PathLike[str]', IO[Any]],
                      password: Optional[str] = None) -> bytes:
     """Read a private key, for ``pkey=`` of any client (1.x).
 
-    :param pkey: the key file's path, or a file object open on it (text or
+    :param path_or_file: the key file's path, or a file object open on it (text or
       binary; it is read, not closed).
     :param password: the key's passphrase. An encrypted key is returned
       decrypted, so that the client needs no passphrase for it.
@@ -111,10 +111,10 @@ def load_private_key(pkey: Union[str, 'os.PathLike[str]', IO[Any]],
     """
     from ._keys import check_private_key
     from .exceptions import PKeyFileError
-    if hasattr(pkey, 'read'):
-        name = str(getattr(pkey, 'name', 'key file object'))
+    if hasattr(path_or_file, 'read'):
+        name = str(getattr(path_or_file, 'name', 'key file object'))
         try:
-            data = pkey.read()  # type: ignore[union-attr]
+            data = path_or_file.read()
         except (OSError, ValueError) as exc:
             raise PKeyFileError('Cannot read private key from %s: %s', name, exc) from None
         if isinstance(data, str):
@@ -122,8 +122,8 @@ def load_private_key(pkey: Union[str, 'os.PathLike[str]', IO[Any]],
         if not isinstance(data, bytes):
             raise PKeyFileError('Reading private key from %s gave %s, not bytes or str',
                                 name, type(data).__name__)
-    elif isinstance(pkey, (str, os.PathLike)):
-        name = os.path.expanduser(os.fspath(pkey))
+    elif isinstance(path_or_file, (str, os.PathLike)):
+        name = os.path.expanduser(os.fspath(path_or_file))
         try:
             with open(name, 'rb') as fh:
                 data = fh.read()
@@ -132,7 +132,7 @@ def load_private_key(pkey: Union[str, 'os.PathLike[str]', IO[Any]],
                                 exc.strerror or exc) from None
     else:
         raise PKeyFileError('Private key must be a path or a file object, got %s',
-                            type(pkey).__name__)
+                            type(path_or_file).__name__)
     if password:
         data = _decrypted(data, password, name)
     else:
