@@ -10,6 +10,7 @@ import warnings
 
 import gevent
 import pytest
+from _net import wait_closed
 
 import pssh
 import pssh.utils
@@ -415,18 +416,22 @@ def silent_port():
 def test_greenlet_timeout_gives_up_on_a_silent_host(parallel, silent_port):
     client = parallel(host_config=[HostConfig(), HostConfig(port=silent_port)], timeout=30)
     started = gevent.get_hub().loop.now()
+    # Long enough for the real server's host to connect on a loaded machine,
+    # far shorter than the client's timeout that would end the silent one.
     with one_deprecation():
-        output = client.run_command('echo ok', stop_on_errors=False, greenlet_timeout=1)
+        output = client.run_command('echo ok', stop_on_errors=False, greenlet_timeout=3)
     assert gevent.get_hub().loop.now() - started < 10
     assert output[1].exception.args == (
         'Host %s did not start the command within greenlet_timeout of %s seconds',
-        output[1].host, 1)
+        output[1].host, 3)
     assert isinstance(output[1].exception, Timeout)
+    # The abandoned connection attempt holds no socket.
+    assert wait_closed(silent_port) == {}
     client.join(output)
     assert list(output[0].stdout) == ['ok'] and output[0].exit_code == 0
     with one_deprecation():
         with pytest.raises(Timeout):
-            client.run_command('echo ok', greenlet_timeout=0.5)
+            client.run_command('echo ok', greenlet_timeout=1)
 
 
 @pytest.mark.timeout(60)
