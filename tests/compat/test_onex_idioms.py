@@ -369,6 +369,8 @@ def test_single_client_result_unpacks(single, server):
         assert isinstance(host_out, HostOutput)
     with one_deprecation():
         assert host_out[1] == server.host
+    with one_deprecation():
+        assert host_out['cmd'] is None  # no greenlet runs a single client's command
 
 
 @pytest.mark.timeout(60)
