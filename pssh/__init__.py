@@ -23,16 +23,32 @@ _OLD_EXCEPTION_NAMES = ('UnknownHostException', 'AuthenticationException',
                         'ConnectionErrorException', 'SSHException')
 
 
+_OLD_CLIENT_NAMES = ('ParallelSSHClient', 'SSHClient')
+
+
 def __getattr__(name: str) -> Any:
-    # 1.x code imported exceptions from the package itself. Resolved lazily, so
-    # that importing pssh stays free of gevent and the SSH libraries.
+    # 1.x code imported exceptions and the clients from the package itself.
+    # Resolved lazily, so that importing pssh stays free of gevent and the SSH
+    # libraries. For "from pssh import X" the lookup comes from importlib, whose
+    # frames the warnings module skips, so each warning points at the importing line.
+    from ._deprecation import warn
     if name in _OLD_EXCEPTION_NAMES:
         from . import exceptions
-        from ._deprecation import warn
-        # For "from pssh import X" the lookup comes from importlib, whose frames
-        # the warnings module skips, so this still points at the importing line.
         warn('Importing %s from pssh is deprecated: use pssh.exceptions' % name)
         value = getattr(exceptions, name)
-        globals()[name] = value  # warn once
-        return value
-    raise AttributeError('module %r has no attribute %r' % (__name__, name))
+    elif name in _OLD_CLIENT_NAMES:
+        from .clients import native
+        # Both names at once, so that the 1.x line importing the two warns once.
+        warn('Importing %s from pssh is deprecated: use "from pssh.clients import %s"'
+             % (' and '.join(_OLD_CLIENT_NAMES), ', '.join(_OLD_CLIENT_NAMES)))
+        for client_name in _OLD_CLIENT_NAMES:
+            globals()[client_name] = getattr(native, client_name)
+        return globals()[name]
+    elif name == 'utils':
+        # A current module: "pssh.utils" after a bare "import pssh" works too.
+        import importlib
+        return importlib.import_module('.utils', __name__)
+    else:
+        raise AttributeError('module %r has no attribute %r' % (__name__, name))
+    globals()[name] = value  # warn once
+    return value

@@ -4,6 +4,7 @@ Everything here warns through :mod:`pssh._deprecation`, pointing at the
 caller's line. The clients hand their results and arguments to these helpers;
 they hold no 1.x logic of their own.
 """
+import warnings
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ._deprecation import warn
@@ -64,14 +65,43 @@ def legacy_run_kwargs(return_list: Any, timeout: Any, read_timeout: Optional[flo
     return read_timeout
 
 
-def host_config_from_dict(host_config: Mapping[str, Mapping[str, Any]],
-                          hosts: List[str]) -> List[Any]:
+def host_config_from_dict(host_config: Mapping[str, Any], hosts: List[str]) -> List[Any]:
     """A 1.x ``{host: {'user':..., 'port':..., 'password':..., 'private_key':...}}``
-    as the list of HostConfig the clients take."""
-    from .config import HostConfig
+    as the list of HostConfig the clients take.
+
+    A host's settings may use any HostConfig field name (1.x read only ``user``,
+    ``port``, ``password`` and ``private_key``), or be a HostConfig. Other keys,
+    which 1.x ignored, are ignored with a UserWarning naming the host and key.
+    """
+    from .config import _FIELDS, HostConfig
+    from .exceptions import HostConfigError, InvalidAPIUseError
     warn('A dict host_config is deprecated: pass a list of HostConfig, one per host',
          stacklevel=5)
-    return [HostConfig(**dict(host_config.get(host) or {})) for host in hosts]
+    configs = []
+    warned = set()
+    for host in hosts:
+        settings = host_config.get(host)
+        if isinstance(settings, HostConfig):
+            configs.append(settings)
+            continue
+        if settings is None:
+            settings = {}
+        if not isinstance(settings, Mapping):
+            raise HostConfigError('host_config[%r] must be a dict of settings or a HostConfig, '
+                                  'got %s', host, type(settings).__name__)
+        used = {}
+        for key, value in settings.items():
+            if key in _FIELDS:
+                used[key] = value
+            elif (host, key) not in warned:
+                warned.add((host, key))
+                warnings.warn('host_config[%r]: ignoring unknown setting %r (HostConfig has '
+                              'no such field)' % (host, key), UserWarning, stacklevel=5)
+        try:
+            configs.append(HostConfig(**used))
+        except (TypeError, ValueError, InvalidAPIUseError) as exc:
+            raise HostConfigError('host_config[%r]: %s', host, exc) from None
+    return configs
 
 
 class HostClients(Mapping):

@@ -5,6 +5,7 @@ from time import monotonic
 from typing import Any, Iterator, List, Optional
 
 from . import host_logger
+from ._deprecation import warn
 from .clients.reader import ConcurrentRWBuffer
 from .exceptions import Timeout
 
@@ -134,6 +135,10 @@ class _LineStream:
             buffer.reader_stopped()
 
 
+_ONE_X_KEYS = frozenset(('host', 'cmd', 'channel', 'stdout', 'stderr', 'stdin', 'exit_code',
+                         'exception'))
+
+
 class HostOutput:
     """What one host produced for one command.
 
@@ -162,7 +167,7 @@ class HostOutput:
     """
 
     __slots__ = ('host', 'alias', 'channel', 'stdin', 'client', '_exception', 'encoding',
-                 'read_timeout', 'buffers', 'fully_qualified_command', '_streams')
+                 'read_timeout', 'buffers', 'fully_qualified_command', '_streams', '_cmd')
 
     def __init__(self, host: str, channel: Any, stdin: Any, client: Any,
                  alias: Optional[str] = None, exception: Optional[BaseException] = None,
@@ -180,6 +185,7 @@ class HostOutput:
         self.buffers = buffers
         self.fully_qualified_command = fully_qualified_command
         self._streams: Optional[tuple] = None
+        self._cmd: Any = None  # the parallel client's greenlet, for 1.x's ['cmd']
         if buffers is not None:
             codecs.lookup(encoding)
             self._streams = (
@@ -225,6 +231,41 @@ class HostOutput:
         if self.channel is None:
             return None
         return getattr(self.channel, 'exit_signal', None)
+
+    # 1.x: the output of a host was a dict, and the single client's result the
+    # tuple (channel, host, stdout, stderr, stdin).
+
+    def __getitem__(self, key: Any) -> Any:
+        """``host_out['stdout']`` and the other keys of 1.x's dict; an int
+        indexes 1.x's single-client tuple ``(channel, host, stdout, stderr, stdin)``.
+
+        .. deprecated:: 2.0
+           Use the attributes.
+        """
+        if isinstance(key, int) and not isinstance(key, bool):
+            warn('Indexing a HostOutput is deprecated: use its attributes '
+                 '(channel, host, stdout, stderr, stdin)')
+            return self._as_tuple()[key]
+        if key not in _ONE_X_KEYS:
+            raise KeyError(key)
+        warn('host_output[%r] is deprecated: use host_output.%s' % (key, key))
+        if key == 'cmd':
+            return self._cmd
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks as 1.x's single-client result:
+        ``channel, host, stdout, stderr, stdin = client.run_command(cmd)``.
+
+        .. deprecated:: 2.0
+           Use the attributes.
+        """
+        warn('Unpacking a HostOutput is deprecated: use its attributes '
+             '(channel, host, stdout, stderr, stdin)')
+        return iter(self._as_tuple())
+
+    def _as_tuple(self) -> tuple:
+        return (self.channel, self.host, self.stdout, self.stderr, self.stdin)
 
     def __repr__(self) -> str:
         return ('\thost={host}{nl}\talias={alias}{nl}\texit_code={exit_code}{nl}'

@@ -8,7 +8,9 @@ with a plain ``import`` statement (``importlib.import_module``/``reload`` would
 make ``importlib/__init__.py`` the caller).
 """
 import contextlib
+import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 import warnings
@@ -214,6 +216,28 @@ def test_old_exception_name_as_package_attribute():
     assert exc_class is pssh.exceptions.AuthenticationError
     with pytest.raises(AttributeError):
         pssh.NoSuchExceptionName  # noqa: B018
+
+
+@pytest.mark.timeout(30)
+def test_old_client_names_from_package():
+    for name in ('ParallelSSHClient', 'SSHClient'):
+        pssh.__dict__.pop(name, None)
+    # One warning for the line, however many of the client names it imports.
+    with one_deprecation():
+        from pssh import ParallelSSHClient, SSHClient, utils
+    assert ParallelSSHClient is pssh.clients.native.ParallelSSHClient
+    assert SSHClient is pssh.clients.native.SSHClient
+    assert utils is importlib.import_module('pssh.utils')
+
+
+@pytest.mark.timeout(30)
+def test_old_utils_functions_warn(group):
+    import pssh.utils
+    with one_deprecation():
+        key = pssh.utils.load_private_key(group.user_key)
+    assert key == group.user_key_bytes
+    with one_deprecation():
+        assert pssh.utils.read_openssh_config('any', config_file=os.devnull + '-missing') is None
 
 
 # ---------------------------------------------------------------------------

@@ -129,7 +129,19 @@ UTILS_FUNCTIONS = {
     'enable_logger': [('logger', REQUIRED), ('level', logging.INFO)],
     'enable_host_logger': [],
     'enable_debug_logger': [],
+    # 1.x (issue 13, item 19)
+    'load_private_key': [('path_or_file', REQUIRED), ('password', None)],
+    'read_openssh_config': [('host', REQUIRED), ('config_file', None)],
 }
+
+#: 1.x methods of the parallel client (issue 13, item 23).
+PARALLEL_ONE_X_METHODS = {
+    'get_exit_codes': [('output', REQUIRED)],
+    'get_exit_code': [('host_output', REQUIRED)],
+}
+
+#: 1.x keyword arguments of the parallel run_command, keyword-only after the contract's.
+RUN_COMMAND_ONE_X_KEYWORDS = ['return_list', 'timeout', 'greenlet_timeout']
 
 EXCEPTIONS = ['NoIPv6AddressFoundError', 'UnknownHostError', 'AuthenticationError',
               'SSHError', 'HostArgumentError', 'SessionError', 'SFTPError', 'SFTPIOError',
@@ -158,7 +170,7 @@ MODULE_NAMES = {
     'pssh.exceptions': EXCEPTIONS + list(EXCEPTION_ALIASES) + ['ConnectionError',
                                                                'ConnectionErrorException'],
     'pssh.utils': ['enable_logger', 'enable_host_logger', 'enable_debug_logger', 'logger',
-                   'host_logger'],
+                   'host_logger', 'load_private_key', 'read_openssh_config'],
     'pssh.constants': ['DEFAULT_RETRIES', 'RETRY_DELAY'],
 }
 
@@ -253,6 +265,26 @@ def test_single_client_constructor():
 def test_parallel_client_method(name):
     from pssh.clients.native import ParallelSSHClient
     assert_signature(getattr(ParallelSSHClient, name), PARALLEL_METHODS[name])
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize('backend_module', ['pssh.clients.native', 'pssh.clients.ssh'])
+def test_parallel_client_one_x_methods_and_keywords(backend_module):
+    if backend_module == 'pssh.clients.ssh' and not LIBSSH_BUILT:
+        pytest.skip('libssh backend not built')
+    client_class = importlib.import_module(backend_module).ParallelSSHClient
+    for name, contract in PARALLEL_ONE_X_METHODS.items():
+        assert_signature(getattr(client_class, name), contract)
+    params = inspect.signature(client_class.run_command).parameters
+    for name in RUN_COMMAND_ONE_X_KEYWORDS:
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name
+
+
+@pytest.mark.timeout(30)
+def test_host_output_one_x_protocols():
+    """1.x item access and unpacking (issue 13, items 21 and 22)."""
+    from pssh.output import HostOutput
+    assert callable(HostOutput.__getitem__) and callable(HostOutput.__iter__)
 
 
 @pytest.mark.timeout(30)

@@ -336,8 +336,8 @@ class BaseParallelSSHClient:
                     stop_on_errors: bool = True, use_pty: bool = False,
                     host_args: Optional[Sequence[Any]] = None, shell: Optional[str] = None,
                     encoding: str = 'utf-8', read_timeout: Optional[float] = None, *,
-                    return_list: Any = _compat.UNSET, timeout: Any = _compat.UNSET
-                    ) -> List[HostOutput]:
+                    return_list: Any = _compat.UNSET, timeout: Any = _compat.UNSET,
+                    greenlet_timeout: Any = _compat.UNSET) -> List[HostOutput]:
         """Start ``command`` on every host and return their outputs in host order.
 
         Returns once every host has started the command (or failed to), without
@@ -354,11 +354,26 @@ class BaseParallelSSHClient:
         :param timeout: the 1.x name of ``read_timeout``.
 
           .. deprecated:: 2.0
+        :param greenlet_timeout: (1.x) seconds to wait, in all, for the hosts to
+          start the command. A host still connecting or starting it by then is
+          given up: its attempt is stopped, its connection (if any) closed, and
+          its error is :class:`~pssh.exceptions.Timeout`, raised or put in its
+          HostOutput as ``stop_on_errors`` says. None: no limit.
+
+          .. deprecated:: 2.0
+             Use ``timeout`` of the client, which bounds every connection
+             attempt and network operation.
         :raises HostArgumentError: fewer ``host_args`` than hosts.
         :raises LookupError: unknown ``encoding``.
         """
         if return_list is not _compat.UNSET or timeout is not _compat.UNSET:
             read_timeout = _compat.legacy_run_kwargs(return_list, timeout, read_timeout)
+        if greenlet_timeout is _compat.UNSET:
+            greenlet_timeout = None
+        else:
+            _deprecation.warn('run_command(greenlet_timeout=...) is deprecated: set the '
+                              "client's timeout, which bounds each connection and operation")
+            _checks.seconds('greenlet_timeout', greenlet_timeout, 'run_command')
         _checks.encoding(encoding)
         _checks.seconds('read_timeout', read_timeout, 'run_command')
         read_timeout = read_timeout or None
@@ -371,11 +386,14 @@ class BaseParallelSSHClient:
                             use_pty, shell, encoding, read_timeout)
             for index, host in enumerate(hosts)]
         self.cmds = greenlets
-        gevent.joinall(greenlets)
+        gevent.joinall(greenlets, timeout=greenlet_timeout)
+        results = [greenlet.value if greenlet.ready()
+                   else self._give_up(index, hosts[index], greenlet, greenlet_timeout)
+                   for index, greenlet in enumerate(greenlets)]
         output = _compat.OutputList()
-        for index, greenlet in enumerate(greenlets):
-            result = greenlet.value
+        for index, (greenlet, result) in enumerate(zip(greenlets, results)):
             if not isinstance(result, BaseException):
+                result._cmd = greenlet
                 output.append(result)
                 continue
             exc = result
@@ -387,6 +405,22 @@ class BaseParallelSSHClient:
                                      encoding=encoding, read_timeout=read_timeout))
         self._last_output = output
         return output
+
+    def _give_up(self, index: int, host: str, greenlet: gevent.Greenlet,
+                 greenlet_timeout: float) -> Timeout:
+        """Stop a host that did not start its command within 1.x's
+        ``greenlet_timeout``; returns its error. A connection it may have left
+        halfway through opening a channel is not used again."""
+        greenlet.kill(block=True)
+        client = self._host_clients.pop((index, host), None)
+        if client is not None:
+            try:
+                client.close()
+            except Exception as exc:  # pragma: no cover - best effort
+                logger.debug('closing %s: %s', host, exc)
+        return Timeout(
+            'Host %s did not start the command within greenlet_timeout of %s seconds',
+            host, greenlet_timeout)
 
     def _alias_for(self, index: int) -> Optional[str]:
         if self.host_config is not None and index < len(self.host_config):
@@ -456,6 +490,30 @@ class BaseParallelSSHClient:
         """
         _deprecation.warn('reset_output_generators is deprecated and does nothing: '
                           'each access to stdout/stderr gives a fresh generator')
+
+    def get_exit_codes(self, output: List[HostOutput]) -> None:
+        """Does nothing: every HostOutput's ``exit_code`` is always current.
+
+        .. deprecated:: 2.0
+           Read ``exit_code`` of each HostOutput (after :meth:`join`).
+        """
+        _deprecation.warn('get_exit_codes is deprecated: read exit_code of each HostOutput, '
+                          'which is always current')
+        if not isinstance(output, list):
+            raise ValueError('output must be the list returned by run_command, got %s'
+                             % type(output).__name__)
+
+    def get_exit_code(self, host_output: HostOutput) -> Optional[int]:
+        """``host_output.exit_code``: the exit status, or None while the command runs.
+
+        .. deprecated:: 2.0
+           Read ``host_output.exit_code``.
+        """
+        _deprecation.warn('get_exit_code is deprecated: read host_output.exit_code')
+        if not isinstance(host_output, HostOutput):
+            raise TypeError('get_exit_code takes a HostOutput, got %s'
+                            % type(host_output).__name__)
+        return host_output.exit_code
 
     def get_last_output(self, cmds: Any = None) -> Optional[List[HostOutput]]:
         """The output list of the last :meth:`run_command`, or None."""

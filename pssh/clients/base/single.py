@@ -756,6 +756,11 @@ class BaseSSHClient(PollMixIn):
                 last = exc
             except (OSError, SSHError, Timeout) as exc:
                 last = exc
+            except BaseException:
+                # Killed while connecting (GreenletExit, KeyboardInterrupt):
+                # the socket is closed now, not whenever it is collected.
+                self._close_io()
+                raise
             self._close_io()
             logger.debug('%s:%s: attempt %s of %s failed: %s', self.host, self.port, attempt,
                          self.num_retries, last)
