@@ -1,5 +1,8 @@
 """Agent forwarding (``forward_ssh_agent=True``): commands use our local agent.
 
+It works on the native (libssh2) client; the libssh client refuses it at
+construction with a clear error (tests at the end, on both backends).
+
 The client logs in with the server's own key (never the agent); the private
 agent holds a second key that only a second server accepts, so a remote
 ``ssh -A`` to that server can log in only through the forwarded agent.
@@ -12,6 +15,7 @@ import subprocess
 import pytest
 
 from pssh.clients.native import ParallelSSHClient, SSHClient
+from pssh.clients.native import _agent_forward
 from pssh.config import HostConfig
 from pssh.exceptions import InvalidAPIUseError
 from pssh.testing import OpenSSHServer
@@ -76,6 +80,7 @@ def _run(client, command):
     return list(host_out.stdout), list(host_out.stderr), host_out.exit_code
 
 
+@pytest.mark.native_only
 @pytest.mark.timeout(60)
 def test_remote_ssh_add_lists_our_agent_keys(server, client_kwargs, loaded_agent, agent_key):
     with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
@@ -88,6 +93,7 @@ def test_remote_ssh_add_lists_our_agent_keys(server, client_kwargs, loaded_agent
         assert code == 0 and stdout == [agent_key[1]]
 
 
+@pytest.mark.native_only
 @pytest.mark.timeout(60)
 def test_remote_ssh_logs_in_to_a_second_server_with_the_forwarded_agent(
         server, second_server, client_kwargs, loaded_agent):
@@ -102,6 +108,7 @@ def test_remote_ssh_logs_in_to_a_second_server_with_the_forwarded_agent(
         assert code == 255 and stdout == []
 
 
+@pytest.mark.native_only
 @pytest.mark.timeout(60)
 def test_several_commands_use_the_agent_at_once_on_one_session(
         server, client_kwargs, loaded_agent, agent_key):
@@ -124,6 +131,7 @@ def test_several_commands_use_the_agent_at_once_on_one_session(
         assert _run(client, 'echo still here') == (['still here'], [], 0)
 
 
+@pytest.mark.native_only
 @pytest.mark.timeout(60)
 def test_parallel_client_forwards_the_agent_to_every_host(
         server, second_server, client_kwargs, loaded_agent, agent_key):
@@ -144,6 +152,7 @@ def test_parallel_client_forwards_the_agent_to_every_host(
         client.close()
 
 
+@pytest.mark.native_only
 @pytest.mark.timeout(60)
 def test_without_a_local_agent_commands_run_without_one(server, client_kwargs, monkeypatch):
     monkeypatch.delenv('SSH_AUTH_SOCK', raising=False)
@@ -153,6 +162,7 @@ def test_without_a_local_agent_commands_run_without_one(server, client_kwargs, m
         assert (stdout[:1], code) == (['[]'], 2)
 
 
+@pytest.mark.native_only
 @pytest.mark.timeout(60)
 def test_an_unreachable_local_agent_fails_the_remote_client_not_the_session(
         server, client_kwargs, tmp_path, monkeypatch):
@@ -163,6 +173,7 @@ def test_an_unreachable_local_agent_fails_the_remote_client_not_the_session(
         assert _run(client, 'echo still here') == (['still here'], [], 0)
 
 
+@pytest.mark.native_only
 @pytest.mark.timeout(60)
 def test_server_refusing_forwarding_still_runs_the_command(loaded_agent, tmp_path):
     with OpenSSHServer(extra_config={'AllowAgentForwarding': 'no'}) as srv:
@@ -171,3 +182,44 @@ def test_server_refusing_forwarding_still_runs_the_command(loaded_agent, tmp_pat
                        forward_ssh_agent=True) as client:
             stdout, _, code = _run(client, 'echo "[$SSH_AUTH_SOCK]"; ssh-add -l')
             assert (stdout[:1], code) == (['[]'], 2)
+
+
+@pytest.mark.timeout(60)
+def test_libssh_client_refuses_forwarding_at_construction(backend, server, client_kwargs,
+                                                          loaded_agent):
+    kwargs = dict(client_kwargs)
+    port = kwargs.pop('port')
+    if backend == 'native':
+        with SSHClient(server.host, port=port, forward_ssh_agent=True, **kwargs) as client:
+            assert _run(client, 'ssh-add -l >/dev/null && echo agent')[::2] == (['agent'], 0)
+        return
+    # Refused before any connection: the port given is closed.
+    with pytest.raises(InvalidAPIUseError) as err:
+        SSHClient('host-a', port=1, forward_ssh_agent=True, **kwargs)
+    assert 'forward_ssh_agent' in str(err.value) and 'host-a' in str(err.value)
+    assert 'pssh.clients.native' in str(err.value)
+    with pytest.raises(InvalidAPIUseError) as err:
+        ParallelSSHClient(['host-a', 'host-b'], port=1, forward_ssh_agent=True, **kwargs)
+    assert 'host-a and 1 more' in str(err.value)
+    # Asked for one host alone, through its HostConfig.
+    with pytest.raises(InvalidAPIUseError) as err:
+        ParallelSSHClient(['host-a', 'host-b'], port=1, **kwargs, host_config=[
+            HostConfig(), HostConfig(forward_ssh_agent=True)])
+    assert 'host-b' in str(err.value) and 'host-a' not in str(err.value)
+    # Without forwarding, the same client works.
+    with SSHClient(server.host, port=port, **kwargs) as client:
+        assert _run(client, 'echo fine') == (['fine'], [], 0)
+
+
+@pytest.mark.native_only
+def test_native_client_without_a_usable_libssh2_refuses_at_construction(monkeypatch,
+                                                                         client_kwargs):
+    # As with an ssh2-python whose Session layout or libssh2 we do not know.
+    monkeypatch.setattr(_agent_forward, '_UNAVAILABLE', 'its libssh2 is too old')
+    kwargs = dict(client_kwargs, port=1)
+    with pytest.raises(InvalidAPIUseError) as err:
+        SSHClient('host-a', forward_ssh_agent=True, **kwargs)
+    assert 'host-a' in str(err.value) and 'its libssh2 is too old' in str(err.value)
+    with pytest.raises(InvalidAPIUseError) as err:
+        ParallelSSHClient(['host-a'], forward_ssh_agent=True, **kwargs)
+    assert 'host-a' in str(err.value) and 'its libssh2 is too old' in str(err.value)

@@ -261,9 +261,11 @@ class AgentForwarding:
                 view = memoryview(data)
                 while view:
                     piece = bytes(view)
-                    sent = self._until_done(lambda piece=piece: lib.write(
-                        channel, 0, piece, len(piece)))
-                    view = view[sent:]
+
+                    def write(piece: bytes = piece) -> int:
+                        return int(lib.write(channel, 0, piece, len(piece)))
+
+                    view = view[self._until_done(write):]
             self._until_done(lambda: lib.send_eof(channel))
         except Exception as exc:
             logger.debug('%s: forwarding the agent\'s answers stopped: %s', self._label, exc)
