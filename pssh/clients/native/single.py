@@ -5,6 +5,7 @@ Everything but the calls into libssh2 lives in
 ``Session`` and ``Channel`` to its primitives and maps ssh2-python's exceptions
 to ours.
 """
+import os
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ssh2 import exceptions as ssh2_exc
@@ -17,8 +18,9 @@ from ssh2.session import (
 from ... import logger
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
-    AuthenticationError, PKeyFileError, SessionError, SSHError, Timeout)
+    AuthenticationError, InvalidAPIUseError, PKeyFileError, SessionError, SSHError, Timeout)
 from ..base.single import BaseSSHClient, signal_exit_code
+from ._agent_forward import AgentForwarding, unavailable_reason
 from ._exit_signal import exit_signal
 
 __all__ = ['SSHClient']
@@ -82,6 +84,14 @@ def _again_or(rc: Any) -> Any:
     return _AGAIN if rc == LIBSSH2_ERROR_EAGAIN else rc
 
 
+def check_agent_forwarding(host: str) -> None:
+    """:raises InvalidAPIUseError: agent forwarding cannot work with this ssh2-python."""
+    reason = unavailable_reason()
+    if reason:
+        raise InvalidAPIUseError('forward_ssh_agent=True cannot work for %s with the native '
+                                 'client here: %s', host, reason)
+
+
 class SSHClient(BaseSSHClient):
     """Runs commands on one host over SSH, with libssh2.
 
@@ -99,7 +109,10 @@ class SSHClient(BaseSSHClient):
     :param allow_agent: try keys of a running SSH agent.
     :param timeout: seconds allowed for connecting, the handshake, and each
       network operation; None waits for ever.
-    :param forward_ssh_agent: ask the server to forward our agent to commands.
+    :param forward_ssh_agent: forward our SSH agent (``$SSH_AUTH_SOCK``) to
+      commands, like ``ssh -A``: programs on the host use our keys through it.
+      Without a local agent, or when the server refuses, commands run without
+      one. See :ref:`agent-forwarding`.
     :param keepalive_seconds: send a keepalive every so many seconds (0 or None
       for none).
     :param identity_auth: try the default identity files in ``~/.ssh``.
@@ -124,7 +137,8 @@ class SSHClient(BaseSSHClient):
     :param identity_files: identity files to try instead of :attr:`IDENTITIES`.
     :raises PKeyFileError: ``pkey`` is a path that cannot be read.
     :raises HostConfigError: ``ssh_config`` is missing or invalid.
-    :raises InvalidAPIUseError: an unknown ``host_key_policy`` or unreadable ``host_key``.
+    :raises InvalidAPIUseError: an unknown ``host_key_policy`` or unreadable ``host_key``;
+      ``forward_ssh_agent=True`` with an ssh2-python whose libssh2 cannot serve it.
     :raises HostKeyError: the server's key is not trusted (a
       :class:`~pssh.exceptions.HostKeyMismatchError` when it changed).
     :raises UnknownHostError: the name does not resolve.
@@ -151,6 +165,9 @@ class SSHClient(BaseSSHClient):
                  identity_files: Any = None, ssh_config: Any = None,
                  _proxy_pool: Any = None, _via: Any = None, _bastion_config: Any = None,
                  _bastion_host_keys: Any = None) -> None:
+        if forward_ssh_agent:
+            check_agent_forwarding(host)
+        self._agent_forwarding: Optional[AgentForwarding] = None
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
             num_retries=num_retries, retry_delay=retry_delay, allow_agent=allow_agent,
@@ -179,6 +196,11 @@ class SSHClient(BaseSSHClient):
                 prefs = _known_first(self._host_key_algorithms(), prefs)
             for method in _METHODS[kind]:
                 session.method_pref(method, prefs)
+        if self.forward_ssh_agent:
+            io = self._io
+            assert io is not None  # set by _connect_once before the session is made
+            self._agent_forwarding = AgentForwarding(session, io, '%s:%s' % (
+                self.host, self.port), self.timeout)
         return session
 
     def _b_host_key(self) -> bytes:
@@ -241,6 +263,10 @@ class SSHClient(BaseSSHClient):
         return _again_or(raw.shell())
 
     def _b_request_agent_forwarding(self, raw: Any) -> Any:
+        if not os.environ.get('SSH_AUTH_SOCK'):
+            # No agent to forward: the command runs without one, as with ssh -A.
+            logger.debug('%s: SSH_AUTH_SOCK is not set, no agent to forward', self.host)
+            return 0
         return _again_or(raw.request_auth_agent())
 
     def _b_read(self, raw: Any, stderr: bool, size: int) -> Any:

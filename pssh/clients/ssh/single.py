@@ -19,7 +19,8 @@ from ssh.session import Session
 from ... import logger
 from ..._keys import SharedKey, import_private_key
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
-from ...exceptions import AuthenticationError, PKeyFileError, SessionError, SSHError, Timeout
+from ...exceptions import (
+    AuthenticationError, InvalidAPIUseError, PKeyFileError, SessionError, SSHError, Timeout)
 from ..base._io import READ, WRITE
 from ..base.single import BaseSSHClient, signal_exit_code
 from . import _libssh
@@ -44,6 +45,17 @@ def _again_or(rc: Any) -> Any:
     return _AGAIN if rc in (SSH_AGAIN, _AUTH_AGAIN) else rc
 
 
+def check_agent_forwarding(host: str) -> None:
+    """:raises InvalidAPIUseError: always: this client cannot forward an agent."""
+    # libssh answers the server's agent channel only through a session callback
+    # that ssh-python does not expose; without it the channel is never
+    # answered and the remote command waits for ever.
+    raise InvalidAPIUseError(
+        'forward_ssh_agent=True is not supported by the libssh client (host %s): ssh-python '
+        'does not expose the callback libssh needs to accept forwarded agent channels; '
+        'use pssh.clients.native, which does', host)
+
+
 class SSHClient(BaseSSHClient):
     """Runs commands on one host over SSH, with libssh.
 
@@ -55,6 +67,8 @@ class SSHClient(BaseSSHClient):
       from the host name.
     :param gssapi_client_identity: our GSS-API identity (principal).
     :param gssapi_delegate_credentials: delegate our credentials to the server.
+    :raises InvalidAPIUseError: ``forward_ssh_agent=True``: this client cannot
+      forward an agent (see :ref:`agent-forwarding`).
     """
 
     def __init__(self, host: str, user: Optional[str] = None, password: Optional[str] = None,
@@ -75,6 +89,8 @@ class SSHClient(BaseSSHClient):
                  identity_files: Any = None, ssh_config: Any = None,
                  _proxy_pool: Any = None, _via: Any = None, _bastion_config: Any = None,
                  _bastion_host_keys: Any = None) -> None:
+        if forward_ssh_agent:
+            check_agent_forwarding(host)
         self.cert_file = os.path.expanduser(os.fspath(cert_file)) if cert_file else None
         if self.cert_file is not None and not os.path.isfile(self.cert_file):
             raise PKeyFileError('Certificate file %s does not exist', self.cert_file)
