@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import os
 import posixpath
+import shlex
 import signal
 import socket
 import weakref
@@ -95,7 +96,8 @@ def build_command(command: str, sudo: bool = False, user: Optional[str] = None,
         return command
     line = '%s %s' % (shell or '$SHELL -c', _transfer.shell_quote(command))
     if user:
-        return 'sudo -u %s -S %s' % (user, line)
+        # Quoted where needed: a user name is not shell syntax.
+        return 'sudo -u %s -S %s' % (shlex.quote(user), line)
     if sudo:
         return 'sudo -S ' + line
     return line
@@ -292,6 +294,7 @@ class BaseSSHClient:
         # target's ssh config entry set): see _bastion.
         self._bastion_host_keys = (_bastion_host_keys if _bastion_host_keys is not None
                                    else (host_key_policy, known_hosts))
+        _checks.no_nul('host', host, type(self).__name__)
         if ssh_config and isinstance(host, str) and host:
             given = apply_ssh_config(dict(
                 user=user, port=port, hostname=hostname, identity_files=identity_files,
@@ -929,6 +932,8 @@ class BaseSSHClient:
         _checks.seconds('read_timeout', read_timeout, 'run_command', self.host)
         _checks.text('user', user, 'run_command', self.host)
         _checks.text('shell', shell, 'run_command', self.host)
+        for name, value in (('command', command), ('user', user), ('shell', shell)):
+            _checks.no_nul(name, value, 'run_command', self.host)
         line = build_command(command, sudo=sudo, user=user, shell=shell)
         channel = self.open_session()
         try:
@@ -1141,6 +1146,10 @@ class BaseSSHClient:
         """Download one file over an open SFTP session."""
         _transfer.sftp_download(self, sftp, remote_file, local_file, progress=progress)
 
+    def _check_paths(self, method: str, local_file: Any, remote_file: Any) -> None:
+        _checks.no_nul('local_file', local_file, method, self.host)
+        _checks.no_nul('remote_file', remote_file, method, self.host)
+
     def _check_local_source(self, local_file: str, recurse: bool) -> bool:
         """True if ``local_file`` is a directory to copy; raises if it cannot be."""
         if os.path.isdir(local_file):
@@ -1168,6 +1177,7 @@ class BaseSSHClient:
         :raises SFTPError: SFTP could not be started.
         :raises SFTPIOError: a remote file or directory could not be written.
         """
+        self._check_paths('copy_file', local_file, remote_file)
         is_dir = self._check_local_source(local_file, recurse)
         with self._sftp_session(sftp) as sftp:
             self._upload(sftp, local_file, remote_file, is_dir, _transfer.sftp_upload_to(sftp),
@@ -1205,6 +1215,7 @@ class BaseSSHClient:
         :raises OSError: ``local_file`` cannot be written.
         :raises LookupError: unknown ``encoding``.
         """
+        self._check_paths('copy_remote_file', local_file, remote_file)
         _checks.encoding(encoding)
         with self._sftp_session(sftp) as sftp:
             remote = _transfer.remote_stat(self, sftp, remote_file)
@@ -1224,7 +1235,11 @@ class BaseSSHClient:
             os.makedirs(local_dir, exist_ok=True)
         except OSError as exc:
             raise _transfer._local_error(self, exc, local_dir, 'writing') from None
-        for name, info in _transfer.list_remote_dir(self, sftp, remote_dir):
+        entries = _transfer.list_remote_dir(self, sftp, remote_dir)
+        # The server chooses these names: none may lead out of local_dir.
+        for name, _info in entries:
+            _transfer.check_entry_name(self, name, remote_dir, scp)
+        for name, info in entries:
             remote_path = posixpath.join(remote_dir, name)
             local_path = os.path.join(local_dir, name)
             if info.is_dir:
@@ -1245,6 +1260,7 @@ class BaseSSHClient:
         :raises SCPError: the transfer failed.
         :raises OSError: ``local_file`` cannot be read.
         """
+        self._check_paths('scp_send', local_file, remote_file)
         is_dir = self._check_local_source(local_file, recurse)
         if remote_file.endswith('/'):
             remote_file = remote_file + os.path.basename(os.path.normpath(local_file))
@@ -1265,6 +1281,7 @@ class BaseSSHClient:
         :raises ValueError: it is a directory and ``recurse`` is False.
         :raises LookupError: unknown ``encoding``.
         """
+        self._check_paths('scp_recv', local_file, remote_file)
         _checks.encoding(encoding)
         if local_file.endswith(os.sep) or local_file.endswith('/'):
             local_file = os.path.join(local_file, posixpath.basename(remote_file.rstrip('/')))
