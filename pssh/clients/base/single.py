@@ -32,11 +32,13 @@ from ...hostkeys import HostKeyChecker
 from ...exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError,
     HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
-    HostKeyError, ProxyError, PsshError, SCPError, SessionError, SFTPIOError, ShellError,
+    HostKeyError, PacketLengthError, ProxyError, PsshError, SCPError, SessionError, SFTPIOError,
+    ShellError,
     SSHError, Timeout, UnknownHostError)
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
+from ._guard import PacketGuard
 from ._io import SessionIO, call_until_done
 from ._tunnel import ChannelTransport, Hop, ProxyPool, hops_for
 
@@ -510,8 +512,11 @@ class BaseSSHClient:
         if isinstance(exc, TimeoutError):
             return Timeout('%s on %s:%s did not finish within %s seconds', what, self.host,
                            self.port, timeout)
-        ours = self._b_translate(exc)
         lost = io is not None and io.closed_reason is not None
+        if lost and isinstance(io.closed_reason, PacketLengthError):
+            # The guard closed the connection: say why, to every caller.
+            return type(io.closed_reason)(*io.closed_reason.args)
+        ours = self._b_translate(exc)
         if isinstance(exc, ConnectionResetError) or (lost and (
                 ours is None or type(ours) in (SSHError, SessionError))):
             # The library's own word for it (libssh2: SocketRecvError) says less.
@@ -661,7 +666,7 @@ class BaseSSHClient:
                 self._connect_once()
                 break
             except (HostConnectionRefusedError, NoIPv6AddressFoundError, UnknownHostError,
-                    ProxyError, HostKeyError):
+                    ProxyError, HostKeyError, PacketLengthError):
                 # Not retried; the connection (a refused host key's is open) ends now,
                 # not when the exception and its traceback are dropped.
                 self._close_io()
@@ -777,12 +782,40 @@ class BaseSSHClient:
     def _connect_once(self) -> None:
         sock = self._open_transport()
         self.sock = sock
-        self._io = SessionIO(sock, '%s:%s' % (self.host, self.port))
-        self._finalizer = weakref.finalize(self, self._io.close)
+        io = self._io = SessionIO(sock, '%s:%s' % (self.host, self.port),
+                                  PacketGuard(self.host, self.port))
+        self._finalizer = weakref.finalize(self, io.close)
         self.session = self._b_new_session()
-        self._call(self._b_handshake, timeout=self.timeout, what='SSH handshake')
+        checked = False
+        again = self._again
+
+        def handshake() -> Any:
+            nonlocal checked
+            result = self._b_handshake()
+            if result is again and io.holding and not checked:
+                # The key exchange is done and the library waits for the
+                # server's first encrypted packets, which the relay holds
+                # back: no encrypted byte of a server whose key we refuse is
+                # ever parsed by the library.
+                key = self._b_host_key_if_known()
+                if key is not None:
+                    self._host_keys.check(key)
+                    checked = True
+                    io.release()
+            return result
+
+        self._call(handshake, timeout=self.timeout, what='SSH handshake')
         # Before any credential goes to the server.
-        self._host_keys.check(self._b_host_key())
+        if not checked:
+            self._host_keys.check(self._b_host_key())
+        io.release()
+
+    def _b_host_key_if_known(self) -> Optional[bytes]:
+        """The server's host key blob if the library has it yet, else None."""
+        try:
+            return self._b_host_key() or None
+        except Exception:  # not yet: the library raises its own error
+            return None
 
     def _host_key_algorithms(self) -> Optional[List[str]]:
         """Host key algorithms to ask for, those we hold keys of first (None: the library's)."""
