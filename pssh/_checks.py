@@ -74,6 +74,14 @@ def text(name: str, value: Any, owner: str = '', host: Optional[str] = None,
         raise ValueError('%s: %s must not be empty' % (_where(owner, host), name))
 
 
+def no_nul(name: str, value: Any, owner: str = '', host: Optional[str] = None) -> None:
+    """``value`` (a str or bytes, or anything else, which is not checked here) holds
+    no NUL: C code would end the string there, so that a command, a name or a path
+    would silently mean something shorter (as :mod:`subprocess` refuses too)."""
+    if isinstance(value, (str, bytes)) and ('\0' if isinstance(value, str) else b'\0') in value:
+        raise ValueError('%s: %s must not contain a NUL byte' % (_where(owner, host), name))
+
+
 def keepalive(value: Any, owner: str = '', host: Optional[str] = None) -> None:
     """``keepalive_seconds``: None, False, or a non-negative int."""
     if value is None or value is False:
@@ -111,3 +119,6 @@ def settings(owner: str, host: Optional[str] = None, **values: Any) -> None:
             text(name, values[name], owner, host)
     if 'proxy_host' in values:
         text('proxy_host', values['proxy_host'], owner, host, empty=False)
+    for name in ('user', 'proxy_user', 'proxy_host'):
+        if name in values:
+            no_nul(name, values[name], owner, host)

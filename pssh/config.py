@@ -118,12 +118,17 @@ def _check(name: str, value: Any) -> None:
         raise ValueError('HostConfig %s must be between 1 and 65535, got %r' % (name, value))
     if name in _NON_NEGATIVE and value < 0:
         raise ValueError('HostConfig %s must not be negative, got %r' % (name, value))
+    if name in _NO_NUL and '\0' in value:
+        raise ValueError('HostConfig %s must not contain a NUL byte' % (name,))
     if name in _HOST_KEY_FIELDS:
         try:
             hostkeys.check_settings(**{name: value})
         except InvalidAPIUseError as exc:
             raise ValueError('HostConfig %s: %s' % (name, exc)) from None
 
+
+#: Names that C code would cut short at a NUL.
+_NO_NUL = frozenset(('user', 'proxy_host', 'proxy_user', 'hostname'))
 
 _HOST_KEY_FIELDS = frozenset(('host_key_policy', 'known_hosts', 'host_key'))
 

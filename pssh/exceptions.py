@@ -18,6 +18,7 @@ The tree::
      +-- PKeyFileError               a private key file is missing or unreadable
      +-- SSHError                    protocol or session level failure
      |    +-- SessionError           could not open or use a session/channel
+     |    +-- PacketLengthError      the server sent a packet length that is not safe
      +-- Timeout                     also the builtin TimeoutError
      +-- HostArgumentError           host_args / copy_args do not match the hosts
      +-- HostConfigError             host_config is not usable
@@ -45,7 +46,7 @@ __all__ = [
     'PKeyFileError', 'SSHError', 'SessionError', 'Timeout', 'HostArgumentError',
     'HostConfigError', 'InvalidAPIUseError', 'ProxyError', 'SFTPError', 'SFTPIOError',
     'SCPError', 'ShellError', 'HostKeyError', 'HostKeyMismatchError', 'UnknownHostKeyError',
-    'RevokedHostKeyError',
+    'RevokedHostKeyError', 'PacketLengthError',
     'UnknownHostException', 'AuthenticationException', 'SSHException',
     'HostArgumentException', 'ConnectionErrorException',
 ]
@@ -181,6 +182,17 @@ class SSHError(PsshError):
 
 class SessionError(SSHError):
     """An SSH session or channel could not be opened or used."""
+
+
+class PacketLengthError(SSHError):
+    """The server sent a packet whose length field is out of bounds (too large,
+    too small or not whole cipher blocks). The connection was closed before the
+    SSH library read the packet: such lengths are how servers attack the
+    bundled libssh2 (see :doc:`/security`).
+
+    ``args``: ``(message, host, port, length, problem)``; ``length`` is the
+    value received, as an int.
+    """
 
 
 class HostArgumentError(PsshError):

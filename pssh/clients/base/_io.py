@@ -26,9 +26,12 @@ from typing import Any, Callable, Optional, Protocol, Set
 
 import gevent
 from gevent import socket as gsocket
+from gevent.event import Event
 from gevent.hub import Waiter, get_hub
 
 from ... import logger
+from ...exceptions import PacketLengthError
+from ._guard import PacketGuard
 
 READ = 1   # libev's READ, and LIBSSH2_SESSION_BLOCK_INBOUND
 WRITE = 2  # libev's WRITE, and LIBSSH2_SESSION_BLOCK_OUTBOUND
@@ -56,11 +59,21 @@ class SessionIO:
 
     :param transport: a connected gevent socket (or other :class:`Transport`).
     :param label: ``host:port``, for log messages.
+    :param guard: checks the server's packet framing before the library sees
+      it, and holds the server's encrypted bytes back until :meth:`release`
+      (see :mod:`._guard`).
     """
 
-    def __init__(self, transport: Transport, label: str) -> None:
+    def __init__(self, transport: Transport, label: str,
+                 guard: Optional[PacketGuard] = None) -> None:
         self.transport = transport
         self.label = label
+        self.guard = guard
+        #: True while the guard holds the server's bytes back (see release).
+        self.holding = False
+        self._released = Event()
+        #: Bytes from the server handed to the library so far.
+        self.delivered = 0
         lib_side, relay_side = gsocket.socketpair()
         for sock in (lib_side, relay_side):
             for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
@@ -91,7 +104,7 @@ class SessionIO:
     # The relay.
 
     def _pump_in(self) -> None:
-        relay, transport = self._relay, self.transport
+        relay, transport, guard = self._relay, self.transport, self.guard
         try:
             while True:
                 data = transport.recv(_CHUNK)
@@ -100,12 +113,29 @@ class SessionIO:
                     self.closed_reason = 'EOF'
                     break
                 view = memoryview(data)
-                self._delivering = True
                 while view:
-                    sent = relay.send(view)
-                    view = view[sent:]
-                    self.notify()
-                self._delivering = False
+                    if guard is None:
+                        allowed = len(view)
+                    else:
+                        if guard.holding:
+                            self._hold()
+                        allowed = guard.feed(view)
+                    self._delivering = True
+                    rest, view = view[allowed:], view[:allowed]
+                    while view:
+                        sent = relay.send(view)
+                        self.delivered += sent
+                        view = view[sent:]
+                        self.notify()
+                    self._delivering = False
+                    view = rest
+        except PacketLengthError as exc:
+            # Nothing more from this server reaches the library.
+            self.closed_reason = exc
+            try:
+                transport.close()
+            except OSError:  # pragma: no cover
+                pass
         except (Exception, gevent.GreenletExit) as exc:
             if self.closed_reason is None:
                 self.closed_reason = exc
@@ -117,13 +147,34 @@ class SessionIO:
             self._delivering = False
             self.notify()
 
+    def _hold(self) -> None:
+        """Keep the server's next bytes from the library until :meth:`release`."""
+        self.holding = True
+        # The library now waits for bytes that will not come: wake whoever
+        # drives it, to check the host key and release them.
+        self.notify()
+        self._released.wait()
+
+    def release(self) -> None:
+        """Let the server's bytes through again (its host key was accepted)."""
+        if self.guard is not None:
+            self.guard.release()
+        self.holding = False
+        self._released.set()
+
     def _pump_out(self) -> None:
         relay, transport = self._relay, self.transport
+        # The guard reads the client's KEXINIT, at the start of what it sends.
+        client = self.guard.client_bytes if self.guard is not None else None
         try:
             while True:
                 data = relay.recv(_CHUNK)
                 if not data:
                     break
+                if client is not None:
+                    client(data)
+                    if self.guard is not None and self.guard.client_done:
+                        client = None
                 transport.sendall(data)
         except (Exception, gevent.GreenletExit) as exc:
             if self.closed_reason is None:

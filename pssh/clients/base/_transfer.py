@@ -179,6 +179,30 @@ def list_remote_dir(client: Any, sftp: SFTPSession, directory: str) -> List[Tupl
     return sftp.listdir(directory)
 
 
+def _separators() -> Tuple[str, ...]:
+    return tuple(sep for sep in ('/', os.sep, os.altsep) if sep)
+
+
+def check_entry_name(client: Any, name: str, directory: str, scp: bool = False) -> None:
+    """Refuse a name that a server listed in ``directory`` if it is not a plain
+    file name: joined onto a local directory, it would reach outside it.
+
+    :raises SFTPIOError: (:class:`SCPError` for ``scp``) ``name`` is empty,
+      ``.`` or ``..``, absolute, holds a path separator or a NUL.
+    """
+    problem = None
+    if name in ('', '.', '..'):
+        problem = 'is not a file name'
+    elif '\0' in name:
+        problem = 'contains a NUL byte'
+    elif any(sep in name for sep in _separators()) or os.path.isabs(name):
+        problem = 'contains a path separator'
+    if problem is not None:
+        error = SCPError if scp else SFTPIOError
+        raise error('Refusing entry %r listed in %s by %s: the name %s; nothing was written '
+                    'for it', name, directory, client.host, problem)
+
+
 def walk_local(local_dir: str) -> Iterator[Tuple[str, List[str], List[str]]]:
     """os.walk that raises instead of skipping directories it cannot read."""
     def fail(exc: OSError) -> None:
@@ -268,13 +292,19 @@ def scp_upload(client: Any, local_file: str, remote_file: str,
         total = info.st_size
         # -p: the receiving scp then sets the mode exactly (also of an existing
         # file, and without its umask), as SFTP uploads do.
-        scp = _SCPChannel(client, 'scp -p -t %s' % shell_quote(remote_file),
+        name = posixpath.basename(remote_file) or os.path.basename(local_file)
+        if '\n' in name:
+            # The name would end the C line early (the rest becoming file data).
+            raise SCPError('SCP cannot send %s to %s on %s: the file name contains a newline '
+                           '(copy it with copy_file, over SFTP)', local_file, remote_file,
+                           client.host)
+        # "--": a path starting with "-" is not an option of scp.
+        scp = _SCPChannel(client, 'scp -p -t -- %s' % shell_quote(remote_file),
                           'SCP of %s to %s' % (local_file, remote_file))
         try:
             scp.expect_ok()
             scp.write(('T%d 0 %d 0\n' % (int(info.st_mtime), int(info.st_atime))).encode())
             scp.expect_ok()
-            name = posixpath.basename(remote_file) or os.path.basename(local_file)
             scp.write(('C%04o %d %s\n' % (stat.S_IMODE(info.st_mode), total, name)).encode('utf-8'))
             scp.expect_ok()
             done = 0
@@ -300,7 +330,7 @@ def scp_upload(client: Any, local_file: str, remote_file: str,
 def scp_download(client: Any, remote_file: str, local_file: str,
                  progress: Optional[Progress] = None) -> None:
     """Receive one remote file over SCP, keeping its permission bits."""
-    scp = _SCPChannel(client, 'scp -f %s' % shell_quote(remote_file),
+    scp = _SCPChannel(client, 'scp -f -- %s' % shell_quote(remote_file),
                       'SCP of %s from %s' % (remote_file, client.host))
     try:
         scp.write(b'\0')

@@ -90,6 +90,7 @@ def _materialise_hosts(hosts: Any) -> List[str]:
         if not isinstance(host, str) or not host:
             raise ValueError('hosts[%d] must be a non-empty host name string, got %s %r'
                              % (index, type(host).__name__, host))
+        _checks.no_nul('hosts[%d]' % index, host)
     return hosts
 
 
@@ -379,8 +380,12 @@ class BaseParallelSSHClient:
         read_timeout = read_timeout or None
         _checks.text('user', user, 'run_command')
         _checks.text('shell', shell, 'run_command')
+        _checks.no_nul('user', user, 'run_command')
+        _checks.no_nul('shell', shell, 'run_command')
         hosts = self._prepare_run()
         commands = self._per_host_commands(command, host_args, hosts)
+        for index, line in enumerate(commands):
+            _checks.no_nul('command', line, 'run_command', hosts[index])
         greenlets = [
             self.pool.spawn(self._run_command, index, host, commands[index], sudo, user,
                             use_pty, shell, encoding, read_timeout)
@@ -695,6 +700,11 @@ class BaseParallelSSHClient:
                                         index, exc) from None
         return paths
 
+    def _check_paths(self, paths: Sequence[Tuple[str, str]], method: str) -> None:
+        for index, (local, remote) in enumerate(paths):
+            _checks.no_nul('local_file', local, method, self._hosts[index])
+            _checks.no_nul('remote_file', remote, method, self._hosts[index])
+
     @staticmethod
     def _check_upload_source(path: str, recurse: bool) -> None:
         if os.path.isdir(path) and not recurse:
@@ -703,6 +713,7 @@ class BaseParallelSSHClient:
     def _upload(self, method: str, local_file: str, remote_file: str, recurse: bool,
                 copy_args: Any, named: bool) -> List[gevent.Greenlet]:
         paths = self._per_host_paths(local_file, remote_file, copy_args, named)
+        self._check_paths(paths, method)
         for local, _remote in paths:
             self._check_upload_source(local, recurse)
 
@@ -720,6 +731,7 @@ class BaseParallelSSHClient:
             paths = [(local_file + suffix_separator + host, remote_file) for host in self._hosts]
         else:
             paths = self._per_host_paths(local_file, remote_file, copy_args, named)
+        self._check_paths(paths, method)
 
         def copy(index: int, host: str, local: str, remote: str) -> None:
             client = self._get_client(index, host)

@@ -13,6 +13,7 @@ import errno
 import getpass
 import os
 import posixpath
+import shlex
 import signal
 import socket
 import weakref
@@ -32,11 +33,13 @@ from ...hostkeys import HostKeyChecker
 from ...exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError,
     HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
-    HostKeyError, ProxyError, PsshError, SCPError, SessionError, SFTPIOError, ShellError,
+    HostKeyError, PacketLengthError, ProxyError, PsshError, SCPError, SessionError, SFTPIOError,
+    ShellError,
     SSHError, Timeout, UnknownHostError)
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
+from ._guard import PacketGuard
 from ._io import SessionIO, call_until_done
 from ._tunnel import ChannelTransport, Hop, ProxyPool, hops_for
 
@@ -110,7 +113,8 @@ def build_command(command: str, sudo: bool = False, user: Optional[str] = None,
         return command
     line = '%s %s' % (shell or '$SHELL -c', _transfer.shell_quote(command))
     if user:
-        return 'sudo -u %s -S %s' % (user, line)
+        # Quoted where needed: a user name is not shell syntax.
+        return 'sudo -u %s -S %s' % (shlex.quote(user), line)
     if sudo:
         return 'sudo -S ' + line
     return line
@@ -351,6 +355,7 @@ class BaseSSHClient(PollMixIn):
         # target's ssh config entry set): see _bastion.
         self._bastion_host_keys = (_bastion_host_keys if _bastion_host_keys is not None
                                    else (host_key_policy, known_hosts))
+        _checks.no_nul('host', host, type(self).__name__)
         if ssh_config and isinstance(host, str) and host:
             given = apply_ssh_config(dict(
                 user=user, port=port, hostname=hostname, identity_files=identity_files,
@@ -572,8 +577,11 @@ class BaseSSHClient(PollMixIn):
         if isinstance(exc, TimeoutError):
             return Timeout('%s on %s:%s did not finish within %s seconds', what, self.host,
                            self.port, timeout)
-        ours = self._b_translate(exc)
         lost = io is not None and io.closed_reason is not None
+        if lost and isinstance(io.closed_reason, PacketLengthError):
+            # The guard closed the connection: say why, to every caller.
+            return type(io.closed_reason)(*io.closed_reason.args)
+        ours = self._b_translate(exc)
         if isinstance(exc, ConnectionResetError) or (lost and (
                 ours is None or type(ours) in (SSHError, SessionError))):
             # The library's own word for it (libssh2: SocketRecvError) says less.
@@ -738,7 +746,7 @@ class BaseSSHClient(PollMixIn):
                 self._connect_once()
                 break
             except (HostConnectionRefusedError, NoIPv6AddressFoundError, UnknownHostError,
-                    ProxyError, HostKeyError):
+                    ProxyError, HostKeyError, PacketLengthError):
                 # Not retried; the connection (a refused host key's is open) ends now,
                 # not when the exception and its traceback are dropped.
                 self._close_io()
@@ -871,19 +879,47 @@ class BaseSSHClient(PollMixIn):
     def _connect_once(self) -> None:
         sock = self._open_transport()
         self.sock = sock
-        self._io = SessionIO(sock, '%s:%s' % (self.host, self.port))
-        self._finalizer = weakref.finalize(self, self._io.close)
+        io = self._io = SessionIO(sock, '%s:%s' % (self.host, self.port),
+                                  PacketGuard(self.host, self.port))
+        self._finalizer = weakref.finalize(self, io.close)
         try:
             self.session = self._b_new_session()
         except Exception as exc:
-            raise self._error_for(exc, self._io, 'setting up the SSH session', None) from exc
-        self._call(self._b_handshake, timeout=self.timeout, what='SSH handshake')
-        try:
-            key = self._b_host_key()
-        except Exception as exc:
-            raise self._error_for(exc, self._io, "reading the server's host key", None) from exc
+            raise self._error_for(exc, io, 'setting up the SSH session', None) from exc
+        checked = False
+        again = self._again
+
+        def handshake() -> Any:
+            nonlocal checked
+            result = self._b_handshake()
+            if result is again and io.holding and not checked:
+                # The key exchange is done and the library waits for the
+                # server's first encrypted packets, which the relay holds
+                # back: no encrypted byte of a server whose key we refuse is
+                # ever parsed by the library.
+                key = self._b_host_key_if_known()
+                if key is not None:
+                    self._host_keys.check(key)
+                    checked = True
+                    io.release()
+            return result
+
+        self._call(handshake, timeout=self.timeout, what='SSH handshake')
         # Before any credential goes to the server.
-        self._host_keys.check(key)
+        if not checked:
+            try:
+                key = self._b_host_key()
+            except Exception as exc:
+                raise self._error_for(exc, io, "reading the server's host key", None) from exc
+            self._host_keys.check(key)
+        io.release()
+
+    def _b_host_key_if_known(self) -> Optional[bytes]:
+        """The server's host key blob if the library has it yet, else None."""
+        try:
+            return self._b_host_key() or None
+        except Exception:  # not yet: the library raises its own error
+            return None
 
     def _host_key_algorithms(self) -> Optional[List[str]]:
         """Host key algorithms to ask for, those we hold keys of first (None: the library's)."""
@@ -1054,6 +1090,8 @@ class BaseSSHClient(PollMixIn):
         read_timeout = read_timeout or None
         _checks.text('user', user, 'run_command', self.host)
         _checks.text('shell', shell, 'run_command', self.host)
+        for name, value in (('command', command), ('user', user), ('shell', shell)):
+            _checks.no_nul(name, value, 'run_command', self.host)
         line = build_command(command, sudo=sudo, user=user, shell=shell).encode(
             command_encoding(encoding))
         channel = self.open_session()
@@ -1280,6 +1318,10 @@ class BaseSSHClient(PollMixIn):
         """Download one file over an open SFTP session."""
         _transfer.sftp_download(self, sftp, remote_file, local_file, progress=progress)
 
+    def _check_paths(self, method: str, local_file: Any, remote_file: Any) -> None:
+        _checks.no_nul('local_file', local_file, method, self.host)
+        _checks.no_nul('remote_file', remote_file, method, self.host)
+
     def _check_local_source(self, local_file: str, recurse: bool) -> bool:
         """True if ``local_file`` is a directory to copy; raises if it cannot be."""
         if os.path.isdir(local_file):
@@ -1307,6 +1349,7 @@ class BaseSSHClient(PollMixIn):
         :raises SFTPError: SFTP could not be started.
         :raises SFTPIOError: a remote file or directory could not be written.
         """
+        self._check_paths('copy_file', local_file, remote_file)
         is_dir = self._check_local_source(local_file, recurse)
         with self._sftp_session(sftp) as sftp:
             self._upload(sftp, local_file, remote_file, is_dir, _transfer.sftp_upload_to(sftp),
@@ -1344,6 +1387,7 @@ class BaseSSHClient(PollMixIn):
         :raises OSError: ``local_file`` cannot be written.
         :raises LookupError: unknown ``encoding``.
         """
+        self._check_paths('copy_remote_file', local_file, remote_file)
         _checks.encoding(encoding)
         with self._sftp_session(sftp) as sftp:
             remote = _transfer.remote_stat(self, sftp, remote_file)
@@ -1363,7 +1407,11 @@ class BaseSSHClient(PollMixIn):
             os.makedirs(local_dir, exist_ok=True)
         except OSError as exc:
             raise _transfer._local_error(self, exc, local_dir, 'writing') from None
-        for name, info in _transfer.list_remote_dir(self, sftp, remote_dir):
+        entries = _transfer.list_remote_dir(self, sftp, remote_dir)
+        # The server chooses these names: none may lead out of local_dir.
+        for name, _info in entries:
+            _transfer.check_entry_name(self, name, remote_dir, scp)
+        for name, info in entries:
             remote_path = posixpath.join(remote_dir, name)
             local_path = os.path.join(local_dir, name)
             if info.is_dir:
@@ -1384,6 +1432,7 @@ class BaseSSHClient(PollMixIn):
         :raises SCPError: the transfer failed.
         :raises OSError: ``local_file`` cannot be read.
         """
+        self._check_paths('scp_send', local_file, remote_file)
         is_dir = self._check_local_source(local_file, recurse)
         if remote_file.endswith('/'):
             remote_file = remote_file + os.path.basename(os.path.normpath(local_file))
@@ -1404,6 +1453,7 @@ class BaseSSHClient(PollMixIn):
         :raises ValueError: it is a directory and ``recurse`` is False.
         :raises LookupError: unknown ``encoding``.
         """
+        self._check_paths('scp_recv', local_file, remote_file)
         _checks.encoding(encoding)
         if local_file.endswith(os.sep) or local_file.endswith('/'):
             local_file = os.path.join(local_file, posixpath.basename(remote_file.rstrip('/')))
