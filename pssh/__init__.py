@@ -5,7 +5,7 @@ a single :class:`logging.NullHandler`: ``pssh`` (library diagnostics) and
 ``pssh.host_logger`` (one record per line of remote output, when enabled).
 """
 import logging
-from typing import Any
+from typing import Any, Dict
 
 __version__ = '0.1.0'
 
@@ -17,7 +17,20 @@ for _log in (logger, host_logger):
         _log.addHandler(logging.NullHandler())
 del _log
 
-__all__ = ['__version__', 'logger', 'host_logger']
+__all__ = ['__version__', 'logger', 'host_logger', 'security_report']
+
+
+def security_report() -> Dict[str, Any]:
+    """What protects this installation against hostile servers.
+
+    :returns: a dict: ``'libssh2'`` and ``'libssh'`` each hold the ``'version'``
+      of the library that is loaded and the published ``'advisories'`` that
+      affect it (``id``, ``summary``, and ``mitigated_by``, the defence of
+      ours that answers it); ``'mitigations'`` says which of those defences
+      are active. See :doc:`/security`.
+    """
+    from ._security import report
+    return report()
 
 _OLD_EXCEPTION_NAMES = ('UnknownHostException', 'AuthenticationException',
                         'ConnectionErrorException', 'SSHException')

@@ -403,8 +403,10 @@ class HostKeyChecker:
         self.policy = normalise_policy(policy)
         self.known_hosts = KnownHosts(known_hosts)
         self.pins = parse_pins(host_key)
-        # The key accepted at the first connection, for reconnections.
+        # The key accepted at the first connection, for reconnections, and
+        # whether it was verified then.
         self.accepted: Optional[bytes] = None
+        self.verified = True
 
     def preferred_algorithms(self) -> Optional[List[str]]:
         """Host key algorithms to ask for, known types first; None for the library's choice.
@@ -429,8 +431,12 @@ class HostKeyChecker:
             return None
         return first + [name for name in _STANDARD_ALGORITHMS if name not in first]
 
-    def check(self, blob: bytes) -> None:
+    def check(self, blob: bytes) -> bool:
         """Accept ``blob`` as the server's key, or raise.
+
+        :returns: True if the key was verified (pinned, known, or the key
+          this checker accepted before), False if it was accepted unverified
+          (an unknown host under a lenient policy, or policy ``'no'``).
 
         :raises RevokedHostKeyError: the key is marked ``@revoked``.
         :raises HostKeyMismatchError: the host is known with other keys.
@@ -445,25 +451,25 @@ class HostKeyChecker:
                     ktype, shown, entry.source)
         if self.pins is not None:
             if any(pin.matches(blob) for pin in self.pins):
-                self.accepted = blob
-                return
+                self.accepted, self.verified = blob, True
+                return True
             self._mismatch(ktype, shown, [pin.shown for pin in self.pins], 'host_key')
         if self.policy == 'no':
-            return
+            return False
         known = [entry for entry in entries if entry.marker is None]
         if self.accepted is not None and self.accepted != blob and not any(
                 entry.blob == blob for entry in known):
             self._mismatch(ktype, shown, [fingerprint(self.accepted)],
                            'the key accepted at the first connection')
         if any(entry.blob == blob for entry in known):
-            self.accepted = blob
-            return
+            self.accepted, self.verified = blob, True
+            return True
         if known:
             self._mismatch(ktype, shown, ['%s %s' % (entry.key_type, fingerprint(entry.blob))
                                           for entry in known],
                            ', '.join(entry.source for entry in known))
         if self.accepted == blob:
-            return
+            return self.verified
         if self.policy == 'strict':
             raise UnknownHostKeyError(
                 'Host %s:%s offered %s key %s, but it is not in the known hosts files (%s)'
@@ -480,6 +486,8 @@ class HostKeyChecker:
             logger.warning('Host %s:%s is not known; accepted its %s key %s without checking',
                            self.host, self.port, ktype, shown)
         self.accepted = blob
+        self.verified = False
+        return False
 
     def _mismatch(self, ktype: str, shown: str, expected: List[str], source: str) -> None:
         raise HostKeyMismatchError(

@@ -88,3 +88,73 @@ def test_accepted_host_key_releases_the_connection(server, sessions):
         assert list(output.stdout) == ['released']
     io, = sessions
     assert io.delivered > io.guard.newkeys_end
+
+
+# ----------------------------------------------------------------------
+# Servers that hide packet lengths (no encrypt-then-MAC MAC)
+
+@pytest.fixture(scope='module')
+def no_etm_server():
+    from pssh.testing import OpenSSHServer
+    with OpenSSHServer(extra_config={'MACs': 'hmac-sha2-256,hmac-sha2-512',
+                                     'Ciphers': 'aes128-ctr,aes256-ctr'}) as srv:
+        yield srv
+
+
+def test_unknown_server_hiding_lengths_is_accepted_with_one_warning(no_etm_server, caplog,
+                                                                   monkeypatch):
+    srv = no_etm_server
+    monkeypatch.setattr(base_single, '_WARNED_UNCHECKED', set())  # once per process
+    caplog.set_level('WARNING', logger='pssh')
+    for _ in range(2):
+        with connect(srv.host, srv.port, srv) as client:
+            output = client.run_command('echo hidden')
+            client.wait_finished(output)
+            assert list(output.stdout) == ['hidden']
+            guard = client._io.guard
+            assert (guard.opaque, guard.mac) == (True, 'hmac-sha2-256')
+    warned = [r.getMessage() for r in caplog.records if 'hide packet lengths' in r.getMessage()]
+    assert warned == ['Host %s:%s is not known and encrypts with aes128-ctr and hmac-sha2-256, '
+                      'which hide packet lengths: the guard against crafted lengths cannot '
+                      'check this connection' % (srv.host, srv.port)]
+
+
+def test_unknown_server_hiding_lengths_can_be_refused(no_etm_server, monkeypatch, sessions):
+    srv = no_etm_server
+    monkeypatch.setattr(SSHClient, 'ALLOW_UNCHECKED_LENGTHS', False)
+    with pytest.raises(UnknownHostKeyError) as info:
+        connect(srv.host, srv.port, srv)
+    assert info.value.args[1:] == (srv.host, srv.port, 'aes128-ctr', 'hmac-sha2-256')
+    # Refused before any encrypted byte reached the library (libssh2 waits for
+    # them inside its handshake; libssh finishes the key exchange first).
+    io, = sessions
+    assert io.delivered == io.guard.newkeys_end
+
+
+def test_known_server_hiding_lengths_connects_quietly(no_etm_server, monkeypatch, caplog):
+    srv = no_etm_server
+    monkeypatch.setattr(SSHClient, 'ALLOW_UNCHECKED_LENGTHS', False)
+    caplog.set_level('WARNING', logger='pssh')
+    with open(srv.host_key_pub) as fh:
+        key_line = fh.read()
+    with connect(srv.host, srv.port, srv, host_key=key_line) as client:
+        output = client.run_command('echo pinned')
+        client.wait_finished(output)
+        assert list(output.stdout) == ['pinned']
+    assert not [r for r in caplog.records if 'packet lengths' in r.getMessage()]
+
+
+def test_security_report_names_libraries_advisories_and_defences():
+    import pssh
+    report = pssh.security_report()
+    assert report['libssh2']['version'] == '1.11.1'
+    ids = [item['id'] for item in report['libssh2']['advisories']]
+    assert ids == ['CVE-2026-55200', 'CVE-2026-66035', 'CVE-2026-66033', 'GHSA-x4g5-mgfc-cxvv']
+    assert report['libssh']['version'].startswith('0.')
+    mitigations = report['mitigations']
+    assert mitigations['packet_length_guard'] is True
+    assert mitigations['host_key_before_encrypted_bytes'] is True
+    assert mitigations['no_aes_gcm'] and mitigations['no_chacha20_poly1305']
+    assert mitigations['etm_macs_first'] is True
+    for item in report['libssh2']['advisories']:
+        assert mitigations[item['mitigated_by']] is True

@@ -17,7 +17,8 @@ import shlex
 import signal
 import socket
 import weakref
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple,
+                    Union)
 
 import gevent
 from gevent import socket as gsocket
@@ -34,8 +35,7 @@ from ...exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError,
     HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
     HostKeyError, PacketLengthError, ProxyError, PsshError, SCPError, SessionError, SFTPIOError,
-    ShellError,
-    SSHError, Timeout, UnknownHostError)
+    ShellError, SSHError, Timeout, UnknownHostError, UnknownHostKeyError)
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
@@ -254,6 +254,9 @@ class InteractiveShell:
         self.close()
 
 
+#: (host, port) pairs already warned about unchecked packet lengths.
+_WARNED_UNCHECKED: Set[Tuple[str, int]] = set()
+
 #: Keepalive intervals without a byte from the server after which the
 #: connection is declared dead (OpenSSH's ServerAliveCountMax).
 KEEPALIVE_COUNT_MAX = 3
@@ -331,6 +334,14 @@ class BaseSSHClient(PollMixIn):
     IDENTITIES: Tuple[str, ...] = tuple(
         os.path.expanduser('~/.ssh/%s' % name)
         for name in ('id_rsa', 'id_dsa', 'identity', 'id_ecdsa', 'id_ed25519'))
+
+    #: Connect to a host whose key is not verified (unknown, accepted by a
+    #: lenient ``host_key_policy``) even when the negotiated algorithms hide
+    #: packet lengths from the relay's guard (a server with no encrypt-then-MAC
+    #: MAC); a warning is logged once per host. False refuses such connections
+    #: with :class:`~pssh.exceptions.UnknownHostKeyError`. Set on a class or an
+    #: instance's class before connecting; see :doc:`/security`.
+    ALLOW_UNCHECKED_LENGTHS: bool = True
 
     #: What a backend primitive returns when its library would block.
     _again: Any = object()
@@ -899,7 +910,7 @@ class BaseSSHClient(PollMixIn):
                 # ever parsed by the library.
                 key = self._b_host_key_if_known()
                 if key is not None:
-                    self._host_keys.check(key)
+                    self._accept_host_key(io, key)
                     checked = True
                     io.release()
             return result
@@ -911,8 +922,30 @@ class BaseSSHClient(PollMixIn):
                 key = self._b_host_key()
             except Exception as exc:
                 raise self._error_for(exc, io, "reading the server's host key", None) from exc
-            self._host_keys.check(key)
+            self._accept_host_key(io, key)
         io.release()
+
+    def _accept_host_key(self, io: SessionIO, key: bytes) -> None:
+        """Check the server's key; then, for a key accepted without being
+        verified, look at what the relay's guard can see of the connection."""
+        if self._host_keys.check(key):
+            return
+        guard = io.guard
+        if guard is None or not guard.opaque:
+            return
+        # The one case the guard cannot cover: a man in the middle on a first
+        # contact can choose algorithms that hide the packet lengths.
+        if not self.ALLOW_UNCHECKED_LENGTHS:
+            raise UnknownHostKeyError(
+                'Host %s:%s is not known and encrypts with %s and %s, which hide packet '
+                'lengths from the guard; refused because ALLOW_UNCHECKED_LENGTHS is False',
+                self.host, self.port, guard.cipher, guard.mac)
+        if (self.host, self.port) not in _WARNED_UNCHECKED:
+            _WARNED_UNCHECKED.add((self.host, self.port))
+            logger.warning(
+                'Host %s:%s is not known and encrypts with %s and %s, which hide packet '
+                'lengths: the guard against crafted lengths cannot check this connection',
+                self.host, self.port, guard.cipher, guard.mac)
 
     def _b_host_key_if_known(self) -> Optional[bytes]:
         """The server's host key blob if the library has it yet, else None."""

@@ -46,9 +46,11 @@ _ALGORITHMS: Dict[str, str] = {
         'rsa-sha2-512', 'rsa-sha2-256', 'ssh-ed25519-cert-v01@openssh.com',
         'ecdsa-sha2-nistp256-cert-v01@openssh.com', 'rsa-sha2-512-cert-v01@openssh.com',
         'rsa-sha2-256-cert-v01@openssh.com')),
-    'cipher': ','.join((
-        'aes128-ctr', 'aes256-ctr', 'aes192-ctr', 'chacha20-poly1305@openssh.com',
-        'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com')),
+    # No chacha20-poly1305 or AES-GCM: libssh2 1.11.1 mishandles crafted
+    # packets with both (GHSA-x4g5-mgfc-cxvv, CVE-2026-66033) and keeps memory
+    # per connection with AES-GCM. With CTR and an ETM MAC every packet length
+    # stays visible to the relay's guard.
+    'cipher': ','.join(('aes128-ctr', 'aes256-ctr', 'aes192-ctr')),
     'mac': ','.join((
         'hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256',
         'hmac-sha2-512')),
