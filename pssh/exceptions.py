@@ -19,6 +19,7 @@ The tree::
      +-- SSHError                    protocol or session level failure
      |    +-- SessionError           could not open or use a session/channel
      |    +-- PacketLengthError      the server sent a packet length that is not safe
+     |    +-- NoCommonAlgorithmError the server and we share no algorithm of a kind
      +-- Timeout                     also the builtin TimeoutError
      +-- HostArgumentError           host_args / copy_args do not match the hosts
      +-- HostConfigError             host_config is not usable
@@ -46,7 +47,7 @@ __all__ = [
     'PKeyFileError', 'SSHError', 'SessionError', 'Timeout', 'HostArgumentError',
     'HostConfigError', 'InvalidAPIUseError', 'ProxyError', 'SFTPError', 'SFTPIOError',
     'SCPError', 'ShellError', 'HostKeyError', 'HostKeyMismatchError', 'UnknownHostKeyError',
-    'RevokedHostKeyError', 'PacketLengthError',
+    'RevokedHostKeyError', 'PacketLengthError', 'NoCommonAlgorithmError',
     'UnknownHostException', 'AuthenticationException', 'SSHException',
     'HostArgumentException', 'ConnectionErrorException',
 ]
@@ -192,6 +193,17 @@ class PacketLengthError(SSHError):
 
     ``args``: ``(message, host, port, length, problem)``; ``length`` is the
     value received, as an int.
+    """
+
+
+class NoCommonAlgorithmError(SSHError):
+    """The key exchange failed because the server and the client have no
+    algorithm of one kind (cipher, MAC, key exchange, host key, compression)
+    in common. Not retried.
+
+    ``args``: ``(message, host, port, kind, ours, theirs, our_list,
+    their_list)``: ``ours`` and ``theirs`` are the names each side offered,
+    comma-separated, and the two lists are the same names as lists.
     """
 
 

@@ -6,7 +6,7 @@ import pytest
 from pssh.clients.base import single as base_single
 from pssh.clients.base._guard import MAX_PACKET_LENGTH
 from pssh.clients.native import SSHClient
-from pssh.exceptions import PacketLengthError, UnknownHostKeyError
+from pssh.exceptions import NoCommonAlgorithmError, PacketLengthError, UnknownHostKeyError
 
 from peers.rewriting_proxy import RewritingProxy
 
@@ -158,3 +158,33 @@ def test_security_report_names_libraries_advisories_and_defences():
     assert mitigations['etm_macs_first'] is True
     for item in report['libssh2']['advisories']:
         assert mitigations[item['mitigated_by']] is True
+
+
+@pytest.fixture(scope='module')
+def chacha_only_server():
+    from pssh.testing import OpenSSHServer
+    with OpenSSHServer(extra_config={'Ciphers': 'chacha20-poly1305@openssh.com'}) as srv:
+        yield srv
+
+
+@pytest.mark.native_only
+def test_no_common_cipher_names_both_lists(chacha_only_server):
+    srv = chacha_only_server
+    with pytest.raises(NoCommonAlgorithmError) as info:
+        connect(srv.host, srv.port, srv, num_retries=3, retry_delay=60)
+    assert info.value.args[1:] == (
+        srv.host, srv.port, 'cipher', 'aes128-ctr,aes256-ctr,aes192-ctr',
+        'chacha20-poly1305@openssh.com', ['aes128-ctr', 'aes256-ctr', 'aes192-ctr'],
+        ['chacha20-poly1305@openssh.com'])
+    assert 'chacha20-poly1305@openssh.com' in str(info.value)
+
+
+def test_chacha_only_server_with_libssh_lists(chacha_only_server, backend):
+    """The libssh clients keep chacha20-poly1305 (after CTR): libssh is not
+    affected by libssh2's bugs."""
+    if backend == 'native':
+        pytest.skip('the native client refuses chacha20-poly1305 (above)')
+    srv = chacha_only_server
+    with connect(srv.host, srv.port, srv) as client:
+        assert client._io.guard.cipher == 'chacha20-poly1305@openssh.com'
+        assert client._io.guard.opaque is True

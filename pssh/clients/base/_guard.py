@@ -21,7 +21,7 @@ The negotiated algorithms come from the two KEXINIT packets, the client's read
 from the bytes the library sends (:meth:`PacketGuard.client_bytes`).
 """
 import struct
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ...exceptions import PacketLengthError
 
@@ -45,6 +45,13 @@ _BLOCK = {
     'aes128-gcm@openssh.com': 16, 'aes256-gcm@openssh.com': 16,
 }
 _GCM = ('aes128-gcm@openssh.com', 'aes256-gcm@openssh.com')
+_AEAD = _GCM + ('chacha20-poly1305@openssh.com',)
+#: Name-lists of a KEXINIT checked for a common algorithm, server to client
+#: where there are two directions (ours are the same both ways).
+_KINDS = ((0, 'key exchange'), (1, 'host key'), (3, 'cipher'), (5, 'MAC'),
+          (7, 'compression'))
+#: Names in a key exchange list that signal extensions, not algorithms.
+_PSEUDO = frozenset(('ext-info-c', 'kex-strict-c-v00@openssh.com'))
 #: MAC lengths of the encrypt-then-MAC algorithms.
 _ETM_MAC = {
     'hmac-sha2-256-etm@openssh.com': 32, 'hmac-sha2-512-etm@openssh.com': 64,
@@ -165,6 +172,22 @@ class PacketGuard:
 
     def release(self) -> None:
         self.holding = False
+
+    def mismatch(self) -> Optional[Tuple[str, List[str], List[str]]]:
+        """After a failed key exchange: the first kind of algorithm the two
+        sides have none of in common, with the client's and the server's lists
+        (None if both KEXINITs were not seen or every kind has a match)."""
+        client, server = self._client.kexinit, self._server_kexinit
+        if client is None or server is None:
+            return None
+        cipher = _choose(client[3], server[3])
+        for index, kind in _KINDS:
+            if kind == 'MAC' and cipher in _AEAD:
+                continue  # an AEAD cipher authenticates itself
+            if _choose(client[index], server[index]) is None:
+                ours = [name for name in client[index] if name not in _PSEUDO]
+                return kind, ours, server[index]
+        return None
 
     def feed(self, data: bytes) -> int:
         """Check the next bytes from the server.

@@ -35,7 +35,8 @@ from ...exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError,
     HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
     HostKeyError, PacketLengthError, ProxyError, PsshError, SCPError, SessionError, SFTPIOError,
-    ShellError, SSHError, Timeout, UnknownHostError, UnknownHostKeyError)
+    NoCommonAlgorithmError, ShellError, SSHError, Timeout, UnknownHostError,
+    UnknownHostKeyError)
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
@@ -757,7 +758,7 @@ class BaseSSHClient(PollMixIn):
                 self._connect_once()
                 break
             except (HostConnectionRefusedError, NoIPv6AddressFoundError, UnknownHostError,
-                    ProxyError, HostKeyError, PacketLengthError):
+                    ProxyError, HostKeyError, PacketLengthError, NoCommonAlgorithmError):
                 # Not retried; the connection (a refused host key's is open) ends now,
                 # not when the exception and its traceback are dropped.
                 self._close_io()
@@ -915,7 +916,17 @@ class BaseSSHClient(PollMixIn):
                     io.release()
             return result
 
-        self._call(handshake, timeout=self.timeout, what='SSH handshake')
+        try:
+            self._call(handshake, timeout=self.timeout, what='SSH handshake')
+        except SSHError as exc:
+            mismatch = io.guard.mismatch() if io.guard is not None else None
+            if mismatch is None:
+                raise
+            kind, ours, theirs = mismatch
+            raise NoCommonAlgorithmError(
+                'Server %s:%s has no %s in common with us: we offer %s; it offers %s',
+                self.host, self.port, kind, ','.join(ours), ','.join(theirs), ours,
+                theirs) from exc
         # Before any credential goes to the server.
         if not checked:
             try:
