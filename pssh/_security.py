@@ -71,7 +71,7 @@ def _affected(library: str, version: Optional[str]) -> List[Dict[str, str]]:
 
 
 def report() -> Dict[str, Any]:
-    from .clients.base._guard import MAX_PACKET_LENGTH
+    from .clients.base._guard import LIBSSH2_MAX_PACKET
     from .clients.base.single import BaseSSHClient
     from .clients.native import _agent_forward
     from .clients.native.single import SSHClient as NativeClient
@@ -82,7 +82,7 @@ def report() -> Dict[str, Any]:
     mitigations = {
         # Every connection's relay checks the server's packet lengths.
         'packet_length_guard': True,
-        'max_packet_length': MAX_PACKET_LENGTH,
+        'max_packet_libssh2': LIBSSH2_MAX_PACKET,
         # The server's encrypted bytes wait for the host key to be accepted.
         'host_key_before_encrypted_bytes': True,
         'etm_macs_first': macs[0].endswith('-etm@openssh.com'),

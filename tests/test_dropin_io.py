@@ -421,3 +421,21 @@ def test_join_and_finished_skip_none_items(server, client_kwargs):
     with_none = [None, output[1]]
     client.join(with_none, timeout=0)
     assert [list(host_out.stdout) for host_out in output] == [['hi'], ['hi']]
+
+
+@pytest.mark.timeout(60)
+def test_exit_code_stays_none_when_closed_after_output_ended_but_before_exit(server,
+                                                                            client_kwargs):
+    """A command that closed its output and runs on has no exit status yet:
+    closing its channel must not make one up (libssh2 would report 0)."""
+    with _client(server, client_kwargs) as client:
+        output = client.run_command('echo ready; exec >&- 2>&-; read line', read_timeout=0.5)
+        lines = []
+        with pytest.raises(Timeout):
+            for line in output.stdout:
+                lines.append(line)
+        assert lines == ['ready']
+        client.close_channel(output.channel)
+        client.wait_finished(output, timeout=10)
+        assert output.exit_code is None
+        assert output.exception is None

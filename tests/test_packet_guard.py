@@ -1,10 +1,11 @@
 """The relay's guard against crafted packet lengths (issue 14, section 1),
 against a real sshd behind a proxy that rewrites one length, on both backends.
 """
+import os
+
 import pytest
 
 from pssh.clients.base import single as base_single
-from pssh.clients.base._guard import MAX_PACKET_LENGTH
 from pssh.clients.native import SSHClient
 from pssh.exceptions import NoCommonAlgorithmError, PacketLengthError, UnknownHostKeyError
 
@@ -20,20 +21,45 @@ def connect(host, port, srv, **kwargs):
     return SSHClient(host, port=port, **options)
 
 
+#: The largest whole packet each backend's library takes.
+LIMITS = {'native': 40000, 'ssh': 256 * 1024}
+
+
 @pytest.mark.parametrize('length, problem', [
-    (0xffffffff, 'too large (over %s)' % MAX_PACKET_LENGTH),
-    (MAX_PACKET_LENGTH + 16, 'too large (over %s)' % MAX_PACKET_LENGTH),
+    (0xffffffff, 'too large'),
+    (300000, 'too large'),
     (5, 'too small'),            # shorter than one cipher block
     (0, 'too small'),
     (40, 'not a whole number of 16-byte blocks'),
 ])
-def test_length_after_newkeys_is_refused_before_the_library_reads_it(server, length, problem):
+def test_length_after_newkeys_is_refused_before_the_library_reads_it(server, backend, length,
+                                                                     problem):
     with RewritingProxy(server.host, server.port, length) as proxy:
         with pytest.raises(PacketLengthError) as info:
             connect(proxy.host, proxy.port, server)
         assert proxy.rewritten.is_set()
+    if problem == 'too large':
+        problem = 'too large (a whole packet over %s bytes)' % LIMITS[backend]
     assert info.value.args[1:] == (proxy.host, proxy.port, length, problem)
     assert str(length) in str(info.value)
+
+
+@pytest.fixture(scope='module')
+def big_banner_server(tmp_path_factory):
+    """A server whose banner (36 KB) is one packet larger than RFC 4253's 35000."""
+    from pssh.testing import OpenSSHServer
+    banner = tmp_path_factory.mktemp('banner') / 'banner'
+    banner.write_text(('%s\n' % ('x' * 99)) * 360)
+    with OpenSSHServer(extra_config={'Banner': str(banner)}) as srv:
+        yield srv
+
+
+def test_large_packets_the_library_accepts_pass(big_banner_server):
+    srv = big_banner_server
+    with connect(srv.host, srv.port, srv) as client:
+        output = client.run_command('echo big banner')
+        client.wait_finished(output)
+        assert list(output.stdout) == ['big banner']
 
 
 @pytest.mark.parametrize('length', [0xffffffff, 3, 1001])
@@ -188,3 +214,36 @@ def test_chacha_only_server_with_libssh_lists(chacha_only_server, backend):
     with connect(srv.host, srv.port, srv) as client:
         assert client._io.guard.cipher == 'chacha20-poly1305@openssh.com'
         assert client._io.guard.opaque is True
+
+
+@pytest.fixture(scope='module')
+def huge_banner_server(tmp_path_factory):
+    """A server whose banner (41 KB) is a packet larger than libssh2 takes."""
+    from pssh.testing import OpenSSHServer
+    banner = tmp_path_factory.mktemp('banner') / 'banner'
+    banner.write_text(('%s\n' % ('x' * 99)) * 410)
+    with OpenSSHServer(extra_config={'Banner': str(banner)}) as srv:
+        yield srv
+
+
+@pytest.mark.native_only
+def test_refusal_during_agent_login_is_not_an_authentication_error(huge_banner_server, tmp_path,
+                                                                   monkeypatch):
+    import re
+    import signal
+    import subprocess
+    srv = huge_banner_server
+    sock = str(tmp_path / 'agent.sock')
+    out = subprocess.run(['ssh-agent', '-s', '-a', sock], check=True, capture_output=True,
+                         text=True, timeout=10).stdout
+    pid = int(re.search(r'SSH_AGENT_PID=(\d+)', out).group(1))
+    monkeypatch.setenv('SSH_AUTH_SOCK', sock)
+    try:
+        subprocess.run(['ssh-add', srv.user_key], check=True, capture_output=True, timeout=10)
+        with pytest.raises(PacketLengthError) as info:
+            SSHClient(srv.host, port=srv.port, user=srv.user, num_retries=1, timeout=10,
+                      allow_agent=True, identity_auth=False)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    assert info.value.args[1:4] == (srv.host, srv.port, info.value.args[3])
+    assert info.value.args[3] > 40000

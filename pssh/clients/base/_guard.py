@@ -23,14 +23,19 @@ from the bytes the library sends (:meth:`PacketGuard.client_bytes`).
 import struct
 from typing import List, Optional, Tuple
 
+from ... import logger
 from ...exceptions import PacketLengthError
 
-__all__ = ['PacketGuard', 'MAX_PACKET_LENGTH']
+__all__ = ['PacketGuard', 'LIBSSH2_MAX_PACKET', 'LIBSSH_MAX_PACKET']
 
-#: The largest ``packet_length`` accepted: RFC 4253 section 6.1's 35000 bytes
-#: for a whole packet. Our clients never advertise more than 32 KiB of channel
-#: data per packet, so a server has no reason to send more.
-MAX_PACKET_LENGTH = 35000
+#: The largest whole packet (length field, encrypted part and MAC) each library
+#: accepts: libssh2's LIBSSH2_PACKET_MAXPAYLOAD, libssh's MAX_PACKET_LEN. The
+#: guard refuses anything larger before the library does its (in libssh2
+#: 1.11.1, overflowing) arithmetic on it. Channel data never comes near these
+#: (our clients take at most 32 KiB per packet), but a banner, a prompt or a
+#: disconnect message may legitimately be larger than RFC 4253's 35000.
+LIBSSH2_MAX_PACKET = 40000
+LIBSSH_MAX_PACKET = 256 * 1024
 
 _KEXINIT, _NEWKEYS = 20, 21
 _U32 = struct.Struct('>I')
@@ -111,7 +116,7 @@ class _ClientSide:
         if len(buf) < end + 6:
             return
         size, = _U32.unpack_from(buf, end + 1)
-        if size > MAX_PACKET_LENGTH:
+        if size > LIBSSH_MAX_PACKET:
             self.done = True
             return
         if len(buf) < end + 5 + size:
@@ -129,18 +134,22 @@ class PacketGuard:
 
     :param host: the server, for error messages.
     :param port: its port.
+    :param max_packet: the largest whole packet (length field, encrypted part,
+      MAC) the SSH library accepts.
     :param hold_at_newkeys: stop after the server's first NEWKEYS until
       :meth:`release`: the relay then keeps every encrypted byte from the
       library until the server's host key has been accepted.
     """
 
-    __slots__ = ('host', 'port', 'hold_at_newkeys', '_state', '_buffer', '_skip', '_block',
+    __slots__ = ('host', 'port', 'max_packet', 'hold_at_newkeys', '_state', '_buffer', '_skip', '_block',
                  '_mac', '_client', '_server_kexinit', 'holding', 'opaque', 'cipher', 'mac',
                  'received', 'newkeys_end')
 
-    def __init__(self, host: str, port: int, hold_at_newkeys: bool = True) -> None:
+    def __init__(self, host: str, port: int, max_packet: int = LIBSSH2_MAX_PACKET,
+                 hold_at_newkeys: bool = True) -> None:
         self.host = host
         self.port = port
+        self.max_packet = max_packet
         self.hold_at_newkeys = hold_at_newkeys
         self._state = _VERSION
         self._buffer = bytearray()
@@ -268,7 +277,7 @@ class PacketGuard:
             length, = _U32.unpack_from(buf)
             # Before NEWKEYS: at least the padding length byte, a message type
             # and four bytes of padding, in blocks of 8.
-            if length < 12 or length > MAX_PACKET_LENGTH or (length + 4) % 8:
+            if length < 12 or length + 4 > self.max_packet or (length + 4) % 8:
                 self._refuse(length)
         length, = _U32.unpack_from(buf)
         need = 4 + length - len(buf)
@@ -302,20 +311,25 @@ class PacketGuard:
         elif cipher in _BLOCK and mac in _ETM_MAC:
             self._block, self._mac = _BLOCK[cipher], _ETM_MAC[mac]
         else:
+            # The lengths are encrypted from here on. (Re-keying keeps the
+            # algorithms: every client and OpenSSH send the same lists again.)
             self._state = _OPAQUE
             self.opaque = True
+            logger.debug('%s:%s: %s with %s hides packet lengths; the guard stops here',
+                         self.host, self.port, cipher, mac)
             return
         self._state = _FRAMED
 
     def _check_encrypted(self, length: int) -> None:
         # Encrypted (padding length, payload, padding) in whole blocks: at
         # least one, and never a partial one.
-        if length < self._block or length > MAX_PACKET_LENGTH or length % self._block:
+        if (length < self._block or length + 4 + self._mac > self.max_packet
+                or length % self._block):
             self._refuse(length)
 
     def _refuse(self, length: int) -> None:
-        if length > MAX_PACKET_LENGTH:
-            problem = 'too large (over %s)' % MAX_PACKET_LENGTH
+        if length + 4 + self._mac > self.max_packet:
+            problem = 'too large (a whole packet over %s bytes)' % self.max_packet
         elif length < self._block:
             problem = 'too small'
         else:

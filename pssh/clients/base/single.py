@@ -40,7 +40,7 @@ from ...exceptions import (
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
-from ._guard import PacketGuard
+from ._guard import LIBSSH2_MAX_PACKET, PacketGuard
 from ._io import SessionIO, call_until_done
 from ._tunnel import ChannelTransport, Hop, ProxyPool, hops_for
 
@@ -343,6 +343,9 @@ class BaseSSHClient(PollMixIn):
     #: with :class:`~pssh.exceptions.UnknownHostKeyError`. Set on a class or an
     #: instance's class before connecting; see :doc:`/security`.
     ALLOW_UNCHECKED_LENGTHS: bool = True
+
+    #: The largest whole packet the backend's library accepts (see _guard).
+    _MAX_PACKET: int = LIBSSH2_MAX_PACKET
 
     #: What a backend primitive returns when its library would block.
     _again: Any = object()
@@ -892,7 +895,7 @@ class BaseSSHClient(PollMixIn):
         sock = self._open_transport()
         self.sock = sock
         io = self._io = SessionIO(sock, '%s:%s' % (self.host, self.port),
-                                  PacketGuard(self.host, self.port))
+                                  PacketGuard(self.host, self.port, self._MAX_PACKET))
         self._finalizer = weakref.finalize(self, io.close)
         try:
             self.session = self._b_new_session()
@@ -914,6 +917,12 @@ class BaseSSHClient(PollMixIn):
                     self._accept_host_key(io, key)
                     checked = True
                     io.release()
+                elif io.unread() == 0:
+                    # Everything up to NEWKEYS was read and still no key: the
+                    # held bytes would never be let through.
+                    raise SessionError("SSH handshake with %s:%s: the server's host key is "
+                                       'not known after the key exchange', self.host,
+                                       self.port)
             return result
 
         try:
@@ -1019,7 +1028,11 @@ class BaseSSHClient(PollMixIn):
             try:
                 if self._b_auth_agent():
                     return
-            except Exception as exc:  # agent trouble is never fatal
+            except Exception as exc:  # agent trouble is never fatal...
+                io = self._io
+                if io is not None and io.closed_reason is not None:
+                    # ...but a lost connection (or one the guard closed) is.
+                    raise self._error_for(exc, io, 'agent authentication', None) from exc
                 logger.debug('%s: agent authentication failed: %s', self.host, exc)
         if self.identity_auth:
             for path in self.IDENTITIES:
@@ -1268,7 +1281,11 @@ class BaseSSHClient(PollMixIn):
             if channel.closed:
                 return
             channel.closed = True
-            channel._cut = not channel._output_ended
+            # Until the reader has recorded the command's end, what the
+            # library would report after our close is made up (libssh2: 0),
+            # even when the output has ended (a command that closed its
+            # output and runs on).
+            channel._cut = not channel.done
             raw = channel.raw
         else:
             raw = channel

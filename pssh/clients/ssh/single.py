@@ -22,6 +22,7 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     AuthenticationError, InvalidAPIUseError, PKeyFileError, SessionError, SSHError, Timeout)
 from ..base._io import READ, WRITE
+from ..base._guard import LIBSSH_MAX_PACKET
 from ..base.single import BaseSSHClient, signal_exit_code
 from . import _libssh
 
@@ -56,8 +57,11 @@ def check_agent_forwarding(host: str) -> None:
         'use pssh.clients.native, which does', host)
 
 
+# AES-GCM first: it needs no MAC (so a server with MACs we lack still
+# connects, as with chacha20-poly1305 first) and leaves packet lengths visible
+# to the relay's guard; then CTR with the ETM MACs below.
 _CIPHERS = ','.join((
-    'aes128-ctr', 'aes256-ctr', 'aes192-ctr', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com',
+    'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'aes192-ctr',
     'chacha20-poly1305@openssh.com'))
 _MACS = ','.join((
     'hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha1-etm@openssh.com',
@@ -78,6 +82,8 @@ class SSHClient(BaseSSHClient):
     :raises InvalidAPIUseError: ``forward_ssh_agent=True``: this client cannot
       forward an agent (see :ref:`agent-forwarding`).
     """
+
+    _MAX_PACKET = LIBSSH_MAX_PACKET
 
     def __init__(self, host: str, user: Optional[str] = None, password: Optional[str] = None,
                  port: Optional[int] = None, pkey: Any = None, alias: Optional[str] = None,
