@@ -48,6 +48,19 @@ def seconds(name: str, value: Any, owner: str = '', host: Optional[str] = None,
                                                                   value))
 
 
+def read_timeout(value: Any, owner: str = '', host: Optional[str] = None) -> Optional[float]:
+    """Check a ``read_timeout`` and return it with 0 as None: both mean no
+    timeout, as in parallel-ssh."""
+    seconds('read_timeout', value, owner, host)
+    return value or None
+
+
+def copy_paths(owner: str, host: Optional[str], local_file: Any, remote_file: Any) -> None:
+    """The two paths of a copy hold no NUL."""
+    no_nul('local_file', local_file, owner, host)
+    no_nul('remote_file', remote_file, owner, host)
+
+
 def count(name: str, value: Any, owner: str = '', host: Optional[str] = None,
           minimum: int = 0, optional: bool = False) -> None:
     """``value`` is an int of at least ``minimum`` (or None when ``optional``)."""

@@ -376,8 +376,7 @@ class BaseParallelSSHClient:
                               "client's timeout, which bounds each connection and operation")
             _checks.seconds('greenlet_timeout', greenlet_timeout, 'run_command')
         _checks.encoding(encoding)
-        _checks.seconds('read_timeout', read_timeout, 'run_command')
-        read_timeout = read_timeout or None
+        read_timeout = _checks.read_timeout(read_timeout, 'run_command')
         _checks.text('user', user, 'run_command')
         _checks.text('shell', shell, 'run_command')
         _checks.no_nul('user', user, 'run_command')
@@ -612,8 +611,7 @@ class BaseParallelSSHClient:
         :raises LookupError: unknown ``encoding``.
         """
         _checks.encoding(encoding)
-        _checks.seconds('read_timeout', read_timeout, 'open_shell')
-        read_timeout = read_timeout or None
+        read_timeout = _checks.read_timeout(read_timeout, 'open_shell')
 
         def open_one(index: int, host: str) -> InteractiveShell:
             return self._get_client(index, host).open_shell(
@@ -700,11 +698,6 @@ class BaseParallelSSHClient:
                                         index, exc) from None
         return paths
 
-    def _check_paths(self, paths: Sequence[Tuple[str, str]], method: str) -> None:
-        for index, (local, remote) in enumerate(paths):
-            _checks.no_nul('local_file', local, method, self._hosts[index])
-            _checks.no_nul('remote_file', remote, method, self._hosts[index])
-
     @staticmethod
     def _check_upload_source(path: str, recurse: bool) -> None:
         if os.path.isdir(path) and not recurse:
@@ -713,7 +706,8 @@ class BaseParallelSSHClient:
     def _upload(self, method: str, local_file: str, remote_file: str, recurse: bool,
                 copy_args: Any, named: bool) -> List[gevent.Greenlet]:
         paths = self._per_host_paths(local_file, remote_file, copy_args, named)
-        self._check_paths(paths, method)
+        for host, (local, remote) in zip(self._hosts, paths):
+            _checks.copy_paths(method, host, local, remote)
         for local, _remote in paths:
             self._check_upload_source(local, recurse)
 
@@ -731,7 +725,8 @@ class BaseParallelSSHClient:
             paths = [(local_file + suffix_separator + host, remote_file) for host in self._hosts]
         else:
             paths = self._per_host_paths(local_file, remote_file, copy_args, named)
-        self._check_paths(paths, method)
+        for host, (local, remote) in zip(self._hosts, paths):
+            _checks.copy_paths(method, host, local, remote)
 
         def copy(index: int, host: str, local: str, remote: str) -> None:
             client = self._get_client(index, host)

@@ -1143,8 +1143,7 @@ class BaseSSHClient(PollMixIn):
         _checks.encoding(encoding)
         if read_timeout is None:
             read_timeout = timeout
-        _checks.seconds('read_timeout', read_timeout, 'run_command', self.host)
-        read_timeout = read_timeout or None
+        read_timeout = _checks.read_timeout(read_timeout, 'run_command', self.host)
         _checks.text('user', user, 'run_command', self.host)
         _checks.text('shell', shell, 'run_command', self.host)
         for name, value in (('command', command), ('user', user), ('shell', shell)):
@@ -1301,8 +1300,7 @@ class BaseSSHClient(PollMixIn):
         :raises LookupError: unknown ``encoding``.
         """
         _checks.encoding(encoding)
-        _checks.seconds('read_timeout', read_timeout, 'open_shell', self.host)
-        read_timeout = read_timeout or None
+        read_timeout = _checks.read_timeout(read_timeout, 'open_shell', self.host)
         channel = self.open_session()
         try:
             self._call(self._b_shell, channel.raw, timeout=self.timeout, what='starting a shell')
@@ -1379,10 +1377,6 @@ class BaseSSHClient(PollMixIn):
         """Download one file over an open SFTP session."""
         _transfer.sftp_download(self, sftp, remote_file, local_file, progress=progress)
 
-    def _check_paths(self, method: str, local_file: Any, remote_file: Any) -> None:
-        _checks.no_nul('local_file', local_file, method, self.host)
-        _checks.no_nul('remote_file', remote_file, method, self.host)
-
     def _check_local_source(self, local_file: str, recurse: bool) -> bool:
         """True if ``local_file`` is a directory to copy; raises if it cannot be."""
         if os.path.isdir(local_file):
@@ -1410,7 +1404,7 @@ class BaseSSHClient(PollMixIn):
         :raises SFTPError: SFTP could not be started.
         :raises SFTPIOError: a remote file or directory could not be written.
         """
-        self._check_paths('copy_file', local_file, remote_file)
+        _checks.copy_paths('copy_file', self.host, local_file, remote_file)
         is_dir = self._check_local_source(local_file, recurse)
         with self._sftp_session(sftp) as sftp:
             self._upload(sftp, local_file, remote_file, is_dir, _transfer.sftp_upload_to(sftp),
@@ -1448,7 +1442,7 @@ class BaseSSHClient(PollMixIn):
         :raises OSError: ``local_file`` cannot be written.
         :raises LookupError: unknown ``encoding``.
         """
-        self._check_paths('copy_remote_file', local_file, remote_file)
+        _checks.copy_paths('copy_remote_file', self.host, local_file, remote_file)
         _checks.encoding(encoding)
         with self._sftp_session(sftp) as sftp:
             remote = _transfer.remote_stat(self, sftp, remote_file)
@@ -1493,7 +1487,7 @@ class BaseSSHClient(PollMixIn):
         :raises SCPError: the transfer failed.
         :raises OSError: ``local_file`` cannot be read.
         """
-        self._check_paths('scp_send', local_file, remote_file)
+        _checks.copy_paths('scp_send', self.host, local_file, remote_file)
         is_dir = self._check_local_source(local_file, recurse)
         if remote_file.endswith('/'):
             remote_file = remote_file + os.path.basename(os.path.normpath(local_file))
@@ -1514,7 +1508,7 @@ class BaseSSHClient(PollMixIn):
         :raises ValueError: it is a directory and ``recurse`` is False.
         :raises LookupError: unknown ``encoding``.
         """
-        self._check_paths('scp_recv', local_file, remote_file)
+        _checks.copy_paths('scp_recv', self.host, local_file, remote_file)
         _checks.encoding(encoding)
         if local_file.endswith(os.sep) or local_file.endswith('/'):
             local_file = os.path.join(local_file, posixpath.basename(remote_file.rstrip('/')))
