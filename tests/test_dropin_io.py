@@ -439,3 +439,26 @@ def test_exit_code_stays_none_when_closed_after_output_ended_but_before_exit(ser
         client.wait_finished(output, timeout=10)
         assert output.exit_code is None
         assert output.exception is None
+
+
+@pytest.mark.timeout(60)
+def test_closing_an_ended_shell_keeps_the_connection(server, client_kwargs, tmp_path):
+    """End-of-file for a channel the server has freed makes it drop the whole
+    connection ("ieof packet referred to nonexistent channel"): closing a
+    shell that has exited sends nothing."""
+    fifo = tmp_path / 'gate'
+    with _client(server, client_kwargs) as client:
+        shell = client.open_shell()
+        shell.run('mkfifo %s && read gate < %s; exit 3' % (fifo, fifo))
+        shell.stdin.close()  # the shell ends once the gate opens
+        gate = client.run_command('while [ ! -p %s ]; do sleep 0.05; done; echo open > %s'
+                                  % (fifo, fifo))
+        client.wait_finished(gate)
+        client.wait_finished(shell.output)
+        shell.close()
+        with shell:
+            pass
+        output = client.run_command('echo still here')
+        client.wait_finished(output)
+        assert list(output.stdout) == ['still here']
+        assert shell.exit_code == 3

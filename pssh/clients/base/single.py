@@ -192,8 +192,18 @@ class Stdin:
         """Nothing to do: :meth:`write` returns only once its data is sent."""
 
     def close(self) -> None:
-        """Send end-of-file: the command sees its standard input close."""
-        self._client._call(self._client._b_send_eof, self._channel.raw)
+        """Send end-of-file: the command sees its standard input close.
+
+        Nothing is sent once the channel is closed (the command has ended): a
+        server drops the whole connection over a packet for a channel it has
+        freed.
+        """
+        channel = self._channel
+        if channel.closed:
+            logger.debug('%s: stdin of an ended command: end-of-file not sent',
+                         self._client.host)
+            return
+        self._client._call(self._client._b_send_eof, channel.raw)
 
 
 class InteractiveShell:
