@@ -91,8 +91,46 @@ def no_nul(name: str, value: Any, owner: str = '', host: Optional[str] = None) -
     """``value`` (a str or bytes, or anything else, which is not checked here) holds
     no NUL: C code would end the string there, so that a command, a name or a path
     would silently mean something shorter (as :mod:`subprocess` refuses too)."""
-    if isinstance(value, (str, bytes)) and ('\0' if isinstance(value, str) else b'\0') in value:
+    if (isinstance(value, str) and '\0' in value) or (isinstance(value, bytes)
+                                                         and b'\0' in value):
         raise ValueError('%s: %s must not contain a NUL byte' % (_where(owner, host), name))
+
+
+#: The kinds of algorithm lists a caller may set.
+ALGORITHM_KINDS = ('kex', 'hostkey', 'cipher', 'mac')
+
+
+def algorithms(value: Any, owner: str = '', host: Optional[str] = None) -> Optional[dict]:
+    """``algorithms``: None, or a mapping of kinds to algorithm names (a
+    comma-separated str or a sequence of str). Returns the lists as
+    comma-separated strs.
+
+    :raises TypeError: not a mapping, or a list of the wrong type.
+    :raises ValueError: an unknown kind, or an empty list.
+    """
+    if value is None:
+        return None
+    if not hasattr(value, 'items'):
+        raise TypeError('%s: algorithms must be a dict of %s to algorithm names, got %s' % (
+            _where(owner, host), ', '.join(ALGORITHM_KINDS), type(value).__name__))
+    lists = {}
+    for kind, names in value.items():
+        if kind not in ALGORITHM_KINDS:
+            raise ValueError('%s: algorithms: unknown kind %r, expected one of %s' % (
+                _where(owner, host), kind, ', '.join(ALGORITHM_KINDS)))
+        if isinstance(names, str):
+            names = names.split(',')
+        if not isinstance(names, (list, tuple)) or not all(
+                isinstance(name, str) for name in names):
+            raise TypeError('%s: algorithms[%r] must be a str or a list of str, got %s' % (
+                _where(owner, host), kind, type(names).__name__))
+        names = [name.strip() for name in names if name.strip()]
+        if not names:
+            raise ValueError('%s: algorithms[%r] is empty' % (_where(owner, host), kind))
+        for name in names:
+            no_nul('algorithms[%r]' % (kind,), name, owner, host)
+        lists[kind] = ','.join(names)
+    return lists
 
 
 def keepalive(value: Any, owner: str = '', host: Optional[str] = None) -> None:

@@ -3,7 +3,7 @@ import inspect
 import os
 from typing import Any, Dict, FrozenSet, Optional, Tuple, Union
 
-from . import hostkeys
+from . import _checks, hostkeys
 from .exceptions import InvalidAPIUseError
 
 __all__ = ['HostConfig']
@@ -72,10 +72,12 @@ _FIELDS: Dict[str, Tuple[tuple, Any]] = {
     # identity files tried instead of the default ones.
     'hostname': (_STR, None),
     'identity_files': ((str, os.PathLike, list, tuple), None),
+    # Ours: algorithm lists by kind (see the clients' algorithms).
+    'algorithms': ((dict,), None),
 }
 
 _OURS = ('proxy_jump', 'host_key_policy', 'known_hosts', 'host_key', 'hostname',
-         'identity_files')
+         'identity_files', 'algorithms')
 # The contract's fields, in its order; the rest are ours and keyword-only.
 _POSITIONAL = tuple(name for name in _FIELDS if name not in _OURS)
 
@@ -120,6 +122,11 @@ def _check(name: str, value: Any) -> None:
         raise ValueError('HostConfig %s must not be negative, got %r' % (name, value))
     if name in _NO_NUL and '\0' in value:
         raise ValueError('HostConfig %s must not contain a NUL byte' % (name,))
+    if name == 'algorithms':
+        try:
+            _checks.algorithms(value, 'HostConfig')
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
     if name in _HOST_KEY_FIELDS:
         try:
             hostkeys.check_settings(**{name: value})
@@ -183,6 +190,7 @@ class HostConfig:
     host_key: Any
     hostname: Optional[str]
     identity_files: Any
+    algorithms: Optional[Dict[str, Any]]
     _given: FrozenSet[str]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

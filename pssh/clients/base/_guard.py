@@ -21,7 +21,7 @@ The negotiated algorithms come from the two KEXINIT packets, the client's read
 from the bytes the library sends (:meth:`PacketGuard.client_bytes`).
 """
 import struct
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 from ... import logger
 from ...exceptions import PacketLengthError
@@ -198,7 +198,7 @@ class PacketGuard:
                 return kind, ours, server[index]
         return None
 
-    def feed(self, data: bytes) -> int:
+    def feed(self, data: Union[bytes, memoryview]) -> int:
         """Check the next bytes from the server.
 
         :returns: how many bytes of ``data``, from its start, may go to the

@@ -148,6 +148,8 @@ class BaseParallelSSHClient:
         self.compress = compress
         self.keyboard_interactive = keyboard_interactive
         self._ssh_config = open_ssh_config(extra_settings.pop('ssh_config', None))
+        if extra_settings.get('algorithms') is not None:
+            extra_settings['algorithms'] = _checks.algorithms(extra_settings['algorithms'], owner)
         self._extra_settings = extra_settings
         # Bad host key settings fail here, not later in each host's greenlet.
         hostkeys.check_settings(extra_settings.get('host_key_policy'),

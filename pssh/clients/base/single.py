@@ -17,7 +17,8 @@ import shlex
 import signal
 import socket
 import weakref
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple,
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set,
+                    Tuple,
                     Union)
 
 import gevent
@@ -373,6 +374,7 @@ class BaseSSHClient(PollMixIn):
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
                  identity_files: Optional[Sequence[Any]] = None, ssh_config: Any = None,
+                 algorithms: Optional[Mapping[str, Any]] = None,
                  _proxy_pool: Optional[ProxyPool] = None, _via: Any = None,
                  _bastion_config: Any = None,
                  _bastion_host_keys: Optional[Tuple[Any, Any]] = None) -> None:
@@ -406,6 +408,9 @@ class BaseSSHClient(PollMixIn):
         if keyboard_interactive and not password:
             raise InvalidAPIUseError(
                 'keyboard_interactive=True needs a password to answer the prompt (host %s)', host)
+        #: Algorithm lists given by the caller, by kind (``'kex'``, ``'hostkey'``,
+        #: ``'cipher'``, ``'mac'``), each a comma-separated str; None for ours.
+        self.algorithms = _checks.algorithms(algorithms, type(self).__name__, host)
         self.host = host
         #: The address connected to: ``hostname`` if given (as from an ssh
         #: config ``HostName``), else ``host``.
@@ -603,9 +608,10 @@ class BaseSSHClient(PollMixIn):
             return Timeout('%s on %s:%s did not finish within %s seconds', what, self.host,
                            self.port, timeout)
         lost = io is not None and io.closed_reason is not None
-        if lost and isinstance(io.closed_reason, PacketLengthError):
+        reason = io.closed_reason if io is not None else None
+        if isinstance(reason, PacketLengthError):
             # The guard closed the connection: say why, to every caller.
-            return type(io.closed_reason)(*io.closed_reason.args)
+            return type(reason)(*reason.args)
         ours = self._b_translate(exc)
         if isinstance(exc, ConnectionResetError) or (lost and (
                 ours is None or type(ours) in (SSHError, SessionError))):

@@ -1,5 +1,5 @@
 """The many-host client on libssh2."""
-from typing import Any, Iterable, List, Optional
+from typing import Any, Iterable, List, Mapping, Optional
 
 from ...config import HostConfig
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
@@ -54,6 +54,11 @@ class ParallelSSHClient(BaseParallelSSHClient):
     :param ssh_config: read OpenSSH client configuration for each host:
       ``True`` for ``~/.ssh/config`` and ``/etc/ssh/ssh_config``, or the path of
       one file (like ``ssh -F``). Off by default. See :doc:`/ssh_config`.
+    :param algorithms: algorithm lists for servers that need other ones than
+      ours, by kind: ``{'cipher': 'aes256-ctr', 'mac': [...], 'kex': ...,
+      'hostkey': ...}`` (comma-separated or lists, in order of preference);
+      kinds left out keep our lists. Per host in ``HostConfig`` too; bastions
+      keep ours. See :doc:`/security`.
     :raises ValueError: ``hosts`` is None, or host_config's length differs.
     :raises TypeError: ``hosts`` is a single string.
     :raises HostConfigError: ``host_config`` is not a list of HostConfig.
@@ -74,7 +79,8 @@ class ParallelSSHClient(BaseParallelSSHClient):
                  identity_auth: bool = True, ipv6_only: bool = False, compress: bool = False,
                  keyboard_interactive: bool = False, *, proxy_jump: Any = None,
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
-                 host_key: Any = None, ssh_config: Any = None) -> None:
+                 host_key: Any = None, ssh_config: Any = None,
+                 algorithms: Optional[Mapping[str, Any]] = None) -> None:
         super().__init__(
             hosts, user=user, password=password, port=port, pkey=pkey,
             num_retries=num_retries, timeout=timeout, pool_size=pool_size,
@@ -85,7 +91,8 @@ class ParallelSSHClient(BaseParallelSSHClient):
             identity_auth=identity_auth, ipv6_only=ipv6_only, compress=compress,
             keyboard_interactive=keyboard_interactive, proxy_jump=proxy_jump,
             host_key_policy=host_key_policy,
-            known_hosts=known_hosts, host_key=host_key, ssh_config=ssh_config)
+            known_hosts=known_hosts, host_key=host_key, ssh_config=ssh_config,
+            algorithms=algorithms)
         # At construction, not at the first connection: a backend that cannot
         # forward an agent says so before any host is tried.
         wanted = [host for index, host in enumerate(self._hosts)

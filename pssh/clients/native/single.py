@@ -6,7 +6,7 @@ Everything but the calls into libssh2 lives in
 to ours.
 """
 import os
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ssh2 import exceptions as ssh2_exc
 from ssh2.error_codes import LIBSSH2_ERROR_EAGAIN
@@ -134,6 +134,10 @@ class SSHClient(BaseSSHClient):
     :param ssh_config: read OpenSSH client configuration for the host:
       ``True`` for ``~/.ssh/config`` and ``/etc/ssh/ssh_config``, or the path of
       one file (like ``ssh -F``). Off by default. See :doc:`/ssh_config`.
+    :param algorithms: algorithm lists for servers that need other ones than
+      ours, by kind: ``{'cipher': 'aes256-ctr', 'mac': [...], 'kex': ...,
+      'hostkey': ...}`` (comma-separated or lists, in order of preference);
+      kinds left out keep our lists. Bastions keep ours. See :doc:`/security`.
     :param hostname: the address to connect to, when it is not ``host``
       (``host`` then only names the host in output and errors).
     :param identity_files: identity files to try instead of :attr:`IDENTITIES`.
@@ -165,6 +169,7 @@ class SSHClient(BaseSSHClient):
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
                  identity_files: Any = None, ssh_config: Any = None,
+                 algorithms: Optional[Mapping[str, Any]] = None,
                  _proxy_pool: Any = None, _via: Any = None, _bastion_config: Any = None,
                  _bastion_host_keys: Any = None) -> None:
         if forward_ssh_agent:
@@ -180,7 +185,8 @@ class SSHClient(BaseSSHClient):
             ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
             proxy_jump=proxy_jump, host_key_policy=host_key_policy,
             known_hosts=known_hosts, host_key=host_key, hostname=hostname,
-            identity_files=identity_files, ssh_config=ssh_config, _proxy_pool=_proxy_pool, _via=_via,
+            identity_files=identity_files, ssh_config=ssh_config, algorithms=algorithms,
+            _proxy_pool=_proxy_pool, _via=_via,
             _bastion_config=_bastion_config, _bastion_host_keys=_bastion_host_keys)
 
     def _library_again(self) -> int:
@@ -193,11 +199,17 @@ class SSHClient(BaseSSHClient):
         session.set_blocking(False)
         if self.compress:
             session.flag(LIBSSH2_FLAG_COMPRESS)
-        for kind, prefs in self.ALGORITHMS.items():
-            if kind == 'hostkey':
+        given = self.algorithms or {}
+        for kind, prefs in dict(self.ALGORITHMS, **given).items():
+            if kind == 'hostkey' and kind not in given:
                 prefs = _known_first(self._host_key_algorithms(), prefs)
             for method in _METHODS[kind]:
-                session.method_pref(method, prefs)
+                try:
+                    session.method_pref(method, prefs)
+                except ssh2_exc.MethodNotSupported:
+                    raise InvalidAPIUseError(
+                        'algorithms for %s:%s: libssh2 supports none of the %s algorithms %s',
+                        self.host, self.port, kind, prefs) from None
         if self.forward_ssh_agent:
             io = self._io
             assert io is not None  # set by _connect_once before the session is made

@@ -1,5 +1,5 @@
 """The many-host client on libssh."""
-from typing import Any, Iterable, List, Optional
+from typing import Any, Iterable, List, Mapping, Optional
 
 from ...config import HostConfig
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
@@ -36,7 +36,8 @@ class ParallelSSHClient(BaseParallelSSHClient):
                  gssapi_delegate_credentials: bool = False, *,
                  proxy_jump: Any = None,
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
-                 host_key: Any = None, ssh_config: Any = None) -> None:
+                 host_key: Any = None, ssh_config: Any = None,
+                 algorithms: Optional[Mapping[str, Any]] = None) -> None:
         super().__init__(
             hosts, user=user, password=password, port=port, pkey=pkey,
             num_retries=num_retries, timeout=timeout, pool_size=pool_size,
@@ -48,6 +49,7 @@ class ParallelSSHClient(BaseParallelSSHClient):
             keyboard_interactive=keyboard_interactive, proxy_jump=proxy_jump,
             host_key_policy=host_key_policy,
             known_hosts=known_hosts, host_key=host_key, ssh_config=ssh_config,
+            algorithms=algorithms,
             cert_file=cert_file, gssapi_auth=gssapi_auth,
             gssapi_server_identity=gssapi_server_identity,
             gssapi_client_identity=gssapi_client_identity,

@@ -8,7 +8,7 @@ user certificates.
 """
 import base64
 import os
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Mapping, Optional, Tuple, Union
 
 from ssh import exceptions as ssh_exc
 from ssh import key as ssh_key
@@ -57,6 +57,12 @@ def check_agent_forwarding(host: str) -> None:
         'use pssh.clients.native, which does', host)
 
 
+_OPTIONS = {
+    'kex': (ssh_options.KEY_EXCHANGE,), 'hostkey': (ssh_options.HOSTKEYS,),
+    'cipher': (ssh_options.CIPHERS_C_S, ssh_options.CIPHERS_S_C),
+    'mac': (ssh_options.HMAC_C_S, ssh_options.HMAC_S_C),
+}
+
 # AES-GCM first: it needs no MAC (so a server with MACs we lack still
 # connects, as with chacha20-poly1305 first) and leaves packet lengths visible
 # to the relay's guard; then CTR with the ETM MACs below.
@@ -101,6 +107,7 @@ class SSHClient(BaseSSHClient):
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
                  identity_files: Any = None, ssh_config: Any = None,
+                 algorithms: Optional[Mapping[str, Any]] = None,
                  _proxy_pool: Any = None, _via: Any = None, _bastion_config: Any = None,
                  _bastion_host_keys: Any = None) -> None:
         if forward_ssh_agent:
@@ -127,7 +134,8 @@ class SSHClient(BaseSSHClient):
             ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
             proxy_jump=proxy_jump, host_key_policy=host_key_policy,
             known_hosts=known_hosts, host_key=host_key, hostname=hostname,
-            identity_files=identity_files, ssh_config=ssh_config, _proxy_pool=_proxy_pool, _via=_via,
+            identity_files=identity_files, ssh_config=ssh_config, algorithms=algorithms,
+            _proxy_pool=_proxy_pool, _via=_via,
             _bastion_config=_bastion_config, _bastion_host_keys=_bastion_host_keys)
 
     def _library_again(self) -> int:
@@ -142,14 +150,24 @@ class SSHClient(BaseSSHClient):
         session.options_set(ssh_options.USER, self.user)
         if self.compress:
             session.options_set(ssh_options.COMPRESSION, 'yes')
-        algorithms = self._host_key_algorithms()
-        if algorithms:
-            session.options_set(ssh_options.HOSTKEYS, ','.join(algorithms))
+        given = self.algorithms or {}
+        known_first = self._host_key_algorithms()
+        lists = {'cipher': _CIPHERS, 'mac': _MACS}
+        if known_first:
+            lists['hostkey'] = ','.join(known_first)
         # Ciphers and MACs whose packet lengths stay visible to our relay's
-        # guard (CTR with an encrypt-then-MAC MAC, or AES-GCM) come first.
-        for option, names in ((ssh_options.CIPHERS_C_S, _CIPHERS), (ssh_options.CIPHERS_S_C, _CIPHERS),
-                              (ssh_options.HMAC_C_S, _MACS), (ssh_options.HMAC_S_C, _MACS)):
-            session.options_set(option, names)
+        # guard (AES-GCM, or CTR with an encrypt-then-MAC MAC) come first.
+        lists.update(given)
+        for kind, names in lists.items():
+            for option in _OPTIONS[kind]:
+                try:
+                    session.options_set(option, names)
+                except ssh_exc.SSHError:
+                    if kind not in given:
+                        raise
+                    raise InvalidAPIUseError(
+                        'algorithms for %s:%s: libssh supports none of the %s algorithms %s',
+                        self.host, self.port, kind, names) from None
         if self.gssapi_server_identity:
             session.options_set(ssh_options.GSSAPI_SERVER_IDENTITY, self.gssapi_server_identity)
         if self.gssapi_client_identity:
