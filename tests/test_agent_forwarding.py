@@ -7,9 +7,6 @@ The client logs in with the server's own key (never the agent); the private
 agent holds a second key that only a second server accepts, so a remote
 ``ssh -A`` to that server can log in only through the forwarded agent.
 """
-import os
-import re
-import signal
 import subprocess
 
 import pytest
@@ -28,20 +25,6 @@ BOTH_BACKENDS = True
 _REMOTE_SSH = ('ssh -A -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no '
                '-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=no -o IdentityFile=/dev/null '
                '-o LogLevel=ERROR')
-
-
-@pytest.fixture
-def agent_sock(tmp_path, monkeypatch):
-    """A private ssh-agent; yields its socket path, with SSH_AUTH_SOCK set to it."""
-    sock = str(tmp_path / 'agent.sock')
-    out = subprocess.run(['ssh-agent', '-s', '-a', sock], check=True, capture_output=True,
-                         text=True, timeout=10).stdout
-    pid = int(re.search(r'SSH_AGENT_PID=(\d+)', out).group(1))
-    monkeypatch.setenv('SSH_AUTH_SOCK', sock)
-    try:
-        yield sock
-    finally:
-        os.kill(pid, signal.SIGTERM)
 
 
 @pytest.fixture(scope='module')

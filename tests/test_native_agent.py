@@ -1,7 +1,4 @@
 """Authentication through an SSH agent and the default identity files."""
-import os
-import re
-import signal
 import subprocess
 
 import pytest
@@ -11,21 +8,6 @@ from pssh.exceptions import AuthenticationError
 
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
-
-
-@pytest.fixture
-def agent_sock(tmp_path, monkeypatch):
-    """A private ssh-agent; yields its socket path, with SSH_AUTH_SOCK set to it."""
-    sock = str(tmp_path / 'agent.sock')
-    # Without -D, ssh-agent prints its variables only once its socket is bound.
-    out = subprocess.run(['ssh-agent', '-s', '-a', sock], check=True, capture_output=True,
-                         text=True, timeout=10).stdout
-    pid = int(re.search(r'SSH_AGENT_PID=(\d+)', out).group(1))
-    monkeypatch.setenv('SSH_AUTH_SOCK', sock)
-    try:
-        yield sock
-    finally:
-        os.kill(pid, signal.SIGTERM)
 
 
 @pytest.mark.timeout(60)

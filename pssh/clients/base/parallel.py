@@ -155,6 +155,17 @@ class BaseParallelSSHClient:
         hostkeys.check_settings(extra_settings.get('host_key_policy'),
                                 extra_settings.get('known_hosts'), extra_settings.get('host_key'))
         self.host_config = self._check_host_config(host_config)
+        # At construction, not at the first connection: a backend that cannot
+        # forward an agent says so before any host is tried.
+        wanted = [host for index, host in enumerate(self._hosts)
+                  if (self.host_config[index].forward_ssh_agent
+                      if self.host_config is not None and index < len(self.host_config)
+                      and self.host_config[index].is_set('forward_ssh_agent')
+                      else forward_ssh_agent)]
+        if wanted:
+            self._client_class.check_agent_forwarding(
+                wanted[0] if len(wanted) == 1 else '%s and %s more' % (
+                    wanted[0], len(wanted) - 1))
         # Read key files once; every host shares the bytes.
         self._pkey_data = load_private_key(pkey)
         self._proxy_pkey_data = load_private_key(proxy_pkey)

@@ -355,6 +355,10 @@ class BaseSSHClient(PollMixIn):
     #: instance's class before connecting; see :doc:`/security`.
     ALLOW_UNCHECKED_LENGTHS: bool = True
 
+    @staticmethod
+    def check_agent_forwarding(host: str) -> None:
+        """:raises InvalidAPIUseError: this backend cannot forward an agent (for ``host``)."""
+
     #: The largest whole packet the backend's library accepts (see _guard).
     _MAX_PACKET: int = LIBSSH2_MAX_PACKET
 

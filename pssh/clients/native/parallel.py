@@ -4,7 +4,7 @@ from typing import Any, Iterable, List, Mapping, Optional
 from ...config import HostConfig
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ..base.parallel import BaseParallelSSHClient
-from .single import SSHClient, check_agent_forwarding
+from .single import SSHClient
 
 __all__ = ['ParallelSSHClient']
 
@@ -93,13 +93,3 @@ class ParallelSSHClient(BaseParallelSSHClient):
             host_key_policy=host_key_policy,
             known_hosts=known_hosts, host_key=host_key, ssh_config=ssh_config,
             algorithms=algorithms)
-        # At construction, not at the first connection: a backend that cannot
-        # forward an agent says so before any host is tried.
-        wanted = [host for index, host in enumerate(self._hosts)
-                  if (self.host_config[index].forward_ssh_agent
-                      if self.host_config is not None and index < len(self.host_config)
-                      and self.host_config[index].is_set('forward_ssh_agent')
-                      else forward_ssh_agent)]
-        if wanted:
-            check_agent_forwarding(wanted[0] if len(wanted) == 1 else '%s and %s more' % (
-                wanted[0], len(wanted) - 1))

@@ -156,6 +156,8 @@ class SSHClient(BaseSSHClient):
     #: Algorithm preferences sent to the server, by kind (kex, hostkey, cipher, mac).
     ALGORITHMS: Dict[str, str] = dict(_ALGORITHMS)
 
+    check_agent_forwarding = staticmethod(check_agent_forwarding)
+
     def __init__(self, host: str, user: Optional[str] = None, password: Optional[str] = None,
                  port: Optional[int] = None, pkey: Any = None, alias: Optional[str] = None,
                  num_retries: int = DEFAULT_RETRIES, retry_delay: float = RETRY_DELAY,

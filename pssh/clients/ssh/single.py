@@ -91,6 +91,8 @@ class SSHClient(BaseSSHClient):
 
     _MAX_PACKET = LIBSSH_MAX_PACKET
 
+    check_agent_forwarding = staticmethod(check_agent_forwarding)
+
     def __init__(self, host: str, user: Optional[str] = None, password: Optional[str] = None,
                  port: Optional[int] = None, pkey: Any = None, alias: Optional[str] = None,
                  num_retries: int = DEFAULT_RETRIES, retry_delay: float = RETRY_DELAY,
