@@ -730,12 +730,18 @@ class BaseSSHClient(PollMixIn):
         # resolved to instead.
         family = socket.AF_UNSPEC
         try:
-            # Literal addresses need no resolver (and no resolver thread).
-            infos = socket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
-                                       socket.IPPROTO_TCP, socket.AI_NUMERICHOST)
-        except socket.gaierror:
-            infos = gsocket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
-                                        socket.IPPROTO_TCP)
+            try:
+                # Literal addresses need no resolver (and no resolver thread).
+                infos = socket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
+                                           socket.IPPROTO_TCP, socket.AI_NUMERICHOST)
+            except socket.gaierror:
+                infos = gsocket.getaddrinfo(self.hostname, self.port, family,
+                                            socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        except UnicodeError as exc:
+            # The IDNA codec refuses the name (a label over 63 characters, an
+            # empty label): no resolver could find it either.
+            raise socket.gaierror(socket.EAI_NONAME, 'not a valid host name (%s)' % (
+                exc.__cause__ or exc)) from None
         if self.ipv6_only:
             found = [info[4][:2] for info in infos]
             infos = [info for info in infos if info[0] == socket.AF_INET6]
