@@ -42,7 +42,7 @@ from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
 from ._guard import LIBSSH2_MAX_PACKET, PacketGuard
-from ._io import SessionIO, call_until_done
+from ._io import ClosedHere, SessionIO, call_until_done
 from ._tunnel import ChannelTransport, Hop, ProxyPool, hops_for
 
 __all__ = ['BaseSSHClient', 'PollMixIn', 'InteractiveShell', 'Stdin', 'Channel']
@@ -326,6 +326,10 @@ class PollMixIn:
         """Wait until the session can make progress."""
         raise NotImplementedError('%s does not implement poll()' % type(self).__name__)
 
+    def _closed_here_error(self, reason: ClosedHere, what: str) -> SessionError:
+        return SessionError('Connection to %s:%s was closed by this client (%s) while %s',
+                            self.host, self.port, reason.why, what)
+
     def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``func(*args, **kwargs)`` until the library stops saying it would block."""
         raise NotImplementedError('%s does not implement eagain()' % type(self).__name__)
@@ -427,6 +431,10 @@ class BaseSSHClient(PollMixIn):
         self.timeout = timeout or None
         # Channels of the commands started by run_command (for disconnect()).
         self._commands: 'weakref.WeakSet[Channel]' = weakref.WeakSet()
+        # What is closing this client, if not a call of close() (see close).
+        self._closing_why: Optional[str] = None
+        # Why this client last closed its connection itself.
+        self._closed_here: Optional[ClosedHere] = None
         self._closer: Optional[gevent.Greenlet] = None
         self.allow_agent = allow_agent
         self.identity_auth = identity_auth
@@ -609,6 +617,9 @@ class BaseSSHClient(PollMixIn):
                            self.port, timeout)
         lost = io is not None and io.closed_reason is not None
         reason = io.closed_reason if io is not None else None
+        if io is not None and io.closing is not None:
+            # Not lost: we closed it (whatever the library made of that).
+            return self._closed_here_error(io.closing, what)
         if isinstance(reason, PacketLengthError):
             # The guard closed the connection: say why, to every caller.
             return type(reason)(*reason.args)
@@ -1000,7 +1011,7 @@ class BaseSSHClient(PollMixIn):
         """Host key algorithms to ask for, those we hold keys of first (None: the library's)."""
         return self._host_keys.preferred_algorithms()
 
-    def _close_io(self) -> None:
+    def _close_io(self, why: str = 'the client closed the connection') -> None:
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
@@ -1008,7 +1019,8 @@ class BaseSSHClient(PollMixIn):
             self._keepalive.kill(block=False)
             self._keepalive = None
         if self._io is not None:
-            self._io.close()
+            self._io.close(why)
+            self._closed_here = self._io.closing
             self._io = None
         self.session = None
         self.sock = None
@@ -1222,6 +1234,9 @@ class BaseSSHClient(PollMixIn):
                         buffer.write(data)
                         progressed = True
                 if io is None or self._io is not io:
+                    closing = io.closing if io is not None else self._closed_here
+                    if closing is not None:
+                        raise self._closed_here_error(closing, 'reading output')
                     raise SSHError('Session to %s:%s was closed', self.host, self.port)
                 # Bytes taken off the socket by one stream's read may hold the
                 # other stream's data, or another channel's: look again first.
@@ -1555,24 +1570,31 @@ class BaseSSHClient(PollMixIn):
 
     def close(self) -> None:
         """Disconnect from the server (and from proxies this client connected
-        alone). Safe to call more than once."""
+        alone). Safe to call more than once.
+
+        Commands still running lose their connection: reading their output
+        then raises :class:`~pssh.exceptions.SessionError` saying that this
+        client closed it.
+        """
         if self._io is None:
             return
-        self._disconnect_session()
+        self._disconnect_session(self._closing_why or 'close() was called')
+        self._closing_why = None
         if self._owns_proxy_pool:
             self._proxy_pool.close()
 
-    def _disconnect_session(self) -> None:
+    def _disconnect_session(self, why: str = 'close() was called') -> None:
         io = self._io
         if io is None:
             return
+        io.closing = ClosedHere(why)
         if io.closed_reason is None and self.session is not None:
             try:
                 self._call(self._b_disconnect, timeout=1 if self.timeout is None else self.timeout,
                            what='disconnecting')
             except Exception as exc:
                 logger.debug('%s: disconnect: %s', self.host, exc)
-        self._close_io()
+        self._close_io(why)
 
     @deprecated('use close(), or the client as a context manager')
     def disconnect(self) -> None:
