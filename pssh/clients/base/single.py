@@ -131,7 +131,7 @@ class Channel:
     """
 
     __slots__ = ('raw', 'client', 'exit_code', 'exit_signal', 'error', 'closed', '_done',
-                 '_output_ended', '_cut', '__weakref__')
+                 '_output_ended', '_cut', 'eof_sent', '__weakref__')
 
     def __init__(self, raw: Any, client: 'BaseSSHClient') -> None:
         self.raw = raw
@@ -143,6 +143,8 @@ class Channel:
         #: What stopped reading this channel early, if anything did.
         self.error: Optional[BaseException] = None
         self.closed = False
+        #: End-of-file was sent to the command's stdin (nothing more may be written).
+        self.eof_sent = False
         self._done = Event()
         # The reader has seen the end of both output streams.
         self._output_ended = False
@@ -183,6 +185,8 @@ class Stdin:
         debug log line: a password written to every host's ``sudo`` must not fail
         on the hosts where sudo did not ask and the command is already over.
 
+        :raises SessionError: :meth:`close` sent end-of-file already and the
+          command still runs.
         :raises SSHError: the connection was lost.
         """
         if isinstance(data, str):
@@ -204,7 +208,10 @@ class Stdin:
             logger.debug('%s: stdin of an ended command: end-of-file not sent',
                          self._client.host)
             return
+        if channel.eof_sent:
+            return
         self._client._call(self._client._b_send_eof, channel.raw)
+        channel.eof_sent = True
 
 
 class InteractiveShell:
@@ -691,6 +698,9 @@ class BaseSSHClient(PollMixIn):
             if channel.done or channel.closed:
                 self._drop_input(channel, len(view))
                 return
+            if channel.eof_sent:
+                raise SessionError("Cannot write to the command's stdin on %s:%s: end-of-file "
+                                   'was sent already (stdin.close())', self.host, self.port)
             piece = bytes(view[:_WRITE_PIECE])
             before = io.unread()
             try:
@@ -1121,6 +1131,15 @@ class BaseSSHClient(PollMixIn):
             try:
                 raw = self._call(self._b_open_channel, timeout=self.timeout,
                                  what='opening a channel')
+            except SessionError as exc:
+                self._b_cancel_open()
+                if self.connection_lost or type(exc) is not SessionError:
+                    raise
+                # The connection is fine: the server said no to this channel.
+                raise SessionError(
+                    'Server %s:%s refused to open another session on this connection (servers '
+                    'limit the sessions open at once per connection, OpenSSH with '
+                    'MaxSessions): %s', self.host, self.port, exc) from exc
             except BaseException:
                 self._b_cancel_open()
                 raise
