@@ -333,6 +333,11 @@ class PollMixIn:
         """Wait until the session can make progress."""
         raise NotImplementedError('%s does not implement poll()' % type(self).__name__)
 
+    def _not_connected(self, what: str = 'using it') -> SessionError:
+        if self._closed_here is not None:
+            return self._closed_here_error(self._closed_here, what)
+        return SessionError('Not connected to %s:%s', self.host, self.port)
+
     def _closed_here_error(self, reason: ClosedHere, what: str) -> SessionError:
         return SessionError('Connection to %s:%s was closed by this client (%s) while %s',
                             self.host, self.port, reason.why, what)
@@ -604,7 +609,7 @@ class BaseSSHClient(PollMixIn):
         """Call a backend primitive until it stops saying it would block."""
         io = self._io
         if io is None:
-            raise SessionError('Not connected to %s:%s', self.host, self.port)
+            raise self._not_connected(what or 'calling the SSH library')
         again = self._again
         try:
             return call_until_done(io, lambda: func(*args), lambda r: r is again,
@@ -654,7 +659,7 @@ class BaseSSHClient(PollMixIn):
         again = self._library_again()
         io = self._io
         if io is None:
-            raise SessionError('Not connected to %s:%s', self.host, self.port)
+            raise self._not_connected()
 
         def is_again(result: Any) -> bool:
             if isinstance(result, tuple) and result:
@@ -691,7 +696,7 @@ class BaseSSHClient(PollMixIn):
         """Write all of ``data`` to a command's channel, for as long as it runs."""
         io = self._io
         if io is None:
-            raise SessionError('Not connected to %s:%s', self.host, self.port)
+            raise self._not_connected('writing to the command')
         again, raw = self._again, channel.raw
         view = memoryview(data)
         while view:
