@@ -700,6 +700,9 @@ class BaseSSHClient(PollMixIn):
         again, raw = self._again, channel.raw
         view = memoryview(data)
         while view:
+            if io.closing is not None:
+                # Not a command that ended: the data cannot be sent.
+                raise self._closed_here_error(io.closing, 'writing to the command')
             if channel.done or channel.closed:
                 self._drop_input(channel, len(view))
                 return
