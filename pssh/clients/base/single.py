@@ -333,15 +333,6 @@ class PollMixIn:
         """Wait until the session can make progress."""
         raise NotImplementedError('%s does not implement poll()' % type(self).__name__)
 
-    def _not_connected(self, what: str = 'using it') -> SessionError:
-        if self._closed_here is not None:
-            return self._closed_here_error(self._closed_here, what)
-        return SessionError('Not connected to %s:%s', self.host, self.port)
-
-    def _closed_here_error(self, reason: ClosedHere, what: str) -> SessionError:
-        return SessionError('Connection to %s:%s was closed by this client (%s) while %s',
-                            self.host, self.port, reason.why, what)
-
     def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``func(*args, **kwargs)`` until the library stops saying it would block."""
         raise NotImplementedError('%s does not implement eagain()' % type(self).__name__)
@@ -653,6 +644,15 @@ class BaseSSHClient(PollMixIn):
             return SSHError('%s on %s:%s failed: %s', what, self.host, self.port,
                             exc.strerror or exc)
         return exc
+
+    def _not_connected(self, what: str = 'using it') -> SessionError:
+        if self._closed_here is not None:
+            return self._closed_here_error(self._closed_here, what)
+        return SessionError('Not connected to %s:%s', self.host, self.port)
+
+    def _closed_here_error(self, reason: ClosedHere, what: str) -> SessionError:
+        return SessionError('Connection to %s:%s was closed by this client (%s) while %s',
+                            self.host, self.port, reason.why, what)
 
     def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``func(*args, **kwargs)`` of the SSH library until it does not block."""
