@@ -54,6 +54,22 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+class ClosedHere:
+    """The reason recorded for a connection this client closed itself."""
+
+    __slots__ = ('why',)
+
+    def __init__(self, why: str) -> None:
+        #: What closed it, as a phrase (``'close() was called'``).
+        self.why = why
+
+    def __str__(self) -> str:
+        return 'closed by this client: %s' % self.why
+
+    def __repr__(self) -> str:
+        return '<ClosedHere %s>' % self.why
+
+
 class SessionIO:
     """Owns the relay between ``transport`` and the socket the SSH library uses.
 
@@ -89,6 +105,9 @@ class SessionIO:
         self._waiters: Set[Waiter] = set()
         #: Why the network side ended, once it has (an exception or 'EOF').
         self.closed_reason: Optional[Any] = None
+        #: Set when this client starts closing the connection itself: what
+        #: ends afterwards ends because of that.
+        self.closing: Optional[ClosedHere] = None
         self._closed = False
         loop = get_hub().loop
         self._now = loop.now
@@ -306,11 +325,20 @@ class SessionIO:
                 timer.close()
             self._waiters.discard(waiter)
 
-    def close(self) -> None:
-        """Stop the relay and close every socket. Safe to call more than once."""
+    def close(self, why: str = 'the client closed the connection') -> None:
+        """Stop the relay and close every socket. Safe to call more than once.
+
+        :param why: recorded (as :class:`ClosedHere`) as the reason the
+          connection ended, unless it had ended already.
+        """
         if self._closed:
             return
         self._closed = True
+        if self.closing is None and self.closed_reason is None:
+            self.closing = ClosedHere(why)
+        if self.closing is not None:
+            # (Over an EOF or error that our own disconnect caused.)
+            self.closed_reason = self.closing
         current = gevent.getcurrent()
         for greenlet in (self._inbound, self._outbound):
             if greenlet is not current:

@@ -11,9 +11,10 @@ Requests are matched to responses by id: one reader greenlet per SFTP session
 reads the channel and resolves each request's :class:`AsyncResult`, so several
 greenlets may use one session at once.
 """
+import functools
 import stat
 import struct
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar, cast
 
 import gevent
 from gevent.event import AsyncResult
@@ -98,6 +99,8 @@ class _Reader:
 
     def string(self) -> bytes:
         length = self.u32()
+        if self.pos + length > len(self.data):
+            raise struct.error('a string of %d bytes runs past the end of the reply' % length)
         value = self.data[self.pos:self.pos + length]
         self.pos += length
         return value
@@ -134,6 +137,24 @@ def version_extensions(payload: bytes) -> Dict[bytes, bytes]:
     except struct.error:
         pass  # a truncated list: keep what was whole
     return extensions
+
+
+_F = TypeVar('_F', bound=Callable[..., Any])
+
+
+def _parses_replies(func: _F) -> _F:
+    """Turn a reply too short for its fields (``struct.error``) into an
+    :class:`SFTPError` naming the server and the operation."""
+    @functools.wraps(func)
+    def checked(self: 'SFTPSession', *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(self, *args, **kwargs)
+        except struct.error as exc:
+            path = next((arg for arg in args if isinstance(arg, str)), '')
+            raise SFTPError('SFTP server on %s:%s sent a malformed reply to %s%s: %s',
+                            self.host, self.client.port, func.__name__.strip('_'),
+                            ' of %s' % path if path else '', exc) from None
+    return cast(_F, checked)
 
 
 class SFTPSession:
@@ -178,6 +199,7 @@ class SFTPSession:
                 raise SFTPError('Could not start SFTP on %s:%s: %s', self.host, client.port,
                                 exc) from exc
 
+    @_parses_replies
     def _ask_limits(self) -> None:
         """Size requests as the server allows (OpenSSH's ``limits`` extension)."""
         kind, payload = self._reply(self._send(_EXTENDED, _string(_LIMITS)), 'asking for',
@@ -230,6 +252,9 @@ class SFTPSession:
                 start, end = 0, len(data)
                 while end - start >= 4:
                     length = _U32.unpack_from(data, start)[0]
+                    if length < 5:
+                        raise SFTPError('SFTP server on %s:%s sent a malformed reply: a packet '
+                                        'of %s bytes', self.host, self.client.port, length)
                     if end - start < 4 + length:
                         break
                     kind = data[start + 4]
@@ -313,6 +338,7 @@ class SFTPSession:
 
     # Operations.
 
+    @_parses_replies
     def stat(self, path: str) -> Optional[RemoteStat]:
         """Size and mode of ``path`` (links followed), or None if it does not exist."""
         kind, payload = self._reply(self._send(_STAT, _path(path)), 'stat of', path)
@@ -324,10 +350,12 @@ class SFTPSession:
             raise self._status_error(payload, 'stat of', path)
         raise SFTPIOError('stat of %s on %s: unexpected reply type %s', path, self.host, kind)
 
+    @_parses_replies
     def mkdir(self, path: str, mode: int = 0o755) -> None:
         body = _path(path) + _U32.pack(_ATTR_PERMISSIONS) + _U32.pack(mode)
         self._expect_ok(self._send(_MKDIR, body), 'mkdir', path)
 
+    @_parses_replies
     def open(self, path: str, writing: bool, mode: int = 0o644) -> bytes:
         """A handle for ``path``: for reading, or truncated/created for writing."""
         if writing:
@@ -340,13 +368,16 @@ class SFTPSession:
                                _HANDLE, action, path)
         return _Reader(payload).string()
 
+    @_parses_replies
     def close(self, handle: bytes, path: str = '') -> None:
         self._expect_ok(self._send(_CLOSE, _string(handle)), 'closing', path)
 
+    @_parses_replies
     def set_mode(self, handle: bytes, mode: int, path: str = '') -> None:
         body = _string(handle) + _U32.pack(_ATTR_PERMISSIONS) + _U32.pack(mode)
         self._expect_ok(self._send(_FSETSTAT, body), 'setting the mode of', path)
 
+    @_parses_replies
     def listdir(self, path: str) -> List[Tuple[str, RemoteStat]]:
         """Entries of a directory, without ``.`` and ``..``."""
         payload = self._expect(self._send(_OPENDIR, _path(path)), _HANDLE, 'listing', path)
@@ -374,6 +405,7 @@ class SFTPSession:
             self.close(handle, path)
         return entries
 
+    @_parses_replies
     def upload(self, read: Callable[[int], bytes], path: str, mode: int, total: int,
                progress: Optional[Callable[[int, int], Any]] = None) -> None:
         """Write the bytes given by ``read(n)`` to ``path``, many writes in flight."""
@@ -406,6 +438,7 @@ class SFTPSession:
         finally:
             self._close_quietly(handle, path)
 
+    @_parses_replies
     def download(self, path: str, write_at: Callable[[int, bytes], None], size: int,
                  progress: Optional[Callable[[int, int], Any]] = None) -> None:
         """Read ``path`` and hand each piece to ``write_at(offset, data)``."""

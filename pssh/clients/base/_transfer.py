@@ -18,7 +18,7 @@ import stat
 import tempfile
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-from ...exceptions import SCPError, SFTPIOError
+from ...exceptions import PsshError, SCPError, SFTPIOError
 from ._sftp import RemoteStat, SFTPSession
 
 __all__ = ['RemoteStat', 'Progress']
@@ -95,7 +95,19 @@ def sftp_upload(client: Any, sftp: SFTPSession, local_file: str, remote_file: st
             except OSError as exc:
                 raise _local_error(client, exc, local_file, 'reading') from None
 
-        sftp.upload(read, remote_file, stat.S_IMODE(info.st_mode), info.st_size, progress)
+        try:
+            sftp.upload(read, remote_file, stat.S_IMODE(info.st_mode), info.st_size, progress)
+        except SFTPIOError as exc:
+            try:
+                existing = sftp.stat(remote_file)
+            except PsshError:
+                raise exc from None
+            if existing is None or not existing.is_dir:
+                raise
+            # (The server's own word for it is a bare "failure".)
+            raise SFTPIOError('Cannot copy %s to %s on %s: %s is an existing directory; name '
+                              'the file to create in it', local_file, remote_file, client.host,
+                              remote_file) from None
 
 
 class _PartialFile:

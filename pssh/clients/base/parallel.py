@@ -191,6 +191,7 @@ class BaseParallelSSHClient:
         keep = set(enumerate(new))
         for key in [key for key in self._host_clients if key not in keep]:
             client = self._host_clients.pop(key)
+            client._closing_why = 'hosts were reassigned without %s at position %s' % key[::-1]
             try:
                 client.close()
             except Exception as exc:  # pragma: no cover - best effort
@@ -308,13 +309,21 @@ class BaseParallelSSHClient:
             self._host_clients.pop(key, None)
         # Greenlets wanting the same position at once share one connection.
         pending = self._connecting.get(key)
-        if pending is not None:
-            return pending.get()
+        while pending is not None:
+            client = pending.get()
+            if client is not None:
+                return client
+            # The greenlet connecting was killed (a run given up after its
+            # greenlet_timeout): that is no error of this run's; connect anew.
+            pending = self._connecting.get(key)
         pending = self._connecting[key] = AsyncResult()
         try:
             client = self._make_client(index, host)
-        except BaseException as exc:
+        except Exception as exc:
             pending.set_exception(exc)
+            raise
+        except BaseException:
+            pending.set(None)
             raise
         finally:
             del self._connecting[key]
@@ -329,6 +338,7 @@ class BaseParallelSSHClient:
         current = set(enumerate(self._hosts))
         for key in [key for key in self._host_clients if key not in current]:
             client = self._host_clients.pop(key)
+            client._closing_why = 'hosts were changed: %s is no longer at position %s' % key[::-1]
             try:
                 client.close()
             except Exception as exc:  # pragma: no cover - best effort
@@ -431,6 +441,7 @@ class BaseParallelSSHClient:
         greenlet.kill(block=True)
         client = self._host_clients.pop((index, host), None)
         if client is not None:
+            client._closing_why = 'greenlet_timeout passed before the command started'
             try:
                 client.close()
             except Exception as exc:  # pragma: no cover - best effort
@@ -800,6 +811,7 @@ class BaseParallelSSHClient:
         """Disconnect every host, then the proxies they went through."""
         clients, self._host_clients = self._host_clients, {}
         for client in clients.values():
+            client._closing_why = 'the parallel client was closed'
             try:
                 client.close()
             except Exception as exc:  # pragma: no cover - best effort

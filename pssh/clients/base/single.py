@@ -42,7 +42,7 @@ from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
 from ._guard import LIBSSH2_MAX_PACKET, PacketGuard
-from ._io import SessionIO, call_until_done
+from ._io import ClosedHere, SessionIO, call_until_done
 from ._tunnel import ChannelTransport, Hop, ProxyPool, hops_for
 
 __all__ = ['BaseSSHClient', 'PollMixIn', 'InteractiveShell', 'Stdin', 'Channel']
@@ -131,7 +131,7 @@ class Channel:
     """
 
     __slots__ = ('raw', 'client', 'exit_code', 'exit_signal', 'error', 'closed', '_done',
-                 '_output_ended', '_cut', '__weakref__')
+                 '_output_ended', '_cut', 'eof_sent', '__weakref__')
 
     def __init__(self, raw: Any, client: 'BaseSSHClient') -> None:
         self.raw = raw
@@ -143,6 +143,8 @@ class Channel:
         #: What stopped reading this channel early, if anything did.
         self.error: Optional[BaseException] = None
         self.closed = False
+        #: End-of-file was sent to the command's stdin (nothing more may be written).
+        self.eof_sent = False
         self._done = Event()
         # The reader has seen the end of both output streams.
         self._output_ended = False
@@ -183,6 +185,8 @@ class Stdin:
         debug log line: a password written to every host's ``sudo`` must not fail
         on the hosts where sudo did not ask and the command is already over.
 
+        :raises SessionError: :meth:`close` sent end-of-file already and the
+          command still runs.
         :raises SSHError: the connection was lost.
         """
         if isinstance(data, str):
@@ -204,7 +208,10 @@ class Stdin:
             logger.debug('%s: stdin of an ended command: end-of-file not sent',
                          self._client.host)
             return
+        if channel.eof_sent:
+            return
         self._client._call(self._client._b_send_eof, channel.raw)
+        channel.eof_sent = True
 
 
 class InteractiveShell:
@@ -431,6 +438,10 @@ class BaseSSHClient(PollMixIn):
         self.timeout = timeout or None
         # Channels of the commands started by run_command (for disconnect()).
         self._commands: 'weakref.WeakSet[Channel]' = weakref.WeakSet()
+        # What is closing this client, if not a call of close() (see close).
+        self._closing_why: Optional[str] = None
+        # Why this client last closed its connection itself.
+        self._closed_here: Optional[ClosedHere] = None
         self._closer: Optional[gevent.Greenlet] = None
         self.allow_agent = allow_agent
         self.identity_auth = identity_auth
@@ -593,7 +604,7 @@ class BaseSSHClient(PollMixIn):
         """Call a backend primitive until it stops saying it would block."""
         io = self._io
         if io is None:
-            raise SessionError('Not connected to %s:%s', self.host, self.port)
+            raise self._not_connected(what or 'calling the SSH library')
         again = self._again
         try:
             return call_until_done(io, lambda: func(*args), lambda r: r is again,
@@ -613,6 +624,9 @@ class BaseSSHClient(PollMixIn):
                            self.port, timeout)
         lost = io is not None and io.closed_reason is not None
         reason = io.closed_reason if io is not None else None
+        if io is not None and io.closing is not None:
+            # Not lost: we closed it (whatever the library made of that).
+            return self._closed_here_error(io.closing, what)
         if isinstance(reason, PacketLengthError):
             # The guard closed the connection: say why, to every caller.
             return type(reason)(*reason.args)
@@ -635,12 +649,21 @@ class BaseSSHClient(PollMixIn):
                             exc.strerror or exc)
         return exc
 
+    def _not_connected(self, what: str = 'using it') -> SessionError:
+        if self._closed_here is not None:
+            return self._closed_here_error(self._closed_here, what)
+        return SessionError('Not connected to %s:%s', self.host, self.port)
+
+    def _closed_here_error(self, reason: ClosedHere, what: str) -> SessionError:
+        return SessionError('Connection to %s:%s was closed by this client (%s) while %s',
+                            self.host, self.port, reason.why, what)
+
     def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``func(*args, **kwargs)`` of the SSH library until it does not block."""
         again = self._library_again()
         io = self._io
         if io is None:
-            raise SessionError('Not connected to %s:%s', self.host, self.port)
+            raise self._not_connected()
 
         def is_again(result: Any) -> bool:
             if isinstance(result, tuple) and result:
@@ -677,13 +700,19 @@ class BaseSSHClient(PollMixIn):
         """Write all of ``data`` to a command's channel, for as long as it runs."""
         io = self._io
         if io is None:
-            raise SessionError('Not connected to %s:%s', self.host, self.port)
+            raise self._not_connected('writing to the command')
         again, raw = self._again, channel.raw
         view = memoryview(data)
         while view:
+            if io.closing is not None:
+                # Not a command that ended: the data cannot be sent.
+                raise self._closed_here_error(io.closing, 'writing to the command')
             if channel.done or channel.closed:
                 self._drop_input(channel, len(view))
                 return
+            if channel.eof_sent:
+                raise SessionError("Cannot write to the command's stdin on %s:%s: end-of-file "
+                                   'was sent already (stdin.close())', self.host, self.port)
             piece = bytes(view[:_WRITE_PIECE])
             before = io.unread()
             try:
@@ -734,12 +763,18 @@ class BaseSSHClient(PollMixIn):
         # resolved to instead.
         family = socket.AF_UNSPEC
         try:
-            # Literal addresses need no resolver (and no resolver thread).
-            infos = socket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
-                                       socket.IPPROTO_TCP, socket.AI_NUMERICHOST)
-        except socket.gaierror:
-            infos = gsocket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
-                                        socket.IPPROTO_TCP)
+            try:
+                # Literal addresses need no resolver (and no resolver thread).
+                infos = socket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
+                                           socket.IPPROTO_TCP, socket.AI_NUMERICHOST)
+            except socket.gaierror:
+                infos = gsocket.getaddrinfo(self.hostname, self.port, family,
+                                            socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        except UnicodeError as exc:
+            # The IDNA codec refuses the name (a label over 63 characters, an
+            # empty label): no resolver could find it either.
+            raise socket.gaierror(socket.EAI_NONAME, 'not a valid host name (%s)' % (
+                exc.__cause__ or exc)) from None
         if self.ipv6_only:
             found = [info[4][:2] for info in infos]
             infos = [info for info in infos if info[0] == socket.AF_INET6]
@@ -998,7 +1033,7 @@ class BaseSSHClient(PollMixIn):
         """Host key algorithms to ask for, those we hold keys of first (None: the library's)."""
         return self._host_keys.preferred_algorithms()
 
-    def _close_io(self) -> None:
+    def _close_io(self, why: str = 'the client closed the connection') -> None:
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
@@ -1006,7 +1041,8 @@ class BaseSSHClient(PollMixIn):
             self._keepalive.kill(block=False)
             self._keepalive = None
         if self._io is not None:
-            self._io.close()
+            self._io.close(why)
+            self._closed_here = self._io.closing
             self._io = None
         self.session = None
         self.sock = None
@@ -1107,6 +1143,15 @@ class BaseSSHClient(PollMixIn):
             try:
                 raw = self._call(self._b_open_channel, timeout=self.timeout,
                                  what='opening a channel')
+            except SessionError as exc:
+                self._b_cancel_open()
+                if self.connection_lost or type(exc) is not SessionError:
+                    raise
+                # The connection is fine: the server said no to this channel.
+                raise SessionError(
+                    'Server %s:%s refused to open another session on this connection (servers '
+                    'limit the sessions open at once per connection, OpenSSH with '
+                    'MaxSessions): %s', self.host, self.port, exc) from exc
             except BaseException:
                 self._b_cancel_open()
                 raise
@@ -1220,6 +1265,9 @@ class BaseSSHClient(PollMixIn):
                         buffer.write(data)
                         progressed = True
                 if io is None or self._io is not io:
+                    closing = io.closing if io is not None else self._closed_here
+                    if closing is not None:
+                        raise self._closed_here_error(closing, 'reading output')
                     raise SSHError('Session to %s:%s was closed', self.host, self.port)
                 # Bytes taken off the socket by one stream's read may hold the
                 # other stream's data, or another channel's: look again first.
@@ -1553,24 +1601,31 @@ class BaseSSHClient(PollMixIn):
 
     def close(self) -> None:
         """Disconnect from the server (and from proxies this client connected
-        alone). Safe to call more than once."""
+        alone). Safe to call more than once.
+
+        Commands still running lose their connection: reading their output
+        then raises :class:`~pssh.exceptions.SessionError` saying that this
+        client closed it.
+        """
         if self._io is None:
             return
-        self._disconnect_session()
+        self._disconnect_session(self._closing_why or 'close() was called')
+        self._closing_why = None
         if self._owns_proxy_pool:
             self._proxy_pool.close()
 
-    def _disconnect_session(self) -> None:
+    def _disconnect_session(self, why: str = 'close() was called') -> None:
         io = self._io
         if io is None:
             return
+        io.closing = ClosedHere(why)
         if io.closed_reason is None and self.session is not None:
             try:
                 self._call(self._b_disconnect, timeout=1 if self.timeout is None else self.timeout,
                            what='disconnecting')
             except Exception as exc:
                 logger.debug('%s: disconnect: %s', self.host, exc)
-        self._close_io()
+        self._close_io(why)
 
     @deprecated('use close(), or the client as a context manager')
     def disconnect(self) -> None:

@@ -305,8 +305,10 @@ class SSHClient(BaseSSHClient):
         for _round in range(_KBDINT_ROUNDS):
             if rc != _AUTH_INFO:
                 return _again_or(rc)
+            # ssh-python wants each answer as bytes.
+            answer = (self.password or '').encode('utf-8')
             for index in range(self.session.userauth_kbdint_getnprompts()):
-                self.session.userauth_kbdint_setanswer(index, self.password)
+                self.session.userauth_kbdint_setanswer(index, answer)
             rc = self.session.userauth_kbdint(self.user, '')
         raise AuthenticationError('%s:%s kept asking keyboard-interactive questions',
                                   self.host, self.port)
