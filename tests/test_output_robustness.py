@@ -269,3 +269,33 @@ def test_parallel_command_over_limit(server, client_kwargs):
         assert [list(host_out.stdout) for host_out in output] == [['alive'], ['alive']]
     finally:
         client.close()
+
+
+def test_buffer_limit_paused_command_and_close(server, client_kwargs):
+    client = _client(server, client_kwargs)
+    host_out = client.run_command(_lines_command(200_000), buffer_limit=256 * 1024)
+    assert not host_out.channel.wait_done(0.5)  # paused, not finished
+    client.close()
+    reader = host_out.buffers.stdout.reader
+    # The paused reader is not left waiting for ever: it ends with the connection.
+    reader.join(timeout=30)
+    assert reader.dead
+    assert host_out.buffers.stdout.rw_buffer.eof.is_set()
+    lines = list(host_out.stdout)
+    # What was buffered is kept (its last line may be cut short).
+    assert 0 < len(lines) < 200_000
+    assert set(lines[:-1]) == {LINE} and LINE.startswith(lines[-1])
+
+
+def test_buffer_limit_paused_command_and_disconnect(server, client_kwargs):
+    client = _client(server, client_kwargs)
+    host_out = client.run_command(_lines_command(200_000), buffer_limit=256 * 1024)
+    assert not host_out.channel.wait_done(0.5)  # paused, not finished
+    with pytest.warns(DeprecationWarning):
+        client.disconnect()
+    # disconnect() waits for the command: it runs to its end unread.
+    assert host_out.channel.wait_done(30)
+    assert host_out.exit_code == 0
+    _count_lines(host_out.stdout, 200_000)
+    client._closer.join(timeout=30)
+    assert client.connection_lost

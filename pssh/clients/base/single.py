@@ -1601,6 +1601,10 @@ class BaseSSHClient(PollMixIn):
         if self._io is None:
             return
         self._disconnect_session()
+        # A reader paused by buffer_limit would otherwise wait for ever: let
+        # it go on, to find the connection gone and end its output.
+        for channel in list(self._commands):
+            channel.unpause()
         if self._owns_proxy_pool:
             self._proxy_pool.close()
 
@@ -1631,9 +1635,13 @@ class BaseSSHClient(PollMixIn):
         """
         if self._closer is not None and not self._closer.dead:
             return
-        if not any(not channel.done for channel in self._commands):
+        running = [channel for channel in self._commands if not channel.done]
+        if not running:
             self.close()
             return
+        for channel in running:
+            channel.unpause()  # waited for: a buffer_limit must not hold them
+        del running
         self._closer = gevent.spawn(self._close_when_commands_end)
 
     def _close_when_commands_end(self) -> None:
