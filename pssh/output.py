@@ -94,45 +94,48 @@ class _LineStream:
     def generate(self, timeout: Optional[float]) -> Iterator[str]:
         deadline = None if timeout is None else monotonic() + timeout
         buffer = self._buffer
-        buffer.reader_started()
-        try:
-            while True:
-                lines = self._lines
-                pos = self._pos
-                if pos < len(lines):
-                    log = host_logger.isEnabledFor(logging.INFO)
-                    prefix = self._prefix
-                    end = len(lines)
-                    while pos < end:
-                        line = lines[pos]
-                        pos += 1
-                        # Stored before each yield: other generators over this
-                        # stream, alive at the same time, go on from here.
-                        self._pos = pos
-                        if log:
-                            host_logger.info('%s%s', prefix, line)
-                        yield line
-                        if self._pos != pos or self._lines is not lines:
-                            break  # another generator moved on meanwhile
-                    continue
-                if self._done:
-                    return
-                if deadline is not None and monotonic() >= deadline:
-                    raise Timeout('Timed out reading %s of %s after %s seconds',
-                                  self._name, self._host, timeout)
-                data = buffer.read()
-                if data:
-                    self._feed(self._decoder.decode(data))
-                    continue
-                if buffer.eof.is_set():
-                    self._finish()
-                    continue
-                remaining = None if deadline is None else max(0.0, deadline - monotonic())
-                if not buffer.wait(remaining):
-                    raise Timeout('Timed out reading %s of %s after %s seconds',
-                                  self._name, self._host, timeout)
-        finally:
-            buffer.reader_stopped()
+        while True:
+            lines = self._lines
+            pos = self._pos
+            if pos < len(lines):
+                log = host_logger.isEnabledFor(logging.INFO)
+                prefix = self._prefix
+                end = len(lines)
+                while pos < end:
+                    line = lines[pos]
+                    pos += 1
+                    # Stored before each yield: other generators over this
+                    # stream, alive at the same time, go on from here.
+                    self._pos = pos
+                    if log:
+                        host_logger.info('%s%s', prefix, line)
+                    yield line
+                    if self._pos != pos or self._lines is not lines:
+                        break  # another generator moved on meanwhile
+                continue
+            if lines:
+                # Every line given out: let them go before reading more.
+                self._lines = []
+                self._pos = 0
+            if self._done:
+                return
+            if deadline is not None and monotonic() >= deadline:
+                raise Timeout('Timed out reading %s of %s after %s seconds',
+                              self._name, self._host, timeout)
+            # A piece at a time: the text and lines made from a large backlog
+            # (a host read after the others) are then never much bigger than
+            # the piece, on top of the bytes still buffered.
+            data = buffer.read_some()
+            if data:
+                self._feed(self._decoder.decode(data))
+                continue
+            if buffer.eof.is_set():
+                self._finish()
+                continue
+            remaining = None if deadline is None else max(0.0, deadline - monotonic())
+            if not buffer.wait(remaining):
+                raise Timeout('Timed out reading %s of %s after %s seconds',
+                              self._name, self._host, timeout)
 
 
 _ONE_X_KEYS = frozenset(('host', 'cmd', 'channel', 'stdout', 'stderr', 'stdin', 'exit_code',
@@ -221,9 +224,16 @@ class HostOutput:
     @property
     def exit_code(self) -> Optional[int]:
         """The command's exit status, or None while it is not known yet."""
-        if self.channel is None:
+        channel = self.channel
+        if channel is None:
             return None
-        return getattr(self.channel, 'exit_code', None)
+        code = getattr(channel, 'exit_code', None)
+        if code is None:
+            # The caller polls for the end: a buffer_limit must not hold it back.
+            unpause = getattr(channel, 'unpause', None)
+            if unpause is not None:
+                unpause()
+        return code
 
     @property
     def exit_signal(self) -> Optional[str]:

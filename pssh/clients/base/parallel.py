@@ -361,7 +361,8 @@ class BaseParallelSSHClient:
                     host_args: Optional[Sequence[Any]] = None, shell: Optional[str] = None,
                     encoding: str = 'utf-8', read_timeout: Optional[float] = None, *,
                     return_list: Any = _compat.UNSET, timeout: Any = _compat.UNSET,
-                    greenlet_timeout: Any = _compat.UNSET) -> List[HostOutput]:
+                    greenlet_timeout: Any = _compat.UNSET,
+                    buffer_limit: Optional[int] = None) -> List[HostOutput]:
         """Start ``command`` on every host and return their outputs in host order.
 
         Returns once every host has started the command (or failed to), without
@@ -372,6 +373,10 @@ class BaseParallelSSHClient:
         :param stop_on_errors: re-raise the first failed host's exception (in host
           order). With False a failed host gets a HostOutput whose ``exception`` is
           set, and the others run normally.
+        :param buffer_limit: bytes of unread output each host keeps per stream
+          before its command is paused, through SSH flow control, until that
+          output is read (see the single client's ``run_command``). None (the
+          default): keep all of it.
         :param return_list: ignored; output is always a list.
 
           .. deprecated:: 2.0
@@ -404,13 +409,14 @@ class BaseParallelSSHClient:
         _checks.text('shell', shell, 'run_command')
         _checks.no_nul('user', user, 'run_command')
         _checks.no_nul('shell', shell, 'run_command')
+        _checks.count('buffer_limit', buffer_limit, 'run_command', minimum=1, optional=True)
         hosts = self._prepare_run()
         commands = self._per_host_commands(command, host_args, hosts)
         for index, line in enumerate(commands):
             _checks.no_nul('command', line, 'run_command', hosts[index])
         greenlets = [
             self.pool.spawn(self._run_command, index, host, commands[index], sudo, user,
-                            use_pty, shell, encoding, read_timeout)
+                            use_pty, shell, encoding, read_timeout, buffer_limit)
             for index, host in enumerate(hosts)]
         self.cmds = greenlets
         gevent.joinall(greenlets, timeout=greenlet_timeout)
@@ -480,13 +486,15 @@ class BaseParallelSSHClient:
 
     def _run_command(self, index: int, host: str, command: str, sudo: bool,
                      user: Optional[str], use_pty: bool, shell: Optional[str], encoding: str,
-                     read_timeout: Optional[float]) -> Union[HostOutput, Exception]:
+                     read_timeout: Optional[float],
+                     buffer_limit: Optional[int] = None) -> Union[HostOutput, Exception]:
         # A failed host's error is returned, not raised, so that gevent does not
         # print a traceback for what run_command reports itself.
         try:
             client = self._get_client(index, host)
             return client.run_command(command, sudo=sudo, user=user, use_pty=use_pty,
-                                      shell=shell, encoding=encoding, read_timeout=read_timeout)
+                                      shell=shell, encoding=encoding, read_timeout=read_timeout,
+                                      buffer_limit=buffer_limit)
         except Exception as exc:
             return exc
 

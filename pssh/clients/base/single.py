@@ -131,7 +131,7 @@ class Channel:
     """
 
     __slots__ = ('raw', 'client', 'exit_code', 'exit_signal', 'error', 'closed', '_done',
-                 '_output_ended', '_cut', 'eof_sent', '__weakref__')
+                 '_output_ended', '_cut', 'eof_sent', '_buffers', '__weakref__')
 
     def __init__(self, raw: Any, client: 'BaseSSHClient') -> None:
         self.raw = raw
@@ -150,11 +150,19 @@ class Channel:
         self._output_ended = False
         # We closed the channel before that: the command's status is unknown.
         self._cut = False
+        # The command's stdout and stderr buffers, once it has output.
+        self._buffers: Tuple[ConcurrentRWBuffer, ...] = ()
 
     @property
     def done(self) -> bool:
         """True once the command's output has ended and its status is recorded."""
         return self._done.is_set()
+
+    def unpause(self) -> None:
+        """Somebody waits for the command's end: a ``buffer_limit`` no longer
+        pauses it, so that the end can come without the output being read."""
+        for buffer in self._buffers:
+            buffer.allow_unbounded()
 
     def wait_done(self, timeout: Optional[float] = None) -> bool:
         return self._done.wait(timeout)
@@ -191,7 +199,16 @@ class Stdin:
         """
         if isinstance(data, str):
             data = data.encode('utf-8')
-        self._client._write_channel(self._channel, data)
+        # The command may need its output read to take in more input: while
+        # this write waits, a buffer_limit does not pause it.
+        buffers = self._channel._buffers
+        for buffer in buffers:
+            buffer.hold_open()
+        try:
+            self._client._write_channel(self._channel, data)
+        finally:
+            for buffer in buffers:
+                buffer.release()
 
     def flush(self) -> None:
         """Nothing to do: :meth:`write` returns only once its data is sent."""
@@ -1173,9 +1190,11 @@ class BaseSSHClient(PollMixIn):
                            'closed by the server' if reason == 'EOF' else reason)
 
     def _make_output(self, channel: Channel, encoding: str, read_timeout: Optional[float],
-                     fully_qualified_command: Optional[bytes]) -> HostOutput:
-        out, err = ConcurrentRWBuffer(), ConcurrentRWBuffer()
+                     fully_qualified_command: Optional[bytes],
+                     buffer_limit: Optional[int] = None) -> HostOutput:
+        out, err = ConcurrentRWBuffer(buffer_limit), ConcurrentRWBuffer(buffer_limit)
         out.peers, err.peers = (err,), (out,)
+        channel._buffers = (out, err)
         reader = gevent.spawn(self._read_channel, channel, out, err)
         buffers = HostOutputBuffers(BufferData(reader, out), BufferData(reader, err))
         return HostOutput(self.host, channel, Stdin(channel, self), self, alias=self.alias,
@@ -1185,7 +1204,8 @@ class BaseSSHClient(PollMixIn):
     def run_command(self, command: str, sudo: bool = False, user: Optional[str] = None,
                     use_pty: bool = False, shell: Optional[str] = None,
                     encoding: str = 'utf-8', timeout: Optional[float] = None,
-                    read_timeout: Optional[float] = None) -> HostOutput:
+                    read_timeout: Optional[float] = None, *,
+                    buffer_limit: Optional[int] = None) -> HostOutput:
         """Start ``command`` and return its :class:`~pssh.output.HostOutput` at once.
 
         :param sudo: run it through ``sudo -S``.
@@ -1199,9 +1219,16 @@ class BaseSSHClient(PollMixIn):
         :param timeout: same as ``read_timeout`` (kept for older code).
         :param read_timeout: seconds after which reading output raises
           :class:`~pssh.exceptions.Timeout`; None or 0 for no limit.
+        :param buffer_limit: bytes of unread output to keep per stream (stdout,
+          stderr) before the command is paused through SSH flow control until
+          it is read. None (the default): keep all of it, however large.
+          Waiting for the command (``wait_finished``, ``join``, ``finished``,
+          ``exit_code``) and writing to its stdin lift the pause.
         :raises LookupError: ``encoding`` is not a known codec.
         :raises UnicodeEncodeError: the command has characters ``encoding``
           cannot represent.
+        :raises ValueError: the command line is longer than the SSH library
+          (or the server) takes in one request (:attr:`max_command_length`).
         """
         if not isinstance(command, str):
             raise TypeError('command must be a str, got %s' % type(command).__name__)
@@ -1213,8 +1240,11 @@ class BaseSSHClient(PollMixIn):
         _checks.text('shell', shell, 'run_command', self.host)
         for name, value in (('command', command), ('user', user), ('shell', shell)):
             _checks.no_nul(name, value, 'run_command', self.host)
+        _checks.count('buffer_limit', buffer_limit, 'run_command', self.host, minimum=1,
+                      optional=True)
         line = build_command(command, sudo=sudo, user=user, shell=shell).encode(
             command_encoding(encoding))
+        self._check_command_length(line)
         channel = self.open_session()
         try:
             if self.forward_ssh_agent:
@@ -1230,7 +1260,25 @@ class BaseSSHClient(PollMixIn):
             self._discard_channel(channel)
             raise
         self._commands.add(channel)
-        return self._make_output(channel, encoding, read_timeout, line)
+        return self._make_output(channel, encoding, read_timeout, line, buffer_limit)
+
+    #: Longest command line, in bytes once encoded (with the ``sudo``/``shell``
+    #: wrapping), sent in one request. Backends set it to what their library
+    #: and OpenSSH's server take.
+    max_command_length = 32 * 1024
+
+    def _check_command_length(self, line: bytes) -> None:
+        """:raises ValueError: ``line`` is over :attr:`max_command_length`; it is
+        refused before anything is sent, so the connection is unharmed."""
+        if len(line) > self.max_command_length:
+            raise ValueError(
+                'run_command for %s: the command line is %d bytes, over the limit of %d '
+                'bytes %s: send a long script on stdin (run_command(\'sh -s\') and '
+                'write it to stdin) or copy it to the host as a file' % (
+                    self.host, len(line), self.max_command_length,
+                    self._command_limit_reason))
+
+    _command_limit_reason = 'that one SSH request may carry'
 
     def _discard_channel(self, channel: Channel) -> None:
         try:
@@ -1316,10 +1364,8 @@ class BaseSSHClient(PollMixIn):
         channel = host_output.channel
         if channel is None:
             return
-        if host_output.buffers is not None:
-            host_output.buffers.stdout.rw_buffer.allow_unbounded()
-            host_output.buffers.stderr.rw_buffer.allow_unbounded()
         if isinstance(channel, Channel):
+            channel.unpause()
             if not channel.wait_done(timeout):
                 raise Timeout('Command on %s:%s did not finish within %s seconds',
                               self.host, self.port, timeout)
@@ -1333,6 +1379,8 @@ class BaseSSHClient(PollMixIn):
         if channel is None:
             return None
         if isinstance(channel, Channel):
+            if not channel.done:
+                channel.unpause()  # the caller polls for the end: let it come
             return channel.done
         return bool(self._b_eof(channel))
 
@@ -1611,6 +1659,10 @@ class BaseSSHClient(PollMixIn):
             return
         self._disconnect_session(self._closing_why or 'close() was called')
         self._closing_why = None
+        # A reader paused by buffer_limit would otherwise wait for ever: let
+        # it go on, to find the connection gone and end its output.
+        for channel in list(self._commands):
+            channel.unpause()
         if self._owns_proxy_pool:
             self._proxy_pool.close()
 
@@ -1642,9 +1694,13 @@ class BaseSSHClient(PollMixIn):
         """
         if self._closer is not None and not self._closer.dead:
             return
-        if not any(not channel.done for channel in self._commands):
+        running = [channel for channel in self._commands if not channel.done]
+        if not running:
             self.close()
             return
+        for channel in running:
+            channel.unpause()  # waited for: a buffer_limit must not hold them
+        del running
         self._closer = gevent.spawn(self._close_when_commands_end)
 
     def _close_when_commands_end(self) -> None:

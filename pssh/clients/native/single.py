@@ -285,6 +285,12 @@ class SSHClient(BaseSSHClient):
             return 0
         return _again_or(raw.request_auth_agent())
 
+    # libssh2 builds each outgoing packet in a fixed buffer of about 35,000
+    # bytes: an ``exec`` request with a longer command line fails with
+    # LIBSSH2_ERROR_INVAL. What fits depends a little on the cipher and MAC.
+    max_command_length = 34_000
+    _command_limit_reason = 'that libssh2 can send in one request'
+
     def _b_read(self, raw: Any, stderr: bool, size: int) -> Any:
         rc, data = raw.read_stderr(size) if stderr else raw.read(size)
         if rc > 0:

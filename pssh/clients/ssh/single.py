@@ -360,6 +360,11 @@ class SSHClient(BaseSSHClient):
     def _b_request_agent_forwarding(self, raw: Any) -> Any:
         return _again_or(raw.request_auth_agent())
 
+    # libssh sends any size, but OpenSSH's server drops the whole connection
+    # over a packet of more than 256 KiB.
+    max_command_length = 262_000
+    _command_limit_reason = 'that OpenSSH servers take in one request (256 KiB packets)'
+
     def _b_read(self, raw: Any, stderr: bool, size: int) -> Any:
         try:
             rc, data = raw.read_nonblocking(size, stderr)
