@@ -12,10 +12,11 @@ Targets that go through the same bastion share one connection to it, kept in a
 """
 import os
 import re
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+import time
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set
 
 import gevent
-from gevent.event import AsyncResult
+from gevent.event import AsyncResult, Event
 
 from ... import _checks, logger
 from ...exceptions import InvalidAPIUseError, ProxyError, PsshError
@@ -104,18 +105,17 @@ def hops_for(proxy_host: Optional[str], proxy_port: Optional[int], proxy_user: O
 class ChannelTransport:
     """A ``direct-tcpip`` channel of a bastion's session, used as a socket."""
 
-    def __init__(self, bastion: Any, host: str, port: int) -> None:
+    def __init__(self, bastion: Any, host: str, port: int, locked: bool = False) -> None:
+        """Open the channel.
+
+        :param locked: the caller holds ``bastion``'s open lock (as
+          :meth:`ProxyPool.tunnel` does); it is given back here.
+        """
         self.bastion = bastion
         self.host = host
         self.port = port
-        with bastion._open_lock:
-            try:
-                self.raw = bastion._call(bastion._b_direct_tcpip, host, port,
-                                         timeout=bastion.timeout,
-                                         what='opening a tunnel to %s:%s' % (host, port))
-            except BaseException:
-                bastion._b_cancel_open()
-                raise
+        self.raw = bastion._open_one(bastion._b_direct_tcpip, host, port, locked=locked,
+                                     what='opening a tunnel to %s:%s' % (host, port))
         self._closed = False
 
     def recv(self, size: int) -> bytes:
@@ -166,11 +166,29 @@ class ChannelTransport:
 
 
 class ProxyPool:
-    """Connected bastion clients, one per distinct chain (and way of checking
-    the bastion's key), shared by their targets."""
+    """Connected bastion clients, by chain (and way of checking the bastion's
+    key), shared by their targets.
+
+    A bastion connection opens one channel at a time (see
+    :meth:`~pssh.clients.base.single.BaseSSHClient._open_one`), and an open
+    waits for the bastion's TCP connect to the target. So that a target slow to
+    accept does not hold up the others, an open that has not been answered
+    within :attr:`lease` seconds no longer makes other targets wait: they go
+    through another connection to the same bastion, made then if none is free.
+    Without slow targets, a chain uses one connection.
+    """
+
+    #: Seconds an open may keep a bastion connection to itself before other
+    #: targets' opens move to another connection.
+    lease = 1.0
 
     def __init__(self) -> None:
+        # The first connection of each chain; more, made while opens were slow.
         self._clients: Dict[Any, AsyncResult] = {}
+        self._more: Dict[Any, List[Any]] = {}
+        self._adding: Dict[Any, gevent.Greenlet] = {}
+        # Opens waiting for a connection of theirs to be free.
+        self._waiting: Set[Event] = set()
 
     def get(self, key: Any, connect: Callable[[], Any]) -> Any:
         """The client for ``key`` (the hops of a chain, and how the last one's
@@ -192,7 +210,9 @@ class ProxyPool:
             result = AsyncResult()
             self._clients[key] = result
             try:
-                result.set(connect())
+                client = connect()
+                client._open_watchers.append(self._wake)
+                result.set(client)
             except BaseException as exc:
                 result.set_exception(exc)
                 if self._clients.get(key) is result:
@@ -200,11 +220,74 @@ class ProxyPool:
                 raise
         return result.get()
 
+    def clients(self, key: Any) -> List[Any]:
+        """The connected clients of ``key``, the first one first."""
+        result = self._clients.get(key)
+        first = [result.value] if result is not None and result.successful() else []
+        return first + [client for client in self._more.get(key, ())
+                        if not client.connection_lost]
+
+    def tunnel(self, key: Any, connect: Callable[[], Any], host: str,
+               port: int) -> ChannelTransport:
+        """A tunnel to ``host:port`` through the last bastion of ``key``."""
+        while True:
+            clients = [self.get(key, connect)] + [
+                client for client in self._more.get(key, ()) if not client.connection_lost]
+            for client in clients:
+                if not client._open_lock.locked():
+                    client._open_lock.acquire()   # free: does not wait
+                    return ChannelTransport(client, host, port, locked=True)
+            now = time.monotonic()
+            # Opens in progress that may still be answered within the lease.
+            left = [self.lease - (now - client._open_since) for client in clients
+                    if client._open_since is not None]
+            left = [seconds for seconds in left if seconds > 0]
+            if left:
+                self._wait(min(left))
+            else:
+                self._add(key, connect)
+
+    def _wait(self, seconds: float) -> None:
+        event = Event()
+        self._waiting.add(event)
+        try:
+            event.wait(seconds)
+        finally:
+            self._waiting.discard(event)
+
+    def _wake(self) -> None:
+        for event in list(self._waiting):
+            event.set()
+
+    def _add(self, key: Any, connect: Callable[[], Any]) -> None:
+        """Connect to the bastion of ``key`` once more (one attempt at a time)."""
+        adding = self._adding.get(key)
+        if adding is None:
+            adding = self._adding[key] = gevent.spawn(connect)
+            try:
+                adding.join()
+            finally:
+                del self._adding[key]
+            if adding.successful():
+                client = adding.value
+                client._open_watchers.append(self._wake)
+                self._more.setdefault(key, []).append(client)
+                logger.debug('Opened another connection to proxy %s:%s: its others are '
+                             'waiting for slow targets', client.host, client.port)
+                return
+        else:
+            adding.join()
+        if not adding.successful():
+            raise adding.exception
+
     def close(self) -> None:
         results, self._clients = self._clients, {}
-        for result in reversed(list(results.values())):
-            if result.ready() and result.successful():
-                try:
-                    result.value.close()
-                except Exception as exc:  # pragma: no cover - best effort
-                    logger.debug('closing proxy: %s', exc)
+        more, self._more = self._more, {}
+        clients = [result.value for result in results.values()
+                   if result.ready() and result.successful()]
+        clients += [client for extra in more.values() for client in extra]
+        for client in reversed(clients):
+            try:
+                client.close()
+            except Exception as exc:  # pragma: no cover - best effort
+                logger.debug('closing proxy: %s', exc)
