@@ -9,6 +9,7 @@ sshd of its own, so a test can tell from ``$SSH_CONNECTION`` (whose last field
 is the port of the sshd that served the command) which host answered.
 """
 import socket
+import time
 
 import gevent
 import gevent.event
@@ -17,7 +18,7 @@ from gevent import socket as gsocket
 
 from pssh.clients.native import ParallelSSHClient
 from pssh.config import HostConfig
-from pssh.exceptions import HostConnectionError, Timeout
+from pssh.exceptions import HostConnectionError
 from pssh.testing import start_servers
 
 from _net import wait_closed
@@ -156,7 +157,6 @@ def test_timed_out_open_is_not_answered_to_another_target(group, slow, kw):
         aim(client, ('good', good.port), ('slow', slow.port))
         output = client.run_command('echo $SSH_CONNECTION', stop_on_errors=False)
         assert isinstance(output[1].exception, HostConnectionError)
-        assert isinstance(output[1].exception.__cause__ or output[1].exception, Exception)
         assert 'through proxy %s:%s' % (LOCALHOST, bastion.port) in str(output[1].exception)
         assert 'did not finish within 1 seconds' in str(output[1].exception)
         client.join(output[:1], timeout=10)
@@ -183,4 +183,68 @@ def test_timed_out_open_is_not_answered_to_another_target(group, slow, kw):
         assert output[0].client is good_client
         assert bastions(client)[0] is first
         assert not first.connection_lost
+    assert 'nonexistent channel' not in bastion.read_log()
+
+
+def connect_all(client):
+    """Connect every host of ``client``: (greenlets, start time)."""
+    return client.connect_auth(), time.monotonic()
+
+
+def test_good_targets_do_not_wait_for_a_slow_one_without_timeout(group, slow, kw):
+    """With no timeout, a target that never accepts holds up no other target
+    behind the same bastion."""
+    bastion, good, behind_slow = group
+    with ParallelSSHClient([], timeout=None, **kw) as client:
+        aim(client, ('slow', slow.port), ('good-1', good.port), ('good-2', good.port))
+        greenlets, started = connect_all(client)
+        gevent.joinall(greenlets[1:], timeout=30, raise_error=True)
+        took = time.monotonic() - started
+        print('good targets connected after %.2f s' % took)
+        assert all(greenlet.successful() for greenlet in greenlets[1:])
+        # A lease (1 s) and a second connection to the bastion; without the
+        # slow target well under a second; the slow target itself waits for
+        # the bastion's connect (minutes).
+        assert took < 5
+        assert not greenlets[0].ready()
+        # Once it accepts, the slow target gets its own session.
+        slow.accept()
+        gevent.joinall(greenlets[:1], timeout=30, raise_error=True)
+        output = client.run_command('echo $SSH_CONNECTION')
+        client.join(output, timeout=10)
+        assert [served_by(host_out) for host_out in output] == [
+            behind_slow.port, good.port, good.port]
+        [first] = bastions(client)
+        assert not first.connection_lost
+    assert 'nonexistent channel' not in bastion.read_log()
+
+
+def test_good_targets_do_not_pay_for_each_slow_target(group, slow, slow2, kw):
+    """With a timeout, N slow targets ahead of a good one do not cost it N
+    timeouts: it is connected before the first slow target times out."""
+    bastion, good, behind_slow = group
+    timeout = 4
+    with ParallelSSHClient([], timeout=timeout, **kw) as client:
+        aim(client, ('slow-1', slow.port), ('slow-2', slow2.port), ('good', good.port))
+        greenlets, started = connect_all(client)
+        gevent.joinall(greenlets[2:], timeout=30, raise_error=True)
+        took = time.monotonic() - started
+        print('good target connected after %.2f s' % took)
+        assert greenlets[2].successful()
+        assert took < timeout
+        gevent.joinall(greenlets[:2], timeout=30)
+        for greenlet in greenlets[:2]:
+            assert isinstance(greenlet.exception, HostConnectionError)
+            assert 'did not finish within %s seconds' % timeout in str(greenlet.exception)
+        # The good target's session works, and so does the bastion's.
+        good_client = greenlets[2].value
+        output = good_client.run_command('echo $SSH_CONNECTION')
+        good_client.wait_finished(output, timeout=10)
+        assert served_by(output) == good.port
+        [first] = bastions(client)
+        assert not first.connection_lost
+        aim(client, ('good', good.port), ('good-2', good.port))
+        output = client.run_command('echo $SSH_CONNECTION')
+        client.join(output, timeout=10)
+        assert [served_by(host_out) for host_out in output] == [good.port, good.port]
     assert 'nonexistent channel' not in bastion.read_log()

@@ -230,6 +230,7 @@ class ProxyPool:
     def tunnel(self, key: Any, connect: Callable[[], Any], host: str,
                port: int) -> ChannelTransport:
         """A tunnel to ``host:port`` through the last bastion of ``key``."""
+        since = time.monotonic()
         while True:
             clients = [self.get(key, connect)] + [
                 client for client in self._more.get(key, ()) if not client.connection_lost]
@@ -238,14 +239,20 @@ class ProxyPool:
                     client._open_lock.acquire()   # free: does not wait
                     return ChannelTransport(client, host, port, locked=True)
             now = time.monotonic()
-            # Opens in progress that may still be answered within the lease.
+            # How long until each open in progress has had its lease.
             left = [self.lease - (now - client._open_since) for client in clients
                     if client._open_since is not None]
-            left = [seconds for seconds in left if seconds > 0]
-            if left:
-                self._wait(min(left))
-            else:
+            waited = now - since
+            if all(seconds <= 0 for seconds in left) or (
+                    waited >= self.lease and any(seconds <= 0 for seconds in left)):
+                # Every connection waits for a slow target, or we have waited
+                # a lease behind one that does: another connection.
                 self._add(key, connect)
+                continue
+            waits = [seconds for seconds in left if seconds > 0]
+            if any(seconds <= 0 for seconds in left):
+                waits.append(self.lease - waited)
+            self._wait(min(waits))
 
     def _wait(self, seconds: float) -> None:
         event = Event()
