@@ -47,6 +47,16 @@ class SlowTarget:
         #: Set once the port has accepted a connection (besides the filler).
         self.accepted = gevent.event.Event()
 
+    def syn_sent(self) -> bool:
+        """True while a connection to the port waits in SYN_SENT (its SYN dropped)."""
+        with open('/proc/net/tcp') as table:
+            rows = table.read().splitlines()[1:]
+        for row in rows:
+            fields = row.split()
+            if fields[3] == '02' and int(fields[2].rsplit(':', 1)[1], 16) == self.port:
+                return True
+        return False
+
     def accept(self) -> None:
         """Start accepting (and relaying) connections."""
         self._listener.listen(128)  # a queue for connections arriving together
@@ -248,3 +258,35 @@ def test_good_targets_do_not_pay_for_each_slow_target(group, slow, slow2, kw):
         client.join(output, timeout=10)
         assert [served_by(host_out) for host_out in output] == [good.port, good.port]
     assert 'nonexistent channel' not in bastion.read_log()
+
+
+def test_killed_open_is_not_answered_to_another_target(group, slow, kw):
+    """A target's connection greenlet killed while its tunnel open waits leaves
+    the open to be finished: the next target's open is not answered with it."""
+    bastion, good, behind_slow = group
+    with ParallelSSHClient([], timeout=None, **kw) as client:
+        aim(client, ('slow', slow.port))
+        [greenlet] = client.connect_auth()
+        # Until the bastion's sshd, asked to open the tunnel, tries to connect.
+        until(lambda: slow.syn_sent())
+        [first] = bastions(client)
+        greenlet.kill(timeout=10)
+        assert greenlet.dead
+        slow.accept()
+        assert slow.accepted.wait(timeout=10)
+        aim(client, ('good', good.port), ('good-2', good.port))
+        output = client.run_command('echo $SSH_CONNECTION')
+        client.join(output, timeout=10)
+        assert [served_by(host_out) for host_out in output] == [good.port, good.port]
+        assert bastions(client) == [first]
+        assert not first.connection_lost
+    assert 'nonexistent channel' not in bastion.read_log()
+
+
+
+def until(condition, timeout=10):
+    """Wait (polling, bounded) until ``condition()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, 'timed out waiting for %s' % condition
+        gevent.sleep(0.01)

@@ -19,7 +19,7 @@ import gevent
 from gevent.event import AsyncResult, Event
 
 from ... import _checks, logger
-from ...exceptions import InvalidAPIUseError, ProxyError, PsshError
+from ...exceptions import InvalidAPIUseError, ProxyError, PsshError, Timeout
 
 __all__ = ['Hop', 'hops_for', 'ChannelTransport', 'ProxyPool']
 
@@ -186,7 +186,7 @@ class ProxyPool:
         # The first connection of each chain; more, made while opens were slow.
         self._clients: Dict[Any, AsyncResult] = {}
         self._more: Dict[Any, List[Any]] = {}
-        self._adding: Dict[Any, gevent.Greenlet] = {}
+        self._adding: Dict[Any, AsyncResult] = {}
         # Opens waiting for a connection of theirs to be free.
         self._waiting: Set[Event] = set()
 
@@ -220,41 +220,49 @@ class ProxyPool:
                 raise
         return result.get()
 
-    def clients(self, key: Any) -> List[Any]:
-        """The connected clients of ``key``, the first one first."""
-        result = self._clients.get(key)
-        first = [result.value] if result is not None and result.successful() else []
-        return first + [client for client in self._more.get(key, ())
-                        if not client.connection_lost]
-
     def tunnel(self, key: Any, connect: Callable[[], Any], host: str,
                port: int) -> ChannelTransport:
         """A tunnel to ``host:port`` through the last bastion of ``key``."""
         since = time.monotonic()
+        can_add = True
         while True:
-            clients = [self.get(key, connect)] + [
-                client for client in self._more.get(key, ()) if not client.connection_lost]
+            first = self.get(key, connect)
+            clients = [first] + [client for client in self._more.get(key, ())
+                                 if not client.connection_lost]
             for client in clients:
                 if not client._open_lock.locked():
                     client._open_lock.acquire()   # free: does not wait
                     return ChannelTransport(client, host, port, locked=True)
             now = time.monotonic()
+            waited = now - since
             # How long until each open in progress has had its lease.
             left = [self.lease - (now - client._open_since) for client in clients
                     if client._open_since is not None]
-            waited = now - since
-            if all(seconds <= 0 for seconds in left) or (
-                    waited >= self.lease and any(seconds <= 0 for seconds in left)):
+            stale = [seconds for seconds in left if seconds <= 0]
+            if can_add and (len(stale) == len(left) or (waited >= self.lease and stale)):
                 # Every connection waits for a slow target, or we have waited
-                # a lease behind one that does: another connection.
-                self._add(key, connect)
+                # a lease behind one that does: open through another one.
+                try:
+                    self._add(key, connect)
+                except Exception as exc:
+                    # Then wait for one of those we have.
+                    logger.debug('Another connection to proxy %s:%s failed: %s', first.host,
+                                 first.port, exc)
+                    can_add = False
                 continue
+            if not can_add and first.timeout is not None and waited >= first.timeout:
+                raise Timeout('opening a tunnel to %s:%s on %s:%s did not finish within %s '
+                              'seconds: every connection to the proxy is waiting for a '
+                              'target slow to accept', host, port, first.host, first.port,
+                              first.timeout)
             waits = [seconds for seconds in left if seconds > 0]
-            if any(seconds <= 0 for seconds in left):
+            if can_add and stale:
                 waits.append(self.lease - waited)
-            self._wait(min(waits))
+            if not can_add and first.timeout is not None:
+                waits.append(first.timeout - waited)
+            self._wait(min(waits) if waits else None)
 
-    def _wait(self, seconds: float) -> None:
+    def _wait(self, seconds: Optional[float]) -> None:
         event = Event()
         self._waiting.add(event)
         try:
@@ -269,23 +277,22 @@ class ProxyPool:
     def _add(self, key: Any, connect: Callable[[], Any]) -> None:
         """Connect to the bastion of ``key`` once more (one attempt at a time)."""
         adding = self._adding.get(key)
-        if adding is None:
-            adding = self._adding[key] = gevent.spawn(connect)
-            try:
-                adding.join()
-            finally:
-                del self._adding[key]
-            if adding.successful():
-                client = adding.value
-                client._open_watchers.append(self._wake)
-                self._more.setdefault(key, []).append(client)
-                logger.debug('Opened another connection to proxy %s:%s: its others are '
-                             'waiting for slow targets', client.host, client.port)
-                return
-        else:
-            adding.join()
-        if not adding.successful():
-            raise adding.exception
+        if adding is not None:
+            adding.get()
+            return
+        adding = self._adding[key] = AsyncResult()
+        try:
+            client = connect()
+        except BaseException as exc:
+            adding.set_exception(exc)
+            raise
+        finally:
+            del self._adding[key]
+        client._open_watchers.append(self._wake)
+        self._more.setdefault(key, []).append(client)
+        adding.set(client)
+        logger.debug('Another connection to proxy %s:%s: the others wait for targets slow '
+                     'to accept', client.host, client.port)
 
     def close(self) -> None:
         results, self._clients = self._clients, {}
