@@ -13,7 +13,8 @@ Targets that go through the same bastion share one connection to it, kept in a
 import os
 import re
 import time
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Sequence
 
 import gevent
 from gevent.event import AsyncResult, Event
@@ -187,8 +188,8 @@ class ProxyPool:
         self._clients: Dict[Any, AsyncResult] = {}
         self._more: Dict[Any, List[Any]] = {}
         self._adding: Dict[Any, AsyncResult] = {}
-        # Opens waiting for a connection of theirs to be free.
-        self._waiting: Set[Event] = set()
+        # Opens waiting for a connection of their chain to be free, in order.
+        self._waiting: Dict[Any, Deque[Event]] = {}
 
     def get(self, key: Any, connect: Callable[[], Any]) -> Any:
         """The client for ``key`` (the hops of a chain, and how the last one's
@@ -211,7 +212,7 @@ class ProxyPool:
             self._clients[key] = result
             try:
                 client = connect()
-                client._open_watchers.append(self._wake)
+                self._watch(key, client)
                 result.set(client)
             except BaseException as exc:
                 result.set_exception(exc)
@@ -225,6 +226,7 @@ class ProxyPool:
         """A tunnel to ``host:port`` through the last bastion of ``key``."""
         since = time.monotonic()
         can_add = True
+        woken = False
         while True:
             first = self.get(key, connect)
             clients = [first] + [client for client in self._more.get(key, ())
@@ -260,19 +262,34 @@ class ProxyPool:
                 waits.append(self.lease - waited)
             if not can_add and first.timeout is not None:
                 waits.append(first.timeout - waited)
-            self._wait(min(waits) if waits else None)
+            # Woken but beaten to the free connection: first in line again.
+            woken = self._wait(key, min(waits) if waits else None, first_in_line=woken)
 
-    def _wait(self, seconds: Optional[float]) -> None:
+    def _wait(self, key: Any, seconds: Optional[float], first_in_line: bool) -> bool:
+        """Wait in line until a connection of ``key`` is free or ``seconds`` pass;
+        True if woken."""
         event = Event()
-        self._waiting.add(event)
+        line = self._waiting.setdefault(key, deque())
+        if first_in_line:
+            line.appendleft(event)
+        else:
+            line.append(event)
         try:
-            event.wait(seconds)
+            return event.wait(seconds)
         finally:
-            self._waiting.discard(event)
+            if event in line:
+                line.remove(event)
+            if not line and self._waiting.get(key) is line:
+                del self._waiting[key]
 
-    def _wake(self) -> None:
-        for event in list(self._waiting):
-            event.set()
+    def _watch(self, key: Any, client: Any) -> None:
+        client._open_watchers.append(lambda: self._wake(key))
+
+    def _wake(self, key: Any) -> None:
+        """Wake the first open waiting for a connection of ``key``."""
+        line = self._waiting.get(key)
+        if line:
+            line.popleft().set()
 
     def _add(self, key: Any, connect: Callable[[], Any]) -> None:
         """Connect to the bastion of ``key`` once more (one attempt at a time)."""
@@ -288,7 +305,7 @@ class ProxyPool:
             raise
         finally:
             del self._adding[key]
-        client._open_watchers.append(self._wake)
+        self._watch(key, client)
         self._more.setdefault(key, []).append(client)
         adding.set(client)
         logger.debug('Another connection to proxy %s:%s: the others wait for targets slow '
