@@ -12,13 +12,15 @@ Targets that go through the same bastion share one connection to it, kept in a
 """
 import os
 import re
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+import time
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Sequence
 
 import gevent
-from gevent.event import AsyncResult
+from gevent.event import AsyncResult, Event
 
 from ... import _checks, logger
-from ...exceptions import InvalidAPIUseError, ProxyError, PsshError
+from ...exceptions import InvalidAPIUseError, ProxyError, PsshError, Timeout
 
 __all__ = ['Hop', 'hops_for', 'ChannelTransport', 'ProxyPool']
 
@@ -104,18 +106,17 @@ def hops_for(proxy_host: Optional[str], proxy_port: Optional[int], proxy_user: O
 class ChannelTransport:
     """A ``direct-tcpip`` channel of a bastion's session, used as a socket."""
 
-    def __init__(self, bastion: Any, host: str, port: int) -> None:
+    def __init__(self, bastion: Any, host: str, port: int, locked: bool = False) -> None:
+        """Open the channel.
+
+        :param locked: the caller holds ``bastion``'s open lock (as
+          :meth:`ProxyPool.tunnel` does); it is given back here.
+        """
         self.bastion = bastion
         self.host = host
         self.port = port
-        with bastion._open_lock:
-            try:
-                self.raw = bastion._call(bastion._b_direct_tcpip, host, port,
-                                         timeout=bastion.timeout,
-                                         what='opening a tunnel to %s:%s' % (host, port))
-            except BaseException:
-                bastion._b_cancel_open()
-                raise
+        self.raw = bastion._open_one(bastion._b_direct_tcpip, host, port, locked=locked,
+                                     what='opening a tunnel to %s:%s' % (host, port))
         self._closed = False
 
     def recv(self, size: int) -> bytes:
@@ -166,11 +167,29 @@ class ChannelTransport:
 
 
 class ProxyPool:
-    """Connected bastion clients, one per distinct chain (and way of checking
-    the bastion's key), shared by their targets."""
+    """Connected bastion clients, by chain (and way of checking the bastion's
+    key), shared by their targets.
+
+    A bastion connection opens one channel at a time (see
+    :meth:`~pssh.clients.base.single.BaseSSHClient._open_one`), and an open
+    waits for the bastion's TCP connect to the target. So that a target slow to
+    accept does not hold up the others, an open that has not been answered
+    within :attr:`lease` seconds no longer makes other targets wait: they go
+    through another connection to the same bastion, made then if none is free.
+    Without slow targets, a chain uses one connection.
+    """
+
+    #: Seconds an open may keep a bastion connection to itself before other
+    #: targets' opens move to another connection.
+    lease = 1.0
 
     def __init__(self) -> None:
+        # The first connection of each chain; more, made while opens were slow.
         self._clients: Dict[Any, AsyncResult] = {}
+        self._more: Dict[Any, List[Any]] = {}
+        self._adding: Dict[Any, AsyncResult] = {}
+        # Opens waiting for a connection of their chain to be free, in order.
+        self._waiting: Dict[Any, Deque[Event]] = {}
 
     def get(self, key: Any, connect: Callable[[], Any]) -> Any:
         """The client for ``key`` (the hops of a chain, and how the last one's
@@ -192,7 +211,9 @@ class ProxyPool:
             result = AsyncResult()
             self._clients[key] = result
             try:
-                result.set(connect())
+                client = connect()
+                self._watch(key, client)
+                result.set(client)
             except BaseException as exc:
                 result.set_exception(exc)
                 if self._clients.get(key) is result:
@@ -200,11 +221,104 @@ class ProxyPool:
                 raise
         return result.get()
 
+    def tunnel(self, key: Any, connect: Callable[[], Any], host: str,
+               port: int) -> ChannelTransport:
+        """A tunnel to ``host:port`` through the last bastion of ``key``."""
+        since = time.monotonic()
+        can_add = True
+        woken = False
+        while True:
+            first = self.get(key, connect)
+            clients = [first] + [client for client in self._more.get(key, ())
+                                 if not client.connection_lost]
+            for client in clients:
+                if not client._open_lock.locked():
+                    client._open_lock.acquire()   # free: does not wait
+                    return ChannelTransport(client, host, port, locked=True)
+            now = time.monotonic()
+            waited = now - since
+            # How long until each open in progress has had its lease.
+            left = [self.lease - (now - client._open_since) for client in clients
+                    if client._open_since is not None]
+            stale = [seconds for seconds in left if seconds <= 0]
+            if can_add and (len(stale) == len(left) or (waited >= self.lease and stale)):
+                # Every connection waits for a slow target, or we have waited
+                # a lease behind one that does: open through another one.
+                try:
+                    self._add(key, connect)
+                except Exception as exc:
+                    # Then wait for one of those we have.
+                    logger.debug('Another connection to proxy %s:%s failed: %s', first.host,
+                                 first.port, exc)
+                    can_add = False
+                continue
+            if not can_add and first.timeout is not None and waited >= first.timeout:
+                raise Timeout('opening a tunnel to %s:%s on %s:%s did not finish within %s '
+                              'seconds: every connection to the proxy is waiting for a '
+                              'target slow to accept', host, port, first.host, first.port,
+                              first.timeout)
+            waits = [seconds for seconds in left if seconds > 0]
+            if can_add and stale:
+                waits.append(self.lease - waited)
+            if not can_add and first.timeout is not None:
+                waits.append(first.timeout - waited)
+            # Woken but beaten to the free connection: first in line again.
+            woken = self._wait(key, min(waits) if waits else None, first_in_line=woken)
+
+    def _wait(self, key: Any, seconds: Optional[float], first_in_line: bool) -> bool:
+        """Wait in line until a connection of ``key`` is free or ``seconds`` pass;
+        True if woken."""
+        event = Event()
+        line = self._waiting.setdefault(key, deque())
+        if first_in_line:
+            line.appendleft(event)
+        else:
+            line.append(event)
+        try:
+            return event.wait(seconds)
+        finally:
+            if event in line:
+                line.remove(event)
+            if not line and self._waiting.get(key) is line:
+                del self._waiting[key]
+
+    def _watch(self, key: Any, client: Any) -> None:
+        client._open_watchers.append(lambda: self._wake(key))
+
+    def _wake(self, key: Any) -> None:
+        """Wake the first open waiting for a connection of ``key``."""
+        line = self._waiting.get(key)
+        if line:
+            line.popleft().set()
+
+    def _add(self, key: Any, connect: Callable[[], Any]) -> None:
+        """Connect to the bastion of ``key`` once more (one attempt at a time)."""
+        adding = self._adding.get(key)
+        if adding is not None:
+            adding.get()
+            return
+        adding = self._adding[key] = AsyncResult()
+        try:
+            client = connect()
+        except BaseException as exc:
+            adding.set_exception(exc)
+            raise
+        finally:
+            del self._adding[key]
+        self._watch(key, client)
+        self._more.setdefault(key, []).append(client)
+        adding.set(client)
+        logger.debug('Another connection to proxy %s:%s: the others wait for targets slow '
+                     'to accept', client.host, client.port)
+
     def close(self) -> None:
         results, self._clients = self._clients, {}
-        for result in reversed(list(results.values())):
-            if result.ready() and result.successful():
-                try:
-                    result.value.close()
-                except Exception as exc:  # pragma: no cover - best effort
-                    logger.debug('closing proxy: %s', exc)
+        more, self._more = self._more, {}
+        clients = [result.value for result in results.values()
+                   if result.ready() and result.successful()]
+        clients += [client for extra in more.values() for client in extra]
+        for client in reversed(clients):
+            try:
+                client.close()
+            except Exception as exc:  # pragma: no cover - best effort
+                logger.debug('closing proxy: %s', exc)

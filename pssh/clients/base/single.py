@@ -16,6 +16,7 @@ import posixpath
 import shlex
 import signal
 import socket
+import time
 import weakref
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set,
                     Tuple,
@@ -509,8 +510,13 @@ class BaseSSHClient(PollMixIn):
         self._keepalive: Optional[gevent.Greenlet] = None
         self._finalizer: Optional[weakref.finalize] = None
         # libssh2 (and our libssh adapter) keep the state of a channel being
-        # opened per session: one opening at a time.
+        # opened per session: one opening at a time (see _open_one).
         self._open_lock = Semaphore()
+        #: When the open in progress began (monotonic), None when there is none.
+        self._open_since: Optional[float] = None
+        # Called each time the open lock is given back (by a ProxyPool).
+        self._open_watchers: List[Callable[[], None]] = []
+        self._open_finisher: Optional[gevent.Greenlet] = None
         try:
             self._connect()
         except BaseException:
@@ -552,9 +558,6 @@ class BaseSSHClient(PollMixIn):
 
     def _b_open_channel(self) -> Any:
         raise NotImplementedError
-
-    def _b_cancel_open(self) -> None:
-        """Forget a channel open (or tunnel open) that was given up half way."""
 
     def _b_pty(self, raw: Any) -> Any:
         raise NotImplementedError
@@ -914,6 +917,10 @@ class BaseSSHClient(PollMixIn):
 
     def _bastion(self, depth: int) -> 'BaseSSHClient':
         """The connected client of hop ``depth`` (1 = nearest) of our proxy chain."""
+        return self._proxy_pool.get(*self._bastion_entry(depth))
+
+    def _bastion_entry(self, depth: int) -> Tuple[Any, Callable[[], 'BaseSSHClient']]:
+        """The proxy pool's key for hop ``depth`` of our chain, and how to connect to it."""
         chain = tuple(self._hops[:depth])
         hop = chain[-1]
         entry = self._config_entry(hop)
@@ -949,19 +956,25 @@ class BaseSSHClient(PollMixIn):
 
         # Targets share a bastion connection only if it checked the key as each wants.
         hashable = tuple(known_hosts) if isinstance(known_hosts, list) else known_hosts
-        return self._proxy_pool.get((chain, policy, hashable), connect)
+        return (chain, policy, hashable), connect
 
     def _open_transport(self) -> Any:
         via = self._via
-        if via is None and self._hops:
-            via = self._bastion(len(self._hops))
-        if via is None:
+        if via is None and not self._hops:
             return self._open_socket()
+        if via is None:
+            key, connect = self._bastion_entry(len(self._hops))
+            hop = self._hops[-1]
+            via_host, via_port = hop.host, hop.port
+        else:
+            via_host, via_port = via.host, via.port
         try:
+            if via is None:
+                return self._proxy_pool.tunnel(key, connect, self.hostname, self.port)
             return ChannelTransport(via, self.hostname, self.port)
         except (SSHError, Timeout) as exc:
             raise HostConnectionError('Could not reach %s:%s through proxy %s:%s: %s',
-                                      self.host, self.port, via.host, via.port, exc) from None
+                                      self.host, self.port, via_host, via_port, exc) from None
 
     def _connect_once(self) -> None:
         sock = self._open_transport()
@@ -1057,6 +1070,8 @@ class BaseSSHClient(PollMixIn):
         if self._keepalive is not None:
             self._keepalive.kill(block=False)
             self._keepalive = None
+        if self._open_finisher is not None:
+            self._open_finisher.kill(block=False)
         if self._io is not None:
             self._io.close(why)
             self._closed_here = self._io.closing
@@ -1156,23 +1171,73 @@ class BaseSSHClient(PollMixIn):
         :raises SessionError: the server refused or the session is gone.
         """
         self._check_connection()
-        with self._open_lock:
-            try:
-                raw = self._call(self._b_open_channel, timeout=self.timeout,
-                                 what='opening a channel')
-            except SessionError as exc:
-                self._b_cancel_open()
-                if self.connection_lost or type(exc) is not SessionError:
-                    raise
-                # The connection is fine: the server said no to this channel.
-                raise SessionError(
-                    'Server %s:%s refused to open another session on this connection (servers '
-                    'limit the sessions open at once per connection, OpenSSH with '
-                    'MaxSessions): %s', self.host, self.port, exc) from exc
-            except BaseException:
-                self._b_cancel_open()
+        try:
+            raw = self._open_one(self._b_open_channel, what='opening a channel')
+        except SessionError as exc:
+            if self.connection_lost or type(exc) is not SessionError:
                 raise
+            # The connection is fine: the server said no to this channel.
+            raise SessionError(
+                'Server %s:%s refused to open another session on this connection (servers '
+                'limit the sessions open at once per connection, OpenSSH with '
+                'MaxSessions): %s', self.host, self.port, exc) from exc
         return Channel(raw, self)
+
+    def _open_one(self, primitive: Callable[..., Any], *args: Any, what: str,
+                  locked: bool = False) -> Any:
+        """Open a channel (a session's or a tunnel's) with ``primitive(*args)``.
+
+        The libraries keep the state of an open in progress per session, and
+        the next open call of any kind resumes it: so opens take turns, and an
+        open given up half way (timed out, or its greenlet killed) is finished
+        in the background, its channel closed, before the next open may start.
+        No later open can then be answered with the channel of an earlier one.
+
+        :param locked: the caller already holds the open lock (it is released
+          here either way).
+        """
+        if not locked and not self._open_lock.acquire(timeout=self.timeout):
+            raise Timeout('%s on %s:%s did not finish within %s seconds (an earlier open '
+                          'on this connection is still waiting for the server)', what,
+                          self.host, self.port, self.timeout)
+        self._open_since = time.monotonic()
+        abandoned = False
+        try:
+            return self._call(primitive, *args, timeout=self.timeout, what=what)
+        except Timeout:
+            abandoned = True
+            raise
+        except BaseException as exc:
+            # A library error ends the open (the library forgets it); a kill
+            # (GreenletExit, KeyboardInterrupt) leaves it half done.
+            abandoned = not isinstance(exc, Exception)
+            raise
+        finally:
+            if abandoned and not self.connection_lost:
+                self._open_finisher = gevent.spawn(self._finish_open, primitive, args, what)
+            else:
+                self._open_done()
+
+    def _finish_open(self, primitive: Callable[..., Any], args: Tuple[Any, ...],
+                     what: str) -> None:
+        """Wait for the server's answer to an abandoned open, then close its channel."""
+        try:
+            raw = self._call(primitive, *args, what='%s (given up)' % what)
+            logger.debug('%s:%s answered an open given up earlier (%s): closing its channel',
+                         self.host, self.port, what)
+            self._call(self._b_close, raw, timeout=self.timeout)
+        except Exception as exc:
+            logger.debug('%s:%s: open given up earlier (%s) ended: %s', self.host, self.port,
+                         what, exc)
+        finally:
+            self._open_finisher = None
+            self._open_done()
+
+    def _open_done(self) -> None:
+        self._open_since = None
+        self._open_lock.release()
+        for watcher in list(self._open_watchers):
+            watcher()
 
     @property
     def connection_lost(self) -> bool:

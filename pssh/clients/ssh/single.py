@@ -316,6 +316,12 @@ class SSHClient(BaseSSHClient):
     # Channels.
 
     def _open(self, opener: Any) -> Any:
+        # The channel being opened is kept until the server answers: the next
+        # call (of the same open, or of the base client finishing an open
+        # given up half way) resumes it. It is never closed unanswered: libssh
+        # would send end-of-file and close for a channel number the server
+        # never gave, which the server applies to another channel, or drops
+        # the whole connection over.
         channel = self._opening
         if channel is None:
             channel = self._opening = self.session.channel_new()
@@ -331,16 +337,6 @@ class SSHClient(BaseSSHClient):
 
     def _b_open_channel(self) -> Any:
         return self._open(lambda channel: channel.open_session())
-
-    def _b_cancel_open(self) -> None:
-        # A channel whose open timed out must not be picked up by the next open
-        # (which may be of another kind: a session, or a tunnel).
-        channel, self._opening = self._opening, None
-        if channel is not None:
-            try:
-                channel.close()
-            except ssh_exc.BaseSSHError:  # pragma: no cover - best effort
-                pass
 
     def _b_direct_tcpip(self, host: str, port: int) -> Any:
         return self._open(lambda channel: channel.open_forward(host, port, '127.0.0.1', 0))
