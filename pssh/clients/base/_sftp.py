@@ -33,6 +33,14 @@ class RemoteStat(NamedTuple):
     def is_dir(self) -> bool:
         return stat.S_ISDIR(self.mode)
 
+    @property
+    def is_file(self) -> bool:
+        return stat.S_ISREG(self.mode)
+
+    @property
+    def is_link(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
 # Packet types (draft-ietf-secsh-filexfer-02).
 _INIT, _VERSION = 1, 2
 _OPEN, _CLOSE, _READ, _WRITE, _LSTAT, _FSTAT, _SETSTAT, _FSETSTAT = 3, 4, 5, 6, 7, 8, 9, 10
@@ -61,8 +69,10 @@ MAX_CHUNK = 255 * 1024
 #: Bytes of requests kept in flight: OpenSSH's channel window (2 MiB).
 IN_FLIGHT_BYTES = 2 * 1024 * 1024
 
+_RENAME = 18
 _EXTENDED, _EXTENDED_REPLY = 200, 201
 _LIMITS = b'limits@openssh.com'
+_POSIX_RENAME = b'posix-rename@openssh.com'
 
 _U32 = struct.Struct('>I')
 _U64 = struct.Struct('>Q')
@@ -150,6 +160,7 @@ class SFTPSession:
         self._pending: Dict[int, AsyncResult] = {}
         self._next_id = 0
         self._closed: Optional[BaseException] = None
+        self.extensions: Dict[bytes, bytes] = {}
         try:
             client._call(client._b_subsystem, self._raw, 'sftp', timeout=client.timeout,
                          what='starting SFTP')
@@ -158,6 +169,8 @@ class SFTPSession:
             if kind != _VERSION:
                 raise SFTPError('SFTP on %s: unexpected first reply (type %s)', self.host, kind)
             extensions = version_extensions(payload)
+            #: Extensions the server named in its version reply.
+            self.extensions = extensions
         except SFTPError:
             self._discard()
             raise
@@ -324,6 +337,32 @@ class SFTPSession:
             raise self._status_error(payload, 'stat of', path)
         raise SFTPIOError('stat of %s on %s: unexpected reply type %s', path, self.host, kind)
 
+    def realpath(self, path: str) -> str:
+        """The server's canonical absolute form of ``path`` (OpenSSH resolves links)."""
+        payload = self._expect(self._send(_REALPATH, _path(path)), _NAME, 'resolving', path)
+        reader = _Reader(payload)
+        if reader.u32() < 1:
+            raise SFTPIOError('resolving %s on %s: no name in the reply', path, self.host)
+        return reader.string().decode('utf-8', 'surrogateescape')
+
+    def remove(self, path: str) -> None:
+        self._expect_ok(self._send(_REMOVE, _path(path)), 'removing', path)
+
+    def replace(self, source: str, target: str) -> None:
+        """Rename ``source`` to ``target``, replacing a file already there.
+
+        With OpenSSH's ``posix-rename`` extension the replacement is atomic;
+        without it an existing ``target`` is removed first.
+        """
+        body = _path(source) + _path(target)
+        if _POSIX_RENAME in self.extensions:
+            self._expect_ok(self._send(_EXTENDED, _string(_POSIX_RENAME) + body), 'renaming',
+                            '%s to %s' % (source, target))
+            return
+        if self.stat(target) is not None:
+            self.remove(target)
+        self._expect_ok(self._send(_RENAME, body), 'renaming', '%s to %s' % (source, target))
+
     def mkdir(self, path: str, mode: int = 0o755) -> None:
         body = _path(path) + _U32.pack(_ATTR_PERMISSIONS) + _U32.pack(mode)
         self._expect_ok(self._send(_MKDIR, body), 'mkdir', path)
@@ -375,9 +414,11 @@ class SFTPSession:
         return entries
 
     def upload(self, read: Callable[[int], bytes], path: str, mode: int, total: int,
-               progress: Optional[Callable[[int, int], Any]] = None) -> None:
-        """Write the bytes given by ``read(n)`` to ``path``, many writes in flight."""
+               progress: Optional[Callable[[int, int], Any]] = None) -> int:
+        """Write the bytes given by ``read(n)`` to ``path``, many writes in flight;
+        returns how many bytes were written."""
         handle = self.open(path, writing=True, mode=mode)
+        closed = False
         try:
             offset = 0
             in_flight: List[Tuple[AsyncResult, int]] = []
@@ -401,10 +442,20 @@ class SFTPSession:
                         progress(done, total)
                 if not block:
                     break
-            # The server applies its umask on create: set the mode we mean.
-            self.set_mode(handle, mode, path)
+            # The server applies its umask on create: set the mode we mean. The
+            # close goes out with it, without waiting for its reply.
+            body = _string(handle) + _U32.pack(_ATTR_PERMISSIONS) + _U32.pack(mode)
+            set_mode = self._send(_FSETSTAT, body)
+            close = self._send(_CLOSE, _string(handle))
+            closed = True
+            try:
+                self._expect_ok(set_mode, 'setting the mode of', path)
+            finally:
+                self._expect_ok(close, 'closing', path)
+            return offset
         finally:
-            self._close_quietly(handle, path)
+            if not closed:
+                self._close_quietly(handle, path)
 
     def download(self, path: str, write_at: Callable[[int, bytes], None], size: int,
                  progress: Optional[Callable[[int, int], Any]] = None) -> None:
