@@ -312,13 +312,13 @@ class SFTPSession:
 
     def _expect(self, result: AsyncResult, kind: int, action: str, path: str) -> bytes:
         got, payload = self._reply(result, action, path)
-        if got == kind:
-            return payload
         if got == _STATUS:
             code = _U32.unpack_from(payload)[0]
             if code == _FX_OK and kind == _STATUS:
                 return payload
             raise self._status_error(payload, action, path)
+        if got == kind:
+            return payload
         raise SFTPIOError('%s %s on %s: unexpected reply type %s', action, path, self.host, got)
 
     def _expect_ok(self, result: AsyncResult, action: str, path: str) -> None:
