@@ -428,12 +428,21 @@ class SFTPSession:
                 progress(0, 0)
             chunk = self.write_chunk
             most = _in_flight(chunk)
+            finish: List[Tuple[AsyncResult, str]] = []
             while True:
                 block = read(chunk)
                 if block:
                     body = prefix + _U64.pack(offset) + _U32.pack(len(block)) + block
                     in_flight.append((self._send(_WRITE, body), len(block)))
                     offset += len(block)
+                else:
+                    # All is sent: the mode (the server applied its umask on
+                    # create) and the close go out behind the last writes,
+                    # without waiting for their replies first.
+                    body = prefix + _U32.pack(_ATTR_PERMISSIONS) + _U32.pack(mode)
+                    finish.append((self._send(_FSETSTAT, body), 'setting the mode of'))
+                    finish.append((self._send(_CLOSE, prefix), 'closing'))
+                    closed = True
                 while in_flight and (len(in_flight) >= most or not block):
                     result, size = in_flight.pop(0)
                     self._expect_ok(result, 'writing', path)
@@ -442,16 +451,8 @@ class SFTPSession:
                         progress(done, total)
                 if not block:
                     break
-            # The server applies its umask on create: set the mode we mean. The
-            # close goes out with it, without waiting for its reply.
-            body = _string(handle) + _U32.pack(_ATTR_PERMISSIONS) + _U32.pack(mode)
-            set_mode = self._send(_FSETSTAT, body)
-            close = self._send(_CLOSE, _string(handle))
-            closed = True
-            try:
-                self._expect_ok(set_mode, 'setting the mode of', path)
-            finally:
-                self._expect_ok(close, 'closing', path)
+            for result, action in finish:
+                self._expect_ok(result, action, path)
             return offset
         finally:
             if not closed:

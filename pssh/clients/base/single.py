@@ -1427,7 +1427,7 @@ class BaseSSHClient(PollMixIn):
             self._upload(sftp, local_file, remote_file, is_dir, _transfer.sftp_upload, progress)
 
     #: Files of a tree uploaded over SFTP at the same time (one session).
-    _UPLOAD_WORKERS = 16
+    _UPLOAD_WORKERS = 32
 
     def _upload(self, sftp: Any, local_file: str, remote_file: str, is_dir: bool,
                 send: Callable[..., None], progress: Optional[_transfer.Progress]) -> None:
