@@ -326,3 +326,15 @@ def test_many_small_files_one_fails(client, tmp_path):
     write(tmp_path / 'after.txt', b'after')
     client.copy_file(str(tmp_path / 'after.txt'), str(tmp_path / 'after-copy.txt'))
     assert (tmp_path / 'after-copy.txt').read_bytes() == b'after'
+
+
+@pytest.mark.timeout(60)
+def test_scp_send_onto_an_existing_directory(client, tmp_path):
+    """As before (and as parallel-ssh, through the remote scp): the file goes into
+    the directory under the directory's own name; the upload is still renamed
+    into place."""
+    src = write(tmp_path / 'src.txt', b'into the directory')
+    target = tmp_path / 'remote' / 'target'
+    target.mkdir(parents=True)
+    client.scp_send(str(src), str(target))
+    assert listing(target) == {'target': b'into the directory'}

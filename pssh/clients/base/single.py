@@ -1526,8 +1526,10 @@ class BaseSSHClient(PollMixIn):
             if not is_dir:
                 existing = _transfer.remote_stat(self, sftp, remote_file)
                 if existing is not None and existing.is_dir:
-                    # As scp does: into that directory, under the file's own name.
-                    remote_file = posixpath.join(remote_file, os.path.basename(local_file))
+                    # Where the remote scp puts it (and so parallel-ssh): into
+                    # that directory, under the last part of remote_file.
+                    remote_file = posixpath.join(remote_file, posixpath.basename(remote_file)
+                                                 or os.path.basename(local_file))
             self._upload(sftp, local_file, remote_file, is_dir, _transfer.scp_upload, progress)
 
     def scp_recv(self, remote_file: str, local_file: str, recurse: bool = False,
