@@ -1486,22 +1486,25 @@ class BaseSSHClient(PollMixIn):
 
     def _download_tree(self, sftp: Any, remote_dir: str, local_dir: str,
                        progress: Optional[_transfer.Progress], scp: bool = False,
-                       ancestors: Optional[Set[str]] = None) -> None:
+                       ancestors: Optional[Set[str]] = None, canonical_dir: str = '') -> None:
         try:
             os.makedirs(local_dir, exist_ok=True)
         except OSError as exc:
             raise _transfer._local_error(self, exc, local_dir, 'writing') from None
         if ancestors is None:
-            ancestors = {sftp.realpath(remote_dir)}
+            here = sftp.realpath(remote_dir)
+            ancestors = {here}
+        else:
+            here = canonical_dir
         for name, info, canonical in _transfer.remote_entries(self, sftp, remote_dir,
                                                               ancestors, scp):
             remote_path = posixpath.join(remote_dir, name)
             local_path = os.path.join(local_dir, name)
             if info.is_dir:
-                if canonical is None:
-                    canonical = sftp.realpath(remote_path)
+                if canonical is None:  # a directory, not a link to one
+                    canonical = posixpath.join(here, name)
                 self._download_tree(sftp, remote_path, local_path, progress, scp,
-                                    ancestors | {canonical})
+                                    ancestors | {canonical}, canonical)
             elif scp:
                 _transfer.scp_download(self, remote_path, local_path, progress)
             else:
