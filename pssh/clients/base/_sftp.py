@@ -34,6 +34,14 @@ class RemoteStat(NamedTuple):
     def is_dir(self) -> bool:
         return stat.S_ISDIR(self.mode)
 
+    @property
+    def is_file(self) -> bool:
+        return stat.S_ISREG(self.mode)
+
+    @property
+    def is_link(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
 # Packet types (draft-ietf-secsh-filexfer-02).
 _INIT, _VERSION = 1, 2
 _OPEN, _CLOSE, _READ, _WRITE, _LSTAT, _FSTAT, _SETSTAT, _FSETSTAT = 3, 4, 5, 6, 7, 8, 9, 10
@@ -62,8 +70,10 @@ MAX_CHUNK = 255 * 1024
 #: Bytes of requests kept in flight: OpenSSH's channel window (2 MiB).
 IN_FLIGHT_BYTES = 2 * 1024 * 1024
 
+_RENAME = 18
 _EXTENDED, _EXTENDED_REPLY = 200, 201
 _LIMITS = b'limits@openssh.com'
+_POSIX_RENAME = b'posix-rename@openssh.com'
 
 _U32 = struct.Struct('>I')
 _U64 = struct.Struct('>Q')
@@ -171,6 +181,7 @@ class SFTPSession:
         self._pending: Dict[int, AsyncResult] = {}
         self._next_id = 0
         self._closed: Optional[BaseException] = None
+        self.extensions: Dict[bytes, bytes] = {}
         try:
             client._call(client._b_subsystem, self._raw, 'sftp', timeout=client.timeout,
                          what='starting SFTP')
@@ -179,6 +190,8 @@ class SFTPSession:
             if kind != _VERSION:
                 raise SFTPError('SFTP on %s: unexpected first reply (type %s)', self.host, kind)
             extensions = version_extensions(payload)
+            #: Extensions the server named in its version reply.
+            self.extensions = extensions
         except SFTPError:
             self._discard()
             raise
@@ -324,13 +337,13 @@ class SFTPSession:
 
     def _expect(self, result: AsyncResult, kind: int, action: str, path: str) -> bytes:
         got, payload = self._reply(result, action, path)
-        if got == kind:
-            return payload
         if got == _STATUS:
             code = _U32.unpack_from(payload)[0]
             if code == _FX_OK and kind == _STATUS:
                 return payload
             raise self._status_error(payload, action, path)
+        if got == kind:
+            return payload
         raise SFTPIOError('%s %s on %s: unexpected reply type %s', action, path, self.host, got)
 
     def _expect_ok(self, result: AsyncResult, action: str, path: str) -> None:
@@ -349,6 +362,35 @@ class SFTPSession:
         if kind == _STATUS:
             raise self._status_error(payload, 'stat of', path)
         raise SFTPIOError('stat of %s on %s: unexpected reply type %s', path, self.host, kind)
+
+    @_parses_replies
+    def realpath(self, path: str) -> str:
+        """The server's canonical absolute form of ``path`` (OpenSSH resolves links)."""
+        payload = self._expect(self._send(_REALPATH, _path(path)), _NAME, 'resolving', path)
+        reader = _Reader(payload)
+        if reader.u32() < 1:
+            raise SFTPIOError('resolving %s on %s: no name in the reply', path, self.host)
+        return reader.string().decode('utf-8', 'surrogateescape')
+
+    @_parses_replies
+    def remove(self, path: str) -> None:
+        self._expect_ok(self._send(_REMOVE, _path(path)), 'removing', path)
+
+    @_parses_replies
+    def replace(self, source: str, target: str) -> None:
+        """Rename ``source`` to ``target``, replacing a file already there.
+
+        With OpenSSH's ``posix-rename`` extension the replacement is atomic;
+        without it an existing ``target`` is removed first.
+        """
+        body = _path(source) + _path(target)
+        if _POSIX_RENAME in self.extensions:
+            self._expect_ok(self._send(_EXTENDED, _string(_POSIX_RENAME) + body), 'renaming',
+                            '%s to %s' % (source, target))
+            return
+        if self.stat(target) is not None:
+            self.remove(target)
+        self._expect_ok(self._send(_RENAME, body), 'renaming', '%s to %s' % (source, target))
 
     @_parses_replies
     def mkdir(self, path: str, mode: int = 0o755) -> None:
@@ -407,9 +449,11 @@ class SFTPSession:
 
     @_parses_replies
     def upload(self, read: Callable[[int], bytes], path: str, mode: int, total: int,
-               progress: Optional[Callable[[int, int], Any]] = None) -> None:
-        """Write the bytes given by ``read(n)`` to ``path``, many writes in flight."""
+               progress: Optional[Callable[[int, int], Any]] = None) -> int:
+        """Write the bytes given by ``read(n)`` to ``path``, many writes in flight;
+        returns how many bytes were written."""
         handle = self.open(path, writing=True, mode=mode)
+        closed = False
         try:
             offset = 0
             in_flight: List[Tuple[AsyncResult, int]] = []
@@ -419,12 +463,21 @@ class SFTPSession:
                 progress(0, 0)
             chunk = self.write_chunk
             most = _in_flight(chunk)
+            finish: List[Tuple[AsyncResult, str]] = []
             while True:
                 block = read(chunk)
                 if block:
                     body = prefix + _U64.pack(offset) + _U32.pack(len(block)) + block
                     in_flight.append((self._send(_WRITE, body), len(block)))
                     offset += len(block)
+                else:
+                    # All is sent: the mode (the server applied its umask on
+                    # create) and the close go out behind the last writes,
+                    # without waiting for their replies first.
+                    body = prefix + _U32.pack(_ATTR_PERMISSIONS) + _U32.pack(mode)
+                    finish.append((self._send(_FSETSTAT, body), 'setting the mode of'))
+                    finish.append((self._send(_CLOSE, prefix), 'closing'))
+                    closed = True
                 while in_flight and (len(in_flight) >= most or not block):
                     result, size = in_flight.pop(0)
                     self._expect_ok(result, 'writing', path)
@@ -433,10 +486,12 @@ class SFTPSession:
                         progress(done, total)
                 if not block:
                     break
-            # The server applies its umask on create: set the mode we mean.
-            self.set_mode(handle, mode, path)
+            for result, action in finish:
+                self._expect_ok(result, action, path)
+            return offset
         finally:
-            self._close_quietly(handle, path)
+            if not closed:
+                self._close_quietly(handle, path)
 
     @_parses_replies
     def download(self, path: str, write_at: Callable[[int, bytes], None], size: int,

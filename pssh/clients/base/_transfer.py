@@ -7,19 +7,32 @@ backend behaves the same, and every error arrives as one of ours, naming the
 host.
 
 Files stream in fixed-size blocks, so memory stays flat whatever their size.
-Downloads go to a temporary name beside the destination and are renamed into
-place only when complete: a failed copy never leaves a truncated file under the
-final name.
+Both directions write to a temporary name beside the destination and rename
+it into place only when complete: a failed copy never leaves a truncated file
+under the final name.
+
+Trees are walked following symbolic links, as parallel-ssh does; a link that
+cannot be resolved, a link back into a directory being copied (a loop), and
+anything that is neither a regular file nor a directory are skipped with a
+warning on the ``pssh`` logger, the same in both directions and over both
+protocols. Named directly as the file to copy, such a path is refused.
 """
 import errno
+import logging
 import os
 import posixpath
+import secrets
 import stat
 import tempfile
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import IO, Any, Callable, Iterator, List, Optional, Set, Tuple
+
+import gevent
+from gevent.pool import Pool
 
 from ...exceptions import PsshError, SCPError, SFTPIOError
 from ._sftp import RemoteStat, SFTPSession
+
+logger = logging.getLogger('pssh.copy')
 
 __all__ = ['RemoteStat', 'Progress']
 
@@ -79,35 +92,102 @@ def make_remote_dirs(client: Any, sftp: SFTPSession, directory: str, mode: int =
             raise
 
 
-def sftp_upload(client: Any, sftp: SFTPSession, local_file: str, remote_file: str,
-                progress: Optional[Progress] = None) -> None:
-    """Upload one regular file, keeping its permission bits."""
+def open_local_source(client: Any, local_file: str) -> Tuple[IO[bytes], os.stat_result]:
+    """``local_file`` opened for reading, and its status, if it is a regular file.
+
+    It is opened without blocking, so that a FIFO cannot hang the process, and
+    checked through the open descriptor.
+
+    :raises OSError: it cannot be opened, or is not a regular file (message
+      names the host and the path).
+    """
+    flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_CLOEXEC', 0)
     try:
-        local = open(local_file, 'rb')
+        fd = os.open(local_file, flags)
     except OSError as exc:
         raise _local_error(client, exc, local_file, 'reading') from None
-    with local:
-        info = os.fstat(local.fileno())
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _local_error(client, OSError(errno.EISDIR, 'Is a directory'), local_file,
+                               'reading')
+        if not stat.S_ISREG(info.st_mode):
+            raise _local_error(client, OSError(errno.EINVAL, 'Not a regular file'),
+                               local_file, 'reading')
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, 'rb'), info
+    except BaseException:
+        os.close(fd)
+        raise
 
+
+def remote_temp_name(remote_file: str) -> str:
+    """A hidden name beside ``remote_file`` for an upload in progress."""
+    directory, name = posixpath.split(remote_file)
+    # Leave room for the additions within the usual 255-byte name limit.
+    while len(name.encode('utf-8', 'surrogateescape')) > 200:
+        name = name[:-1]
+    return posixpath.join(directory, '.%s.%s.part' % (name, secrets.token_hex(4)))
+
+
+def _remove_quietly(sftp: SFTPSession, path: str) -> None:
+    """Remove a partial upload, if the session still can."""
+    try:
+        with gevent.Timeout(sftp.client.timeout or 10, False):
+            sftp.remove(path)
+    except Exception:  # the transfer's own error is what the caller needs
+        pass
+
+
+def _shrank(client: Any, error: type, local_file: str, remote_file: str, sent: int,
+            expected: int) -> Exception:
+    return error('%s shrank while being sent to %s on %s (%d of %d bytes read): the upload '
+                 'was abandoned and %s left as it was', local_file, remote_file, client.host,
+                 sent, expected, remote_file)
+
+
+def sftp_upload(client: Any, sftp: SFTPSession, local_file: str, remote_file: str,
+                progress: Optional[Progress] = None) -> None:
+    """Upload one regular file, keeping its permission bits.
+
+    It is written under a temporary name and renamed over ``remote_file`` once
+    complete: a failure leaves ``remote_file`` as it was.
+    """
+    local, info = open_local_source(client, local_file)
+    with local:
         def read(size: int) -> bytes:
             try:
                 return local.read(size)
             except OSError as exc:
                 raise _local_error(client, exc, local_file, 'reading') from None
 
+        temp = remote_temp_name(remote_file)
         try:
-            sftp.upload(read, remote_file, stat.S_IMODE(info.st_mode), info.st_size, progress)
-        except SFTPIOError as exc:
             try:
-                existing = sftp.stat(remote_file)
-            except PsshError:
-                raise exc from None
-            if existing is None or not existing.is_dir:
-                raise
-            # (The server's own word for it is a bare "failure".)
-            raise SFTPIOError('Cannot copy %s to %s on %s: %s is an existing directory; name '
-                              'the file to create in it', local_file, remote_file, client.host,
-                              remote_file) from None
+                sent = sftp.upload(read, temp, stat.S_IMODE(info.st_mode), info.st_size,
+                                   progress)
+            except SFTPIOError as exc:
+                raise SFTPIOError('Upload of %s to %s on %s failed: %s', local_file,
+                                  remote_file, client.host, exc) from None
+            if sent < info.st_size:
+                raise _shrank(client, SFTPIOError, local_file, remote_file, sent,
+                              info.st_size)
+            try:
+                sftp.replace(temp, remote_file)
+            except SFTPIOError as exc:
+                try:
+                    existing = sftp.stat(remote_file)
+                except PsshError:
+                    raise exc from None
+                if existing is None or not existing.is_dir:
+                    raise
+                # (The server's own word for it is a bare "failure".)
+                raise SFTPIOError('Cannot copy %s to %s on %s: %s is an existing directory; '
+                                  'name the file to create in it', local_file, remote_file,
+                                  client.host, remote_file) from None
+        except BaseException:
+            _remove_quietly(sftp, temp)
+            raise
 
 
 class _PartialFile:
@@ -161,14 +241,6 @@ class _PartialFile:
             pass
 
 
-def sftp_upload_to(sftp: SFTPSession) -> Callable[..., None]:
-    """``send(client, local_file, remote_file, progress)`` over ``sftp``."""
-    def send(client: Any, local_file: str, remote_file: str,
-             progress: Optional[Progress]) -> None:
-        sftp_upload(client, sftp, local_file, remote_file, progress)
-    return send
-
-
 def sftp_download(client: Any, sftp: SFTPSession, remote_file: str, local_file: str,
                   remote: Optional[RemoteStat] = None,
                   progress: Optional[Progress] = None) -> None:
@@ -177,6 +249,10 @@ def sftp_download(client: Any, sftp: SFTPSession, remote_file: str, local_file: 
         remote = sftp.stat(remote_file)
         if remote is None:
             raise SFTPIOError('Remote file %s does not exist on %s', remote_file, client.host)
+    if not remote.is_file:
+        # Reading a FIFO or a device would block the server's SFTP process.
+        raise SFTPIOError('Refusing to copy %s from %s: not a regular file', remote_file,
+                          client.host)
     target = _PartialFile(client, local_file)
     try:
         sftp.download(remote_file, target.write_at, remote.size, progress)
@@ -215,11 +291,137 @@ def check_entry_name(client: Any, name: str, directory: str, scp: bool = False) 
                     'for it', name, directory, client.host, problem)
 
 
-def walk_local(local_dir: str) -> Iterator[Tuple[str, List[str], List[str]]]:
-    """os.walk that raises instead of skipping directories it cannot read."""
-    def fail(exc: OSError) -> None:
-        raise exc
-    return os.walk(local_dir, onerror=fail)
+def _skip(client: Any, path: str, where: str, reason: str) -> None:
+    logger.warning('Skipped %s (%s) while copying a tree with %s: %s', path, where,
+                   client.host, reason)
+
+
+def walk_local(client: Any, local_dir: str) -> Iterator[Tuple[str, List[str], List[str]]]:
+    """Like os.walk (top down), following symbolic links; raises instead of
+    skipping directories it cannot read.
+
+    Links that cannot be resolved, links to a directory that is being walked
+    already (loops, found by device and inode) and entries that are neither
+    regular files nor directories are left out, with a warning.
+    """
+    try:
+        top = os.stat(local_dir)
+    except OSError as exc:
+        raise _local_error(client, exc, local_dir, 'reading') from None
+    return _walk_local(client, local_dir, {(top.st_dev, top.st_ino)})
+
+
+def _walk_local(client: Any, directory: str,
+                ancestors: Set[Tuple[int, int]]) -> Iterator[Tuple[str, List[str], List[str]]]:
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError as exc:
+        raise _local_error(client, exc, directory, 'reading') from None
+    dirs: List[Tuple[str, Tuple[int, int]]] = []
+    files: List[str] = []
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=True)
+        except OSError as exc:
+            if entry.is_symlink():
+                reason = ('a symbolic link loop' if exc.errno == errno.ELOOP
+                          else 'a symbolic link to nothing (%s)' % (exc.strerror or exc))
+                _skip(client, entry.path, 'local', reason)
+                continue
+            raise _local_error(client, exc, entry.path, 'reading') from None
+        if stat.S_ISDIR(info.st_mode):
+            identity = (info.st_dev, info.st_ino)
+            if identity in ancestors:
+                _skip(client, entry.path, 'local',
+                      'a symbolic link to a directory that contains it (a loop)')
+                continue
+            dirs.append((entry.name, identity))
+        elif stat.S_ISREG(info.st_mode):
+            files.append(entry.name)
+        else:
+            _skip(client, entry.path, 'local', 'not a regular file or directory')
+    yield directory, [name for name, _ in dirs], files
+    for name, identity in dirs:
+        yield from _walk_local(client, os.path.join(directory, name), ancestors | {identity})
+
+
+def remote_entries(client: Any, sftp: SFTPSession, directory: str, ancestors: Set[str],
+                   scp: bool = False) -> List[Tuple[str, RemoteStat, Optional[str]]]:
+    """The entries of a remote directory to copy, links followed:
+    ``(name, status, canonical path of a linked directory or None)``.
+
+    The same entries as :func:`walk_local` leaves out are left out here, with a
+    warning. ``ancestors`` holds the canonical paths of the directories being
+    walked: SFTP version 3 reports no inode numbers, and a directory has one
+    canonical path.
+    """
+    entries = sftp.listdir(directory)
+    # The server chooses these names: none may lead out of the local directory.
+    for name, _info in entries:
+        check_entry_name(client, name, directory, scp)
+    chosen = []
+    for name, info in sorted(entries):
+        path = posixpath.join(directory, name)
+        canonical = None
+        if not info.is_dir and not info.is_file:
+            # A link, or a server that gave no file type: look at what it is.
+            try:
+                followed = sftp.stat(path)
+            except SFTPIOError as exc:
+                _skip(client, path, 'remote', 'a symbolic link that cannot be followed (%s)'
+                      % exc)
+                continue
+            if followed is None:
+                _skip(client, path, 'remote', 'a symbolic link to nothing')
+                continue
+            info = followed
+            if info.is_dir:
+                canonical = sftp.realpath(path)
+                if canonical in ancestors:
+                    _skip(client, path, 'remote',
+                          'a symbolic link to a directory that contains it (a loop)')
+                    continue
+        if info.is_dir or info.is_file:
+            chosen.append((name, info, canonical))
+        else:
+            _skip(client, path, 'remote', 'not a regular file or directory')
+    return chosen
+
+
+def run_concurrently(jobs: Iterator[Callable[[], None]], workers: int) -> None:
+    """Run ``jobs`` with at most ``workers`` at a time. After a failure no new job
+    starts; those running finish, and the first failure is raised."""
+    if workers <= 1:
+        for job in jobs:
+            job()
+        return
+    pool = Pool(workers)
+    failures: List[BaseException] = []
+
+    def run(job: Callable[[], None]) -> None:
+        if failures:
+            return
+        try:
+            job()
+        except Exception as exc:
+            failures.append(exc)
+
+    try:
+        try:
+            for job in jobs:
+                if failures:
+                    break
+                pool.spawn(run, job)
+        except Exception:
+            pool.join()  # the files in flight finish before the error is raised
+            raise
+        pool.join()
+    except BaseException:
+        pool.kill()  # killed or timed out: stop at once
+        raise
+    if failures:
+        raise failures[0]
 
 
 # ----------------------------------------------------------------------
@@ -292,33 +494,37 @@ def shell_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def scp_upload(client: Any, local_file: str, remote_file: str,
+def scp_upload(client: Any, sftp: SFTPSession, local_file: str, remote_file: str,
                progress: Optional[Progress] = None) -> None:
-    """Send one regular file over SCP, keeping its permission bits."""
-    try:
-        local = open(local_file, 'rb')
-    except OSError as exc:
-        raise _local_error(client, exc, local_file, 'reading') from None
+    """Send one regular file over SCP, keeping its permission bits.
+
+    As over SFTP, it is written under a temporary name and renamed (over
+    ``sftp``) into place once complete.
+    """
+    local, info = open_local_source(client, local_file)
     with local:
-        info = os.fstat(local.fileno())
         total = info.st_size
-        # -p: the receiving scp then sets the mode exactly (also of an existing
-        # file, and without its umask), as SFTP uploads do.
         name = posixpath.basename(remote_file) or os.path.basename(local_file)
         if '\n' in name:
             # The name would end the C line early (the rest becoming file data).
             raise SCPError('SCP cannot send %s to %s on %s: the file name contains a newline '
                            '(copy it with copy_file, over SFTP)', local_file, remote_file,
                            client.host)
+        temp = remote_temp_name(remote_file)
+        # -p: the receiving scp then sets the mode exactly (also of an existing
+        # file, and without its umask), as SFTP uploads do.
         # "--": a path starting with "-" is not an option of scp.
-        scp = _SCPChannel(client, 'scp -p -t -- %s' % shell_quote(remote_file),
+        scp = _SCPChannel(client, 'scp -p -t -- %s' % shell_quote(temp),
                           'SCP of %s to %s' % (local_file, remote_file))
+        created = False
         try:
             scp.expect_ok()
             scp.write(('T%d 0 %d 0\n' % (int(info.st_mtime), int(info.st_atime))).encode())
             scp.expect_ok()
-            scp.write(('C%04o %d %s\n' % (stat.S_IMODE(info.st_mode), total, name)).encode('utf-8'))
+            scp.write(('C%04o %d %s\n' % (stat.S_IMODE(info.st_mode), total,
+                                           posixpath.basename(temp))).encode('utf-8'))
             scp.expect_ok()
+            created = True
             done = 0
             if progress is not None and not total:
                 progress(0, 0)
@@ -328,15 +534,24 @@ def scp_upload(client: Any, local_file: str, remote_file: str,
                 except OSError as exc:
                     raise _local_error(client, exc, local_file, 'reading') from None
                 if not block:
-                    raise SCPError('%s shrank while being sent to %s', local_file, client.host)
+                    raise _shrank(client, SCPError, local_file, remote_file, done, total)
                 scp.write(block)
                 done += len(block)
                 if progress is not None:
                     progress(done, total)
             scp.write(b'\0')
             scp.expect_ok()
-        finally:
+        except BaseException:
             scp.finish()
+            if created:
+                _remove_quietly(sftp, temp)
+            raise
+        scp.finish()
+        try:
+            sftp.replace(temp, remote_file)
+        except BaseException:
+            _remove_quietly(sftp, temp)
+            raise
 
 
 def scp_download(client: Any, remote_file: str, local_file: str,

@@ -10,6 +10,7 @@ when the library would block, and everything here then waits on the session's
 """
 import contextlib
 import errno
+import functools
 import getpass
 import os
 import posixpath
@@ -1588,25 +1589,36 @@ class BaseSSHClient(PollMixIn):
         _checks.copy_paths('copy_file', self.host, local_file, remote_file)
         is_dir = self._check_local_source(local_file, recurse)
         with self._sftp_session(sftp) as sftp:
-            self._upload(sftp, local_file, remote_file, is_dir, _transfer.sftp_upload_to(sftp),
-                         progress)
+            self._upload(sftp, local_file, remote_file, is_dir, _transfer.sftp_upload, progress)
+
+    #: Files of a tree uploaded over SFTP at the same time (one session).
+    _UPLOAD_WORKERS = 32
 
     def _upload(self, sftp: Any, local_file: str, remote_file: str, is_dir: bool,
                 send: Callable[..., None], progress: Optional[_transfer.Progress]) -> None:
         if not is_dir:
             _transfer.make_remote_dirs(self, sftp, posixpath.dirname(remote_file))
-            send(self, local_file, remote_file, progress)
+            send(self, sftp, local_file, remote_file, progress)
             return
         _transfer.make_remote_dirs(self, sftp, remote_file)
-        for directory, dirs, files in _transfer.walk_local(local_file):
-            relative = os.path.relpath(directory, local_file)
-            remote_dir = remote_file if relative == '.' else posixpath.join(
-                remote_file, *relative.split(os.sep))
-            for name in dirs:
-                _transfer.make_remote_dirs(self, sftp, posixpath.join(remote_dir, name))
-            for name in files:
-                send(self, os.path.join(directory, name), posixpath.join(remote_dir, name),
-                     progress)
+
+        def jobs() -> Iterator[Callable[[], None]]:
+            for directory, dirs, files in _transfer.walk_local(self, local_file):
+                relative = os.path.relpath(directory, local_file)
+                remote_dir = remote_file if relative == '.' else posixpath.join(
+                    remote_file, *relative.split(os.sep))
+                for name in dirs:
+                    _transfer.make_remote_dirs(self, sftp, posixpath.join(remote_dir, name))
+                for name in files:
+                    yield functools.partial(send, self, sftp, os.path.join(directory, name),
+                                            posixpath.join(remote_dir, name), progress)
+
+        # Many files at once over one SFTP session hide the round trips of each
+        # (open, write, close, rename). SCP opens a channel per file and a
+        # progress callback reports one file at a time: those go one by one.
+        workers = self._UPLOAD_WORKERS if send is _transfer.sftp_upload and progress is None \
+            else 1
+        _transfer.run_concurrently(jobs(), workers)
 
     def copy_remote_file(self, remote_file: str, local_file: str, recurse: bool = False,
                          sftp: Any = None, encoding: str = 'utf-8', *,
@@ -1638,20 +1650,26 @@ class BaseSSHClient(PollMixIn):
             self._download_tree(sftp, remote_file, local_file, progress)
 
     def _download_tree(self, sftp: Any, remote_dir: str, local_dir: str,
-                       progress: Optional[_transfer.Progress], scp: bool = False) -> None:
+                       progress: Optional[_transfer.Progress], scp: bool = False,
+                       ancestors: Optional[Set[str]] = None, canonical_dir: str = '') -> None:
         try:
             os.makedirs(local_dir, exist_ok=True)
         except OSError as exc:
             raise _transfer._local_error(self, exc, local_dir, 'writing') from None
-        entries = _transfer.list_remote_dir(self, sftp, remote_dir)
-        # The server chooses these names: none may lead out of local_dir.
-        for name, _info in entries:
-            _transfer.check_entry_name(self, name, remote_dir, scp)
-        for name, info in entries:
+        if ancestors is None:
+            here = sftp.realpath(remote_dir)
+            ancestors = {here}
+        else:
+            here = canonical_dir
+        for name, info, canonical in _transfer.remote_entries(self, sftp, remote_dir,
+                                                              ancestors, scp):
             remote_path = posixpath.join(remote_dir, name)
             local_path = os.path.join(local_dir, name)
             if info.is_dir:
-                self._download_tree(sftp, remote_path, local_path, progress, scp)
+                if canonical is None:  # a directory, not a link to one
+                    canonical = posixpath.join(here, name)
+                self._download_tree(sftp, remote_path, local_path, progress, scp,
+                                    ancestors | {canonical}, canonical)
             elif scp:
                 _transfer.scp_download(self, remote_path, local_path, progress)
             else:
@@ -1673,6 +1691,13 @@ class BaseSSHClient(PollMixIn):
         if remote_file.endswith('/'):
             remote_file = remote_file + os.path.basename(os.path.normpath(local_file))
         with self._sftp_session(sftp) as sftp:
+            if not is_dir:
+                existing = _transfer.remote_stat(self, sftp, remote_file)
+                if existing is not None and existing.is_dir:
+                    # Where the remote scp puts it (and so parallel-ssh): into
+                    # that directory, under the last part of remote_file.
+                    remote_file = posixpath.join(remote_file, posixpath.basename(remote_file)
+                                                 or os.path.basename(local_file))
             self._upload(sftp, local_file, remote_file, is_dir, _transfer.scp_upload, progress)
 
     def scp_recv(self, remote_file: str, local_file: str, recurse: bool = False,
