@@ -94,6 +94,14 @@ def _materialise_hosts(hosts: Any) -> List[str]:
     return hosts
 
 
+def _close_client(client: BaseSSHClient, why: str) -> None:
+    """Close ``client``, telling its users ``why``; a failure is only logged."""
+    try:
+        client._close(why)
+    except Exception as exc:  # pragma: no cover - best effort
+        logger.debug('closing %s: %s', client.host, exc)
+
+
 class BaseParallelSSHClient:
     """Runs commands on many hosts at once. See the backends' ParallelSSHClient."""
 
@@ -188,15 +196,15 @@ class BaseParallelSSHClient:
     @hosts.setter
     def hosts(self, hosts: Iterable[str]) -> None:
         new = _materialise_hosts(hosts)
-        keep = set(enumerate(new))
-        for key in [key for key in self._host_clients if key not in keep]:
-            client = self._host_clients.pop(key)
-            client._closing_why = 'hosts were reassigned without %s at position %s' % key[::-1]
-            try:
-                client.close()
-            except Exception as exc:  # pragma: no cover - best effort
-                logger.debug('closing %s: %s', key[1], exc)
+        self._drop_clients_outside(new, 'hosts were reassigned without %s at position %s')
         self._hosts = new
+
+    def _drop_clients_outside(self, hosts: List[str], why: str) -> None:
+        """Close the clients of (position, host) pairs not in ``hosts``; ``why``
+        is formatted with the host and its position."""
+        keep = set(enumerate(hosts))
+        for key in [key for key in self._host_clients if key not in keep]:
+            _close_client(self._host_clients.pop(key), why % key[::-1])
 
     def _check_host_config(self, host_config: Any) -> Optional[List[HostConfig]]:
         if host_config is None:
@@ -335,14 +343,8 @@ class BaseParallelSSHClient:
 
     def _forget_stale_clients(self) -> None:
         """Drop clients of positions whose host was changed in place."""
-        current = set(enumerate(self._hosts))
-        for key in [key for key in self._host_clients if key not in current]:
-            client = self._host_clients.pop(key)
-            client._closing_why = 'hosts were changed: %s is no longer at position %s' % key[::-1]
-            try:
-                client.close()
-            except Exception as exc:  # pragma: no cover - best effort
-                logger.debug('closing %s: %s', key[1], exc)
+        self._drop_clients_outside(self._hosts,
+                                   'hosts were changed: %s is no longer at position %s')
 
     def _prepare_run(self) -> List[str]:
         """The hosts to work on now, checked against host_config."""
@@ -447,11 +449,7 @@ class BaseParallelSSHClient:
         greenlet.kill(block=True)
         client = self._host_clients.pop((index, host), None)
         if client is not None:
-            client._closing_why = 'greenlet_timeout passed before the command started'
-            try:
-                client.close()
-            except Exception as exc:  # pragma: no cover - best effort
-                logger.debug('closing %s: %s', host, exc)
+            _close_client(client, 'greenlet_timeout passed before the command started')
         return Timeout(
             'Host %s did not start the command within greenlet_timeout of %s seconds',
             host, greenlet_timeout)
@@ -819,11 +817,7 @@ class BaseParallelSSHClient:
         """Disconnect every host, then the proxies they went through."""
         clients, self._host_clients = self._host_clients, {}
         for client in clients.values():
-            client._closing_why = 'the parallel client was closed'
-            try:
-                client.close()
-            except Exception as exc:  # pragma: no cover - best effort
-                logger.debug('closing %s: %s', client.host, exc)
+            _close_client(client, 'the parallel client was closed')
         self._proxy_pool.close()
 
     def __enter__(self) -> 'BaseParallelSSHClient':

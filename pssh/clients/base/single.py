@@ -20,8 +20,7 @@ import socket
 import time
 import weakref
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set,
-                    Tuple,
-                    Union)
+                    Tuple, Union)
 
 import gevent
 from gevent import socket as gsocket
@@ -457,11 +456,11 @@ class BaseSSHClient(PollMixIn):
         self.timeout = timeout or None
         # Channels of the commands started by run_command (for disconnect()).
         self._commands: 'weakref.WeakSet[Channel]' = weakref.WeakSet()
-        # What is closing this client, if not a call of close() (see close).
-        self._closing_why: Optional[str] = None
         # Why this client last closed its connection itself.
         self._closed_here: Optional[ClosedHere] = None
         self._closer: Optional[gevent.Greenlet] = None
+        # Which connection attempt got as far as logging in (see _auth_error).
+        self._connected_attempt = 1
         self.allow_agent = allow_agent
         self.identity_auth = identity_auth
         self.ipv6_only = ipv6_only
@@ -1161,7 +1160,7 @@ class BaseSSHClient(PollMixIn):
         message = 'Authentication as %s failed on %%s:%%s%s%s' % (
             self.user.replace('%', '%%'), tried.replace('%', '%%'), detail.replace('%', '%%'))
         return AuthenticationError(message, self.host, self.port, cause,
-                                   getattr(self, '_connected_attempt', 1), self.num_retries)
+                                   self._connected_attempt, self.num_retries)
 
     # ------------------------------------------------------------------
     # Channels and commands.
@@ -1745,10 +1744,13 @@ class BaseSSHClient(PollMixIn):
         then raises :class:`~pssh.exceptions.SessionError` saying that this
         client closed it.
         """
+        self._close('close() was called')
+
+    def _close(self, why: str) -> None:
+        """:meth:`close`, saying ``why`` to whoever still uses the connection."""
         if self._io is None:
             return
-        self._disconnect_session(self._closing_why or 'close() was called')
-        self._closing_why = None
+        self._disconnect_session(why)
         # A reader paused by buffer_limit would otherwise wait for ever: let
         # it go on, to find the connection gone and end its output.
         for channel in list(self._commands):
