@@ -183,7 +183,7 @@ class SFTPSession:
         self._closed: Optional[BaseException] = None
         self.extensions: Dict[bytes, bytes] = {}
         try:
-            client._call(client._b_subsystem, self._raw, 'sftp', timeout=client.timeout,
+            client._call(client._driver.request_subsystem, self._raw, 'sftp', timeout=client.timeout,
                          what='starting SFTP')
             self._write(_U32.pack(5) + bytes([_INIT]) + _U32.pack(3))
             kind, payload = self._read_packet_directly()
@@ -234,7 +234,7 @@ class SFTPSession:
 
     def _recv(self) -> bytes:
         client = self.client
-        return client._call(client._b_read, self._raw, False, 256 * 1024,
+        return client._call(client._driver.read, self._raw, False, 256 * 1024,
                             what='reading SFTP replies')
 
     def _read_packet_directly(self) -> Tuple[int, bytes]:

@@ -441,7 +441,7 @@ class _SCPChannel:
         self.raw = self.channel.raw
         self._buffer = b''
         try:
-            client._call(client._b_execute, self.raw, command, timeout=client.timeout,
+            client._call(client._driver.request_exec, self.raw, command, timeout=client.timeout,
                          what='starting scp')
         except BaseException:
             client._discard_channel(self.channel)
@@ -449,7 +449,7 @@ class _SCPChannel:
 
     def _read_some(self, size: int) -> bytes:
         client = self.client
-        data = client._call(client._b_read, self.raw, False, size, timeout=client.timeout,
+        data = client._call(client._driver.read, self.raw, False, size, timeout=client.timeout,
                             what=self.what)
         if not data:
             raise SCPError('%s: the connection ended early on %s', self.what, client.host)
@@ -483,7 +483,7 @@ class _SCPChannel:
     def finish(self) -> None:
         client = self.client
         try:
-            client._call(client._b_send_eof, self.raw, timeout=client.timeout, what=self.what)
+            client._call(client._driver.send_eof, self.raw, timeout=client.timeout, what=self.what)
         except Exception:  # the transfer itself already succeeded or failed
             pass
         _close_quietly(client, self.raw)
@@ -602,6 +602,6 @@ def scp_download(client: Any, remote_file: str, local_file: str,
 
 def _close_quietly(client: Any, raw: Any) -> None:
     try:
-        client._call(client._b_close, raw, timeout=client.timeout, what='closing SCP channel')
+        client._call(client._driver.close, raw, timeout=client.timeout, what='closing SCP channel')
     except Exception:  # the transfer's own outcome is what matters
         pass

@@ -115,14 +115,14 @@ class ChannelTransport:
         self.bastion = bastion
         self.host = host
         self.port = port
-        self.raw = bastion._open_one(bastion._b_direct_tcpip, host, port, locked=locked,
+        self.raw = bastion._open_one(bastion._driver.open_direct_tcpip, host, port, locked=locked,
                                      what='opening a tunnel to %s:%s' % (host, port))
         self._closed = False
 
     def recv(self, size: int) -> bytes:
         bastion = self.bastion
         try:
-            return bastion._call(bastion._b_read, self.raw, False, size,
+            return bastion._call(bastion._driver.read, self.raw, False, size,
                                  what='reading the tunnel to %s:%s' % (self.host, self.port))
         except PsshError as exc:
             raise self._failed(exc) from exc
@@ -137,7 +137,7 @@ class ChannelTransport:
         """Tell the far end that nothing more will be sent (TCP's half-close)."""
         bastion = self.bastion
         try:
-            bastion._call(bastion._b_send_eof, self.raw, timeout=bastion.timeout,
+            bastion._call(bastion._driver.send_eof, self.raw, timeout=bastion.timeout,
                           what='ending the tunnel to %s:%s' % (self.host, self.port))
         except PsshError as exc:
             raise self._failed(exc) from exc
@@ -160,8 +160,8 @@ class ChannelTransport:
         if bastion._io is None:
             return
         try:
-            bastion._call(bastion._b_send_eof, self.raw, timeout=bastion.timeout)
-            bastion._call(bastion._b_close, self.raw, timeout=bastion.timeout)
+            bastion._call(bastion._driver.send_eof, self.raw, timeout=bastion.timeout)
+            bastion._call(bastion._driver.close, self.raw, timeout=bastion.timeout)
         except Exception as exc:
             logger.debug('closing tunnel to %s:%s: %s', self.host, self.port, exc)
 

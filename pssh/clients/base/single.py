@@ -2,11 +2,12 @@
 
 :class:`BaseSSHClient` holds the behaviour: connecting with retries, the
 authentication order, running commands, reading their output into buffers,
-shells and keepalives. A backend subclass supplies a small set of primitive
-operations on its library's session and channel objects (the ``_b_*`` methods
-below); each primitive either finishes, or returns :attr:`BaseSSHClient._again`
-when the library would block, and everything here then waits on the session's
-:class:`~pssh.clients.base._io.SessionIO` for exactly as long as needed.
+shells and keepalives. A backend subclass names its driver
+(:class:`~pssh.clients.base._driver.Driver`): the operations on its library's
+session and channel objects, each of which either finishes or returns
+:data:`~pssh.clients.base._driver.AGAIN` when the library would block; everything
+here then waits on the session's :class:`~pssh.clients.base._io.SessionIO` for
+exactly as long as needed.
 """
 import contextlib
 import errno
@@ -19,8 +20,8 @@ import signal
 import socket
 import time
 import weakref
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set,
-                    Tuple, Union)
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
+                    Sequence, Set, Tuple, Type, Union)
 
 import gevent
 from gevent import socket as gsocket
@@ -42,7 +43,8 @@ from ...exceptions import (
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
-from ._guard import LIBSSH2_MAX_PACKET, PacketGuard
+from ._driver import AGAIN, Driver, SessionPrefs
+from ._guard import PacketGuard
 from ._io import ClosedHere, SessionIO, call_until_done
 from ._tunnel import ChannelTransport, Hop, ProxyPool, hops_for
 
@@ -50,6 +52,29 @@ __all__ = ['BaseSSHClient', 'PollMixIn', 'InteractiveShell', 'Stdin', 'Channel']
 
 _READ_SIZE = 256 * 1024
 _WRITE_PIECE = 64 * 1024
+
+
+class LoginSource(NamedTuple):
+    """One way of logging in, in the login order."""
+
+    #: How the failed-login error lists it.
+    label: str
+    #: What a timeout or a lost connection says was going on.
+    what: str
+    #: Driver calls to try in turn (an agent has one per key); the first that
+    #: does not raise AuthenticationError logs us in.
+    attempts: Callable[[], Iterable[Callable[[], Any]]]
+    #: Errors that move on to the next source (unless the connection is lost).
+    tolerate: Tuple[Type[Exception], ...]
+    #: Whether this source's error is the "last error" of a failed login.
+    record: bool
+
+
+def _identity_attempt(driver: Driver, path: str, passphrase: str
+                      ) -> List[Callable[[], Any]]:
+    key = _plain(load_private_key(path))
+    assert key is not None
+    return [functools.partial(driver.auth_key, key, passphrase)]
 
 
 class _KeyBytes(bytes):
@@ -228,7 +253,7 @@ class Stdin:
             return
         if channel.eof_sent:
             return
-        self._client._call(self._client._b_send_eof, channel.raw)
+        self._client._call(self._client._driver.send_eof, channel.raw)
         channel.eof_sent = True
 
 
@@ -322,7 +347,7 @@ def _keepalive_loop(ref: 'weakref.ReferenceType[BaseSSHClient]') -> None:
             return
         before = io.unread()
         try:
-            client._b_keepalive_send()
+            client._driver.keepalive_send()
         except Exception as exc:  # the silence check above decides
             logger.debug('%s: sending a keepalive failed: %s', client.host, exc)
         io.settle(before)
@@ -384,11 +409,11 @@ class BaseSSHClient(PollMixIn):
     def check_agent_forwarding(host: str) -> None:
         """:raises InvalidAPIUseError: this backend cannot forward an agent (for ``host``)."""
 
-    #: The largest whole packet the backend's library accepts (see _guard).
-    _MAX_PACKET: int = LIBSSH2_MAX_PACKET
+    #: What a driver method returns when its library would block.
+    _again: Any = AGAIN
 
-    #: What a backend primitive returns when its library would block.
-    _again: Any = object()
+    #: Makes the backend's driver (each backend's class defines it).
+    _driver_for: Callable[[SessionPrefs], Driver]
 
     def __init__(self, host: str, user: Optional[str] = None, password: Optional[str] = None,
                  port: Optional[int] = None, pkey: Any = None, alias: Optional[str] = None,
@@ -517,6 +542,8 @@ class BaseSSHClient(PollMixIn):
         # Called each time the open lock is given back (by a ProxyPool).
         self._open_watchers: List[Callable[[], None]] = []
         self._open_finisher: Optional[gevent.Greenlet] = None
+        #: The SSH library's session, through the backend's driver.
+        self._driver: Driver = self._driver_for(self._session_prefs())
         try:
             self._connect()
         except BaseException:
@@ -529,110 +556,21 @@ class BaseSSHClient(PollMixIn):
                                     ' (connected)' if self._io is not None else '')
 
     # ------------------------------------------------------------------
-    # Backend primitives. Each returns self._again when it would block.
-
-    def _b_new_session(self) -> Any:
-        raise NotImplementedError
-
-    def _b_handshake(self) -> Any:
-        raise NotImplementedError
-
-    def _b_host_key(self) -> bytes:
-        """The public key blob the server presented in the handshake."""
-        raise NotImplementedError
-
-    def _b_block_directions(self) -> int:
-        raise NotImplementedError
-
-    def _b_auth_key(self, key: bytes, passphrase: str) -> Any:
-        raise NotImplementedError
-
-    def _b_auth_agent(self) -> bool:
-        raise NotImplementedError
-
-    def _b_auth_password(self) -> Any:
-        raise NotImplementedError
-
-    def _b_auth_keyboard_interactive(self) -> Any:
-        raise NotImplementedError
-
-    def _b_open_channel(self) -> Any:
-        raise NotImplementedError
-
-    def _b_pty(self, raw: Any) -> Any:
-        raise NotImplementedError
-
-    def _b_execute(self, raw: Any, command: Union[str, bytes]) -> Any:
-        raise NotImplementedError
-
-    def _b_shell(self, raw: Any) -> Any:
-        raise NotImplementedError
-
-    def _b_request_agent_forwarding(self, raw: Any) -> Any:
-        raise NotImplementedError
-
-    def _b_read(self, raw: Any, stderr: bool, size: int) -> Any:
-        """Bytes read, ``b''`` at end of stream, or self._again."""
-        raise NotImplementedError
-
-    def _b_write(self, raw: Any, data: bytes) -> Any:
-        """Number of bytes accepted (possibly fewer than given), or self._again."""
-        raise NotImplementedError
-
-    def _b_send_eof(self, raw: Any) -> Any:
-        raise NotImplementedError
-
-    def _b_direct_tcpip(self, host: str, port: int) -> Any:
-        """A channel to ``host:port`` made by the server (for tunnels)."""
-        raise NotImplementedError
-
-    def _b_subsystem(self, raw: Any, name: str) -> Any:
-        raise NotImplementedError
-
-    def _b_eof(self, raw: Any) -> bool:
-        raise NotImplementedError
-
-    def _b_close(self, raw: Any) -> Any:
-        raise NotImplementedError
-
-    def _b_wait_closed(self, raw: Any) -> Any:
-        raise NotImplementedError
-
-    def _b_exit_status(self, raw: Any) -> Tuple[Optional[int], Optional[str]]:
-        """(exit status, signal name or None) once the channel has closed."""
-        raise NotImplementedError
-
-    def _b_keepalive_config(self) -> None:
-        raise NotImplementedError
-
-    def _b_keepalive_send(self) -> Any:
-        """Send a keepalive the server answers (without waiting for the answer)."""
-        raise NotImplementedError
-
-    def _b_disconnect(self) -> Any:
-        raise NotImplementedError
-
-    def _b_translate(self, exc: BaseException) -> Optional[BaseException]:
-        """Our exception for a library exception, or None if it is not one of its."""
-        raise NotImplementedError
-
-    # ------------------------------------------------------------------
     # Calling the library.
 
     def _call(self, func: Callable[..., Any], *args: Any,
               timeout: Optional[float] = None, what: Optional[str] = None) -> Any:
-        """Call a backend primitive until it stops saying it would block."""
+        """Call a driver method until it stops saying it would block."""
         io = self._io
         if io is None:
             raise self._not_connected(what or 'calling the SSH library')
         again = self._again
         try:
             return call_until_done(io, lambda: func(*args), lambda r: r is again,
-                                   self._b_block_directions, timeout)
+                                   self._driver.block_directions, timeout)
         except Exception as exc:
             raise self._error_for(
-                exc, io, what or getattr(func, '__name__', 'operation').lstrip('_b'),
-                timeout) from exc
+                exc, io, what or str(getattr(func, '__name__', 'operation')), timeout) from exc
 
     def _error_for(self, exc: BaseException, io: Optional[SessionIO], what: str,
                    timeout: Optional[float]) -> BaseException:
@@ -650,7 +588,7 @@ class BaseSSHClient(PollMixIn):
         if isinstance(reason, PacketLengthError):
             # The guard closed the connection: say why, to every caller.
             return type(reason)(*reason.args)
-        ours = self._b_translate(exc)
+        ours = self._driver.translate(exc)
         if isinstance(exc, ConnectionResetError) or (lost and (
                 ours is None or type(ours) in (SSHError, SessionError))):
             # The library's own word for it (libssh2: SocketRecvError) says less.
@@ -680,7 +618,7 @@ class BaseSSHClient(PollMixIn):
 
     def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``func(*args, **kwargs)`` of the SSH library until it does not block."""
-        again = self._library_again()
+        again = self._driver.library_again
         io = self._io
         if io is None:
             raise self._not_connected()
@@ -692,7 +630,7 @@ class BaseSSHClient(PollMixIn):
 
         try:
             return call_until_done(io, lambda: func(*args, **kwargs), is_again,
-                                   self._b_block_directions, self.timeout)
+                                   self._driver.block_directions, self.timeout)
         except Exception as exc:
             raise self._error_for(exc, io, getattr(func, '__name__', 'operation'),
                                   self.timeout) from exc
@@ -711,7 +649,7 @@ class BaseSSHClient(PollMixIn):
         while view:
             piece = bytes(view[:_WRITE_PIECE])
             while piece:
-                sent = self._call(self._b_write, raw, piece, timeout=self.timeout,
+                sent = self._call(self._driver.write, raw, piece, timeout=self.timeout,
                                   what='writing')
                 piece = piece[sent:]
                 view = view[sent:]
@@ -736,11 +674,11 @@ class BaseSSHClient(PollMixIn):
             piece = bytes(view[:_WRITE_PIECE])
             before = io.unread()
             try:
-                sent = self._b_write(raw, piece)
+                sent = self._driver.write(raw, piece)
                 io.settle(before)
                 if sent is again:
                     # Woken by the socket, or by the command ending (reader greenlet).
-                    io.wait_for(self._b_block_directions)
+                    io.wait_for(self._driver.block_directions)
                     continue
             except Exception as exc:
                 if io.closed_reason is None and self._input_refused(channel):
@@ -755,7 +693,7 @@ class BaseSSHClient(PollMixIn):
         if channel.done or channel.closed:
             return True
         try:
-            return bool(self._b_eof(channel.raw))
+            return bool(self._driver.eof(channel.raw))
         except Exception:  # the write's own error is the one to report
             return False
 
@@ -763,15 +701,12 @@ class BaseSSHClient(PollMixIn):
         logger.debug('%s: command has ended; %s bytes written to its stdin dropped',
                      self.host, size)
 
-    def _library_again(self) -> int:
-        raise NotImplementedError
-
     def poll(self, timeout: Optional[float] = None) -> None:
         """Wait until the session's socket is ready in the direction the library needs."""
         io = self._io
         if io is not None:
             try:
-                io.wait_for(self._b_block_directions, timeout)
+                io.wait_for(self._driver.block_directions, timeout)
             except Exception as exc:
                 raise self._error_for(exc, io, 'waiting', timeout) from exc
 
@@ -873,7 +808,7 @@ class BaseSSHClient(PollMixIn):
         except BaseException:
             self._close_io()
             raise
-        self._b_keepalive_config()
+        self._driver.keepalive_config(int(self.keepalive_seconds or 0))
         if self.keepalive_seconds:
             self._keepalive = gevent.spawn(_keepalive_loop, weakref.ref(self))
 
@@ -980,10 +915,10 @@ class BaseSSHClient(PollMixIn):
         sock = self._open_transport()
         self.sock = sock
         io = self._io = SessionIO(sock, '%s:%s' % (self.host, self.port),
-                                  PacketGuard(self.host, self.port, self._MAX_PACKET))
+                                  PacketGuard(self.host, self.port, self._driver.max_packet))
         self._finalizer = weakref.finalize(self, io.close)
         try:
-            self.session = self._b_new_session()
+            self.session = self._driver.start(io)
         except Exception as exc:
             raise self._error_for(exc, io, 'setting up the SSH session', None) from exc
         checked = False
@@ -991,13 +926,13 @@ class BaseSSHClient(PollMixIn):
 
         def handshake() -> Any:
             nonlocal checked
-            result = self._b_handshake()
+            result = self._driver.handshake()
             if result is again and io.holding and not checked:
                 # The key exchange is done and the library waits for the
                 # server's first encrypted packets, which the relay holds
                 # back: no encrypted byte of a server whose key we refuse is
                 # ever parsed by the library.
-                key = self._b_host_key_if_known()
+                key = self._host_key_if_known()
                 if key is not None:
                     self._accept_host_key(io, key)
                     checked = True
@@ -1024,7 +959,7 @@ class BaseSSHClient(PollMixIn):
         # Before any credential goes to the server.
         if not checked:
             try:
-                key = self._b_host_key()
+                key = self._driver.host_key()
             except Exception as exc:
                 raise self._error_for(exc, io, "reading the server's host key", None) from exc
             self._accept_host_key(io, key)
@@ -1052,16 +987,21 @@ class BaseSSHClient(PollMixIn):
                 'lengths: the guard against crafted lengths cannot check this connection',
                 self.host, self.port, guard.cipher, guard.mac)
 
-    def _b_host_key_if_known(self) -> Optional[bytes]:
+    def _host_key_if_known(self) -> Optional[bytes]:
         """The server's host key blob if the library has it yet, else None."""
         try:
-            return self._b_host_key() or None
+            return self._driver.host_key() or None
         except Exception:  # not yet: the library raises its own error
             return None
 
-    def _host_key_algorithms(self) -> Optional[List[str]]:
-        """Host key algorithms to ask for, those we hold keys of first (None: the library's)."""
-        return self._host_keys.preferred_algorithms()
+    def _session_prefs(self) -> SessionPrefs:
+        """What the driver needs to set up its library session."""
+        return SessionPrefs(
+            host=self.host, port=self.port, hostname=self.hostname, user=self.user,
+            timeout=self.timeout, compress=self.compress, algorithms=dict(self.algorithms or {}),
+            # Host key algorithms of keys we hold, to ask for first.
+            known_key_algorithms=self._host_keys.preferred_algorithms(),
+            forward_ssh_agent=self.forward_ssh_agent)
 
     def _close_io(self, why: str = 'the client closed the connection') -> None:
         if self._finalizer is not None:
@@ -1076,6 +1016,7 @@ class BaseSSHClient(PollMixIn):
             self._io.close(why)
             self._closed_here = self._io.closing
             self._io = None
+        self._driver.release()
         self.session = None
         self.sock = None
 
@@ -1097,7 +1038,8 @@ class BaseSSHClient(PollMixIn):
         if self._pkey_data is not None:
             name = key_name(self.pkey)
             try:
-                self._call(self._b_auth_key, self._pkey_data, passphrase, timeout=self.timeout,
+                self._call(self._driver.auth_key, self._pkey_data, passphrase,
+                           self._pkey_cert(), timeout=self.timeout,
                            what='public key authentication')
                 return
             except AuthenticationError as exc:
@@ -1109,48 +1051,79 @@ class BaseSSHClient(PollMixIn):
                     'Private key %s could not be used for %s@%s:%s: it is corrupt, of an '
                     'unsupported type, or its passphrase is wrong%s', name, self.user, self.host,
                     self.port, detail) from None
-        tried = []
+        tried: List[str] = []
         failure: Optional[BaseException] = None
-        if self.allow_agent:
-            tried.append('ssh-agent')
+        for source in self._login_sources():
+            tried.append(source.label)
+            attempts: Any = None
             try:
-                if self._b_auth_agent():
-                    return
-            except Exception as exc:  # agent trouble is never fatal...
+                attempts = iter(source.attempts())
+                for attempt in attempts:
+                    try:
+                        self._call(attempt, timeout=self.timeout, what=source.what)
+                        return
+                    except AuthenticationError as exc:
+                        logger.debug('%s: %s failed: %s', self.host, source.label, exc)
+                        if source.record:
+                            failure = exc
+            except source.tolerate as exc:
                 io = self._io
                 if io is not None and io.closed_reason is not None:
-                    # ...but a lost connection (or one the guard closed) is.
-                    raise self._error_for(exc, io, 'agent authentication', None) from exc
-                logger.debug('%s: agent authentication failed: %s', self.host, exc)
-        if self.identity_auth:
-            for path in self.IDENTITIES:
-                if not os.path.isfile(path):
-                    continue
-                tried.append(path)
-                try:
-                    key = _plain(load_private_key(path))
-                    self._call(self._b_auth_key, key, passphrase, timeout=self.timeout,
-                               what='public key authentication')
-                    return
-                except (AuthenticationError, PKeyFileError) as exc:
-                    logger.debug('%s: identity %s failed: %s', self.host, path, exc)
+                    # A lost connection (or one the guard closed) ends the login.
+                    raise self._error_for(exc, io, source.what, None) from exc
+                logger.debug('%s: %s failed: %s', self.host, source.label, exc)
+                if source.record:
                     failure = exc
-        if self.password is not None:
-            if self.keyboard_interactive:
-                tried.append('keyboard-interactive')
-                func = self._b_auth_keyboard_interactive
-            else:
-                tried.append('password')
-                func = self._b_auth_password
-            try:
-                self._call(func, timeout=self.timeout, what='password authentication')
-                return
-            except AuthenticationError as exc:
-                logger.debug('%s: %s failed: %s', self.host, tried[-1], exc)
-                failure = exc
+            finally:
+                if attempts is not None and hasattr(attempts, 'close'):
+                    attempts.close()
         raise self._auth_error(
             '; tried: %s' % (', '.join(tried) or 'nothing (no key, agent, identity or password)'),
             failure)
+
+    def _login_sources(self) -> List[LoginSource]:
+        """The login order (after an explicit ``pkey``, which is tried alone):
+        GSS-API when asked for, the SSH agent, the identity files, then the
+        password or keyboard-interactive."""
+        driver = self._driver
+        sources = []
+        if self._wants_gssapi():
+            # Not fatal: a host without Kerberos still takes other methods.
+            sources.append(LoginSource('GSS-API', 'GSS-API authentication',
+                                       lambda: [driver.auth_gssapi], (SSHError,), False))
+        if self.allow_agent:
+            # Agent trouble is never fatal, and a refused agent key is not the
+            # error reported at the end.
+            sources.append(LoginSource('ssh-agent', 'agent authentication',
+                                       driver.agent_attempts, (Exception,), False))
+        if self.identity_auth:
+            passphrase = self.password or ''
+            for path in self.IDENTITIES:
+                if os.path.isfile(path):
+                    sources.append(LoginSource(
+                        path, 'public key authentication',
+                        functools.partial(_identity_attempt, driver, path, passphrase),
+                        (PKeyFileError,), True))
+        password = self.password
+        if password is not None:
+            if self.keyboard_interactive:
+                sources.append(LoginSource(
+                    'keyboard-interactive', 'password authentication',
+                    lambda: [functools.partial(driver.auth_keyboard_interactive, password)],
+                    (), True))
+            else:
+                sources.append(LoginSource(
+                    'password', 'password authentication',
+                    lambda: [functools.partial(driver.auth_password, password)], (), True))
+        return sources
+
+    def _wants_gssapi(self) -> bool:
+        """Whether to try GSS-API first (a libssh client option)."""
+        return False
+
+    def _pkey_cert(self) -> Optional[str]:
+        """An OpenSSH certificate to present with ``pkey`` (a libssh client option)."""
+        return None
 
     def _auth_error(self, tried: str, failure: Optional[BaseException]) -> AuthenticationError:
         """The AuthenticationError of a failed login, after ``failure`` (ours) last."""
@@ -1172,7 +1145,7 @@ class BaseSSHClient(PollMixIn):
         """
         self._check_connection()
         try:
-            raw = self._open_one(self._b_open_channel, what='opening a channel')
+            raw = self._open_one(self._driver.open_session, what='opening a channel')
         except SessionError as exc:
             if self.connection_lost or type(exc) is not SessionError:
                 raise
@@ -1225,7 +1198,7 @@ class BaseSSHClient(PollMixIn):
             raw = self._call(primitive, *args, what='%s (given up)' % what)
             logger.debug('%s:%s answered an open given up earlier (%s): closing its channel',
                          self.host, self.port, what)
-            self._call(self._b_close, raw, timeout=self.timeout)
+            self._call(self._driver.close, raw, timeout=self.timeout)
         except Exception as exc:
             logger.debug('%s:%s: open given up earlier (%s) ended: %s', self.host, self.port,
                          what, exc)
@@ -1314,12 +1287,13 @@ class BaseSSHClient(PollMixIn):
         try:
             if self.forward_ssh_agent:
                 try:
-                    self._call(self._b_request_agent_forwarding, channel.raw, timeout=self.timeout)
+                    self._call(self._driver.request_agent_forwarding, channel.raw, timeout=self.timeout)
                 except SSHError as exc:
                     logger.debug('%s: agent forwarding refused: %s', self.host, exc)
             if use_pty:
-                self._call(self._b_pty, channel.raw, timeout=self.timeout, what='requesting a PTY')
-            self._call(self._b_execute, channel.raw, line, timeout=self.timeout,
+                self._call(self._driver.request_pty, channel.raw, timeout=self.timeout,
+                           what='requesting a PTY')
+            self._call(self._driver.request_exec, channel.raw, line, timeout=self.timeout,
                        what='starting the command')
         except BaseException:
             self._discard_channel(channel)
@@ -1354,7 +1328,7 @@ class BaseSSHClient(PollMixIn):
     def _read_channel(self, channel: Channel, out: ConcurrentRWBuffer,
                       err: ConcurrentRWBuffer) -> None:
         """Reader greenlet: move a channel's output into its buffers until it ends."""
-        raw, again, read = channel.raw, self._again, self._b_read
+        raw, again, read = channel.raw, self._again, self._driver.read
         io = self._io
         try:
             streams = [(out, False), (err, True)]
@@ -1386,17 +1360,18 @@ class BaseSSHClient(PollMixIn):
                 # other stream's data, or another channel's: look again first.
                 if io.settle(before) or progressed or not streams:
                     continue
-                io.wait_for(self._b_block_directions)
-            self._call(self._b_wait_closed, raw, what='waiting for the channel to close')
+                io.wait_for(self._driver.block_directions)
+            status = self._call(self._driver.wait_closed, raw,
+                                what='waiting for the channel to close')
             if not channel._cut:
                 # (A channel we closed while its command ran has no status of
                 # its own: what the library reports then is made up.)
-                channel.exit_code, channel.exit_signal = self._b_exit_status(raw)
+                channel.exit_code, channel.exit_signal = status
             # Answer the server's close, so that it frees the session (servers
             # allow only so many per connection).
             if not channel.closed:
                 channel.closed = True
-                self._call(self._b_close, raw, timeout=self.timeout, what='closing a channel')
+                self._call(self._driver.close, raw, timeout=self.timeout, what='closing a channel')
         except Exception as exc:
             error = self._error_for(exc, io, 'reading output', None)
             if channel._cut and (io is None or io.closed_reason is None):
@@ -1447,7 +1422,7 @@ class BaseSSHClient(PollMixIn):
             if not channel.done:
                 channel.unpause()  # the caller polls for the end: let it come
             return channel.done
-        return bool(self._b_eof(channel))
+        return bool(self._driver.eof(channel))
 
     def get_exit_status(self, channel: Any) -> Optional[int]:
         """Exit status of the command on ``channel``, or None while not known."""
@@ -1471,7 +1446,7 @@ class BaseSSHClient(PollMixIn):
             raw = channel
         if self._io is None:
             return
-        self._call(self._b_close, raw, timeout=self.timeout, what='closing a channel')
+        self._call(self._driver.close, raw, timeout=self.timeout, what='closing a channel')
 
     def open_shell(self, encoding: str = 'utf-8',
                    read_timeout: Optional[float] = None) -> InteractiveShell:
@@ -1484,7 +1459,8 @@ class BaseSSHClient(PollMixIn):
         read_timeout = _checks.read_timeout(read_timeout, 'open_shell', self.host)
         channel = self.open_session()
         try:
-            self._call(self._b_shell, channel.raw, timeout=self.timeout, what='starting a shell')
+            self._call(self._driver.request_shell, channel.raw, timeout=self.timeout,
+                       what='starting a shell')
         except SSHError as exc:
             self._discard_channel(channel)
             raise ShellError('Could not start a shell on %s:%s: %s', self.host, self.port, exc) from exc
@@ -1734,7 +1710,7 @@ class BaseSSHClient(PollMixIn):
 
     def configure_keepalive(self) -> None:
         """Tell the library to send keepalives every ``keepalive_seconds``."""
-        self._b_keepalive_config()
+        self._driver.keepalive_config(int(self.keepalive_seconds or 0))
 
     def close(self) -> None:
         """Disconnect from the server (and from proxies this client connected
@@ -1765,7 +1741,7 @@ class BaseSSHClient(PollMixIn):
         io.closing = ClosedHere(why)
         if io.closed_reason is None and self.session is not None:
             try:
-                self._call(self._b_disconnect, timeout=1 if self.timeout is None else self.timeout,
+                self._call(self._driver.disconnect, timeout=1 if self.timeout is None else self.timeout,
                            what='disconnecting')
             except Exception as exc:
                 logger.debug('%s: disconnect: %s', self.host, exc)
@@ -1817,8 +1793,8 @@ class BaseSSHClient(PollMixIn):
         elif not isinstance(channel, Channel):
             channel = Channel(channel, self)
         if use_pty:
-            self._call(self._b_pty, channel.raw, timeout=self.timeout)
-        self._call(self._b_execute, channel.raw, cmd, timeout=self.timeout)
+            self._call(self._driver.request_pty, channel.raw, timeout=self.timeout)
+        self._call(self._driver.request_exec, channel.raw, cmd, timeout=self.timeout)
         return channel
 
     def __enter__(self) -> 'BaseSSHClient':

@@ -5,8 +5,9 @@ Everything but the calls into libssh2 lives in
 ``Session`` and ``Channel`` to its primitives and maps ssh2-python's exceptions
 to ours.
 """
+import functools
 import os
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Union
 
 from ssh2 import exceptions as ssh2_exc
 from ssh2.error_codes import LIBSSH2_ERROR_EAGAIN
@@ -19,13 +20,15 @@ from ... import logger
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     AuthenticationError, InvalidAPIUseError, PKeyFileError, SessionError, SSHError, Timeout)
+from ..base._driver import AGAIN, ExitStatus, SessionPrefs
+from ..base._guard import LIBSSH2_MAX_PACKET
+from ..base._io import SessionIO
 from ..base.single import BaseSSHClient, signal_exit_code
 from ._agent_forward import AgentForwarding, unavailable_reason
 from ._exit_signal import exit_signal
 
-__all__ = ['SSHClient']
+__all__ = ['SSHClient', 'Ssh2Driver']
 
-_AGAIN = BaseSSHClient._again
 
 # Only algorithms without known weaknesses. AES-CTR (with an encrypt-then-MAC
 # MAC; strict key exchange guards against Terrapin) comes first for ciphers:
@@ -75,7 +78,7 @@ _CHANNEL_ERRORS = (ssh2_exc.ChannelError, ssh2_exc.ChannelFailure,
 _TIMEOUT_ERRORS = (ssh2_exc.Timeout, ssh2_exc.SocketTimeout)
 
 
-def _known_first(known: Optional[List[str]], prefs: str) -> str:
+def _known_first(known: Optional[Sequence[str]], prefs: str) -> str:
     if not known:
         return prefs
     rest = [name for name in prefs.split(',') if name not in known]
@@ -83,7 +86,11 @@ def _known_first(known: Optional[List[str]], prefs: str) -> str:
 
 
 def _again_or(rc: Any) -> Any:
-    return _AGAIN if rc == LIBSSH2_ERROR_EAGAIN else rc
+    return AGAIN if rc == LIBSSH2_ERROR_EAGAIN else rc
+
+
+def _agent_userauth(agent: Any, user: str, identity: Any) -> Any:
+    return _again_or(agent.userauth(user, identity))
 
 
 def check_agent_forwarding(host: str) -> None:
@@ -176,7 +183,6 @@ class SSHClient(BaseSSHClient):
                  _bastion_host_keys: Any = None) -> None:
         if forward_ssh_agent:
             check_agent_forwarding(host)
-        self._agent_forwarding: Optional[AgentForwarding] = None
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
             num_retries=num_retries, retry_delay=retry_delay, allow_agent=allow_agent,
@@ -191,169 +197,87 @@ class SSHClient(BaseSSHClient):
             _proxy_pool=_proxy_pool, _via=_via,
             _bastion_config=_bastion_config, _bastion_host_keys=_bastion_host_keys)
 
-    def _library_again(self) -> int:
-        return LIBSSH2_ERROR_EAGAIN
-
-    # Session set-up and authentication.
-
-    def _b_new_session(self) -> Session:
-        session = Session()
-        session.set_blocking(False)
-        if self.compress:
-            session.flag(LIBSSH2_FLAG_COMPRESS)
-        given = self.algorithms or {}
-        for kind, prefs in dict(self.ALGORITHMS, **given).items():
-            if kind == 'hostkey' and kind not in given:
-                prefs = _known_first(self._host_key_algorithms(), prefs)
-            for method in _METHODS[kind]:
-                try:
-                    session.method_pref(method, prefs)
-                except ssh2_exc.MethodNotSupported:
-                    raise InvalidAPIUseError(
-                        'algorithms for %s:%s: libssh2 supports none of the %s algorithms %s',
-                        self.host, self.port, kind, prefs) from None
-        if self.forward_ssh_agent:
-            io = self._io
-            assert io is not None  # set by _connect_once before the session is made
-            self._agent_forwarding = AgentForwarding(session, io, '%s:%s' % (
-                self.host, self.port), self.timeout)
-        return session
-
-    def _b_host_key(self) -> bytes:
-        return self.session.hostkey()[0]
-
-    def _b_handshake(self) -> Any:
-        io = self._io
-        assert io is not None  # set by _connect_once before the session is made
-        return _again_or(self.session.handshake(io.lib_sock))
-
-    def _b_block_directions(self) -> int:
-        session = self.session
-        return session.block_directions() if session is not None else 0
-
-    def _b_auth_key(self, key: bytes, passphrase: str) -> Any:
-        return _again_or(self.session.userauth_publickey_frommemory(
-            self.user, key, passphrase=passphrase))
-
-    def _b_auth_agent(self) -> bool:
-        agent = self.session.agent_init()
-        try:
-            agent.connect()
-        except ssh2_exc.AgentConnectionError:
-            return False
-        try:
-            agent.list_identities()
-            for identity in agent.get_identities():
-                try:
-                    self._call(lambda identity=identity: _again_or(
-                        agent.userauth(self.user, identity)),
-                               timeout=self.timeout, what='agent authentication')
-                    return True
-                except AuthenticationError as exc:
-                    logger.debug('%s: agent key refused: %s', self.host, exc)
-            return False
-        finally:
-            try:
-                agent.disconnect()
-            except ssh2_exc.SSH2Error:  # pragma: no cover - nothing to clean up
-                pass
-
-    def _b_auth_password(self) -> Any:
-        return _again_or(self.session.userauth_password(self.user, self.password))
-
-    def _b_auth_keyboard_interactive(self) -> Any:
-        return _again_or(self.session.userauth_keyboardinteractive(self.user, self.password))
-
-    # Channels.
-
-    def _b_open_channel(self) -> Any:
-        return _again_or(self.session.open_session())
-
-    def _b_pty(self, raw: Any) -> Any:
-        return _again_or(raw.pty())
-
-    def _b_execute(self, raw: Any, command: Union[str, bytes]) -> Any:
-        return _again_or(raw.execute(command))
-
-    def _b_shell(self, raw: Any) -> Any:
-        return _again_or(raw.shell())
-
-    def _b_request_agent_forwarding(self, raw: Any) -> Any:
-        if not os.environ.get('SSH_AUTH_SOCK'):
-            # No agent to forward: the command runs without one, as with ssh -A.
-            logger.debug('%s: SSH_AUTH_SOCK is not set, no agent to forward', self.host)
-            return 0
-        return _again_or(raw.request_auth_agent())
-
     # libssh2 builds each outgoing packet in a fixed buffer of about 35,000
     # bytes: an ``exec`` request with a longer command line fails with
     # LIBSSH2_ERROR_INVAL. What fits depends a little on the cipher and MAC.
     max_command_length = 34_000
     _command_limit_reason = 'that libssh2 can send in one request'
 
-    def _b_read(self, raw: Any, stderr: bool, size: int) -> Any:
-        rc, data = raw.read_stderr(size) if stderr else raw.read(size)
-        if rc > 0:
-            return data
-        if rc == 0:
-            return b''
-        if rc == LIBSSH2_ERROR_EAGAIN:
-            return _AGAIN
-        raise SessionError('Reading from %s:%s failed with libssh2 error %s', self.host,
-                           self.port, rc)
+    def _driver_for(self, prefs: SessionPrefs) -> 'Ssh2Driver':
+        return Ssh2Driver(prefs, self.ALGORITHMS)
 
-    def _b_write(self, raw: Any, data: bytes) -> Any:
-        rc, written = raw.write(data)
-        if written > 0:
-            return written
-        if rc == LIBSSH2_ERROR_EAGAIN:
-            return _AGAIN
-        if rc < 0:
-            raise SessionError('Writing to %s:%s failed with libssh2 error %s', self.host,
-                               self.port, rc)
-        return written
 
-    def _b_send_eof(self, raw: Any) -> Any:
-        return _again_or(raw.send_eof())
+class Ssh2Driver:
+    """The backend contract (:class:`~pssh.clients.base._driver.Driver`) on
+    ssh2-python: one libssh2 session, driven without blocking."""
 
-    def _b_direct_tcpip(self, host: str, port: int) -> Any:
-        return _again_or(self.session.direct_tcpip(host, port))
+    max_packet = LIBSSH2_MAX_PACKET
+    library_again = LIBSSH2_ERROR_EAGAIN
+    has_gssapi = False
 
-    def _b_eof(self, raw: Any) -> bool:
-        return raw.eof()
+    def __init__(self, prefs: SessionPrefs, defaults: Mapping[str, str] = _ALGORITHMS) -> None:
+        self.prefs = prefs
+        self._defaults = defaults
+        self.session: Any = None
+        self.agent_forwarding: Optional[AgentForwarding] = None
+        self._io: Optional[SessionIO] = None
 
-    def _b_close(self, raw: Any) -> Any:
-        return _again_or(raw.close())
+    # The session.
 
-    def _b_wait_closed(self, raw: Any) -> Any:
-        return _again_or(raw.wait_closed())
+    def start(self, io: SessionIO) -> Any:
+        prefs = self.prefs
+        self._io = io
+        # Looked up at call time: user code patches the module's Session.
+        session = Session()
+        session.set_blocking(False)
+        if prefs.compress:
+            session.flag(LIBSSH2_FLAG_COMPRESS)
+        for kind, names in dict(self._defaults, **prefs.algorithms).items():
+            if kind == 'hostkey' and kind not in prefs.algorithms:
+                names = _known_first(prefs.known_key_algorithms, names)
+            for method in _METHODS[kind]:
+                try:
+                    session.method_pref(method, names)
+                except ssh2_exc.MethodNotSupported:
+                    raise InvalidAPIUseError(
+                        'algorithms for %s:%s: libssh2 supports none of the %s algorithms %s',
+                        prefs.host, prefs.port, kind, names) from None
+        if prefs.forward_ssh_agent:
+            self.agent_forwarding = AgentForwarding(session, io, '%s:%s' % (
+                prefs.host, prefs.port), prefs.timeout)
+        self.session = session
+        return session
 
-    def _b_exit_status(self, raw: Any) -> Tuple[Optional[int], Optional[str]]:
-        found: Any = exit_signal(raw) if exit_signal is not None else raw.get_exit_signal()[1]
-        if found:
-            name = found.decode('ascii', 'replace') if isinstance(found, bytes) else str(found)
-            code = signal_exit_code(name)
-            # A signal we cannot number: report what OpenSSH's client does.
-            return (code if code is not None else 255), name
-        return raw.get_exit_status(), None
+    def handshake(self) -> Any:
+        assert self._io is not None
+        return _again_or(self.session.handshake(self._io.lib_sock))
 
-    def _b_subsystem(self, raw: Any, name: str) -> Any:
-        return _again_or(raw.subsystem(name))
+    def host_key(self) -> bytes:
+        return self.session.hostkey()[0]
 
-    def _b_keepalive_config(self) -> None:
+    def block_directions(self) -> int:
+        session = self.session
+        return session.block_directions() if session is not None else 0
+
+    def keepalive_config(self, seconds: int) -> None:
         if self.session is not None:
             # Ask for a reply: the replies are how a dead link is noticed.
-            self.session.keepalive_config(True, int(self.keepalive_seconds or 0))
+            self.session.keepalive_config(True, seconds)
 
-    def _b_keepalive_send(self) -> Any:
+    def keepalive_send(self) -> Any:
         return self.session.keepalive_send()
 
-    def _b_disconnect(self) -> Any:
+    def disconnect(self) -> Any:
         return _again_or(self.session.disconnect())
 
-    def _b_translate(self, exc: BaseException) -> Optional[BaseException]:
+    def release(self) -> None:
+        self.session = None
+        self._io = None
+
+    def translate(self, exc: BaseException) -> Optional[BaseException]:
         if not isinstance(exc, ssh2_exc.SSH2Error):
             return None
+        prefs = self.prefs
         detail = str(exc) or type(exc).__name__
         if isinstance(exc, _AUTH_ERRORS):
             if detail == type(exc).__name__:
@@ -361,11 +285,113 @@ class SSHClient(BaseSSHClient):
             return AuthenticationError('%s (%s)', detail, type(exc).__name__)
         if isinstance(exc, _KEY_ERRORS):
             return PKeyFileError('Private key could not be used for %s@%s:%s (corrupt, '
-                                 'unsupported, or wrong passphrase): %s', self.user, self.host,
-                                 self.port, detail)
+                                 'unsupported, or wrong passphrase): %s', prefs.user,
+                                 prefs.host, prefs.port, detail)
         if isinstance(exc, _TIMEOUT_ERRORS):
-            return Timeout('Timed out talking to %s:%s: %s', self.host, self.port, detail)
+            return Timeout('Timed out talking to %s:%s: %s', prefs.host, prefs.port, detail)
         if isinstance(exc, _CHANNEL_ERRORS):
-            return SessionError('Channel error on %s:%s: %s', self.host, self.port, detail)
-        return SSHError('SSH error on %s:%s: %s (%s)', self.host, self.port, detail,
+            return SessionError('Channel error on %s:%s: %s', prefs.host, prefs.port, detail)
+        return SSHError('SSH error on %s:%s: %s (%s)', prefs.host, prefs.port, detail,
                         type(exc).__name__)
+
+    # Logging in.
+
+    def auth_key(self, key: bytes, passphrase: str, cert_file: Optional[str] = None) -> Any:
+        return _again_or(self.session.userauth_publickey_frommemory(
+            self.prefs.user, key, passphrase=passphrase))
+
+    def agent_attempts(self) -> Iterator[Callable[[], Any]]:
+        agent = self.session.agent_init()
+        try:
+            agent.connect()
+        except ssh2_exc.AgentConnectionError:
+            return
+        try:
+            agent.list_identities()
+            user = self.prefs.user
+            for identity in agent.get_identities():
+                yield functools.partial(_agent_userauth, agent, user, identity)
+        finally:
+            try:
+                agent.disconnect()
+            except ssh2_exc.SSH2Error:  # pragma: no cover - nothing to clean up
+                pass
+
+    def auth_password(self, password: str) -> Any:
+        return _again_or(self.session.userauth_password(self.prefs.user, password))
+
+    def auth_keyboard_interactive(self, password: str) -> Any:
+        return _again_or(self.session.userauth_keyboardinteractive(self.prefs.user, password))
+
+    def auth_gssapi(self) -> Any:
+        raise AuthenticationError('libssh2 has no GSS-API authentication (host %s)',
+                                  self.prefs.host)
+
+    # Channels.
+
+    def open_session(self) -> Any:
+        return _again_or(self.session.open_session())
+
+    def open_direct_tcpip(self, host: str, port: int) -> Any:
+        return _again_or(self.session.direct_tcpip(host, port))
+
+    def request_pty(self, raw: Any) -> Any:
+        return _again_or(raw.pty())
+
+    def request_exec(self, raw: Any, command: Union[str, bytes]) -> Any:
+        return _again_or(raw.execute(command))
+
+    def request_shell(self, raw: Any) -> Any:
+        return _again_or(raw.shell())
+
+    def request_subsystem(self, raw: Any, name: str) -> Any:
+        return _again_or(raw.subsystem(name))
+
+    def request_agent_forwarding(self, raw: Any) -> Any:
+        if not os.environ.get('SSH_AUTH_SOCK'):
+            # No agent to forward: the command runs without one, as with ssh -A.
+            logger.debug('%s: SSH_AUTH_SOCK is not set, no agent to forward', self.prefs.host)
+            return 0
+        return _again_or(raw.request_auth_agent())
+
+    def read(self, raw: Any, stderr: bool, size: int) -> Any:
+        rc, data = raw.read_stderr(size) if stderr else raw.read(size)
+        if rc > 0:
+            return data
+        if rc == 0:
+            return b''
+        if rc == LIBSSH2_ERROR_EAGAIN:
+            return AGAIN
+        raise SessionError('Reading from %s:%s failed with libssh2 error %s', self.prefs.host,
+                           self.prefs.port, rc)
+
+    def write(self, raw: Any, data: bytes) -> Any:
+        rc, written = raw.write(data)
+        if written > 0:
+            return written
+        if rc == LIBSSH2_ERROR_EAGAIN:
+            return AGAIN
+        if rc < 0:
+            raise SessionError('Writing to %s:%s failed with libssh2 error %s', self.prefs.host,
+                               self.prefs.port, rc)
+        return written
+
+    def send_eof(self, raw: Any) -> Any:
+        return _again_or(raw.send_eof())
+
+    def eof(self, raw: Any) -> bool:
+        return raw.eof()
+
+    def close(self, raw: Any) -> Any:
+        return _again_or(raw.close())
+
+    def wait_closed(self, raw: Any) -> Any:
+        if _again_or(raw.wait_closed()) is AGAIN:
+            return AGAIN
+        found: Any = exit_signal(raw) if exit_signal is not None else raw.get_exit_signal()[1]
+        if found:
+            name = found.decode('ascii', 'replace') if isinstance(found, bytes) else str(found)
+            code = signal_exit_code(name)
+            # A signal we cannot number: report what OpenSSH's client does.
+            return ExitStatus(code if code is not None else 255, name)
+        return ExitStatus(raw.get_exit_status(), None)

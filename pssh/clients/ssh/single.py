@@ -7,8 +7,9 @@ adds what libssh offers on top: GSS-API (Kerberos) authentication and OpenSSH
 user certificates.
 """
 import base64
+import dataclasses
 import os
-from typing import Any, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Tuple, Union
 
 from ssh import exceptions as ssh_exc
 from ssh import key as ssh_key
@@ -16,19 +17,18 @@ from ssh import options as ssh_options
 from ssh.error_codes import SSH_AGAIN
 from ssh.session import Session
 
-from ... import logger
 from ..._keys import SharedKey, import_private_key
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     AuthenticationError, InvalidAPIUseError, PKeyFileError, SessionError, SSHError, Timeout)
-from ..base._io import READ, WRITE
+from ..base._driver import AGAIN, ExitStatus, SessionPrefs
+from ..base._io import READ, WRITE, SessionIO
 from ..base._guard import LIBSSH_MAX_PACKET
 from ..base.single import BaseSSHClient, signal_exit_code
 from . import _libssh
 
-__all__ = ['SSHClient']
+__all__ = ['SSHClient', 'LibsshDriver']
 
-_AGAIN = BaseSSHClient._again
 _AUTH_AGAIN = 4      # SSH_AUTH_AGAIN
 _WRITE_PENDING = 8   # SSH_WRITE_PENDING (SSH_READ_PENDING is 2)
 _WRITE_PACKET = 16 * 1024  # below any server's maximum packet size
@@ -43,7 +43,7 @@ _CHANNEL_ERRORS = (ssh_exc.ChannelOpenFailure, ssh_exc.ChannelClosed, ssh_exc.Re
 
 
 def _again_or(rc: Any) -> Any:
-    return _AGAIN if rc in (SSH_AGAIN, _AUTH_AGAIN) else rc
+    return AGAIN if rc in (SSH_AGAIN, _AUTH_AGAIN) else rc
 
 
 def check_agent_forwarding(host: str) -> None:
@@ -89,8 +89,6 @@ class SSHClient(BaseSSHClient):
       forward an agent (see :ref:`agent-forwarding`).
     """
 
-    _MAX_PACKET = LIBSSH_MAX_PACKET
-
     check_agent_forwarding = staticmethod(check_agent_forwarding)
 
     def __init__(self, host: str, user: Optional[str] = None, password: Optional[str] = None,
@@ -121,11 +119,6 @@ class SSHClient(BaseSSHClient):
         self.gssapi_server_identity = gssapi_server_identity
         self.gssapi_client_identity = gssapi_client_identity
         self.gssapi_delegate_credentials = gssapi_delegate_credentials
-        # Objects kept between tries of an operation that would block.
-        self._opening: Optional[Any] = None
-        self._auth_key: Optional[Any] = None
-        self._shared_key: Optional[SharedKey] = None
-        self._exit_states: dict = {}
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
             num_retries=num_retries, retry_delay=retry_delay, allow_agent=allow_agent,
@@ -140,23 +133,62 @@ class SSHClient(BaseSSHClient):
             _proxy_pool=_proxy_pool, _via=_via,
             _bastion_config=_bastion_config, _bastion_host_keys=_bastion_host_keys)
 
-    def _library_again(self) -> int:
-        return SSH_AGAIN
+    # libssh sends any size, but OpenSSH's server drops the whole connection
+    # over a packet of more than 256 KiB.
+    max_command_length = 262_000
+    _command_limit_reason = 'that OpenSSH servers take in one request (256 KiB packets)'
 
-    # Session set-up and authentication.
+    def _driver_for(self, prefs: SessionPrefs) -> 'LibsshDriver':
+        return LibsshDriver(prefs)
 
-    def _b_new_session(self) -> Session:
+    def _pkey_cert(self) -> Optional[str]:
+        return self.cert_file
+
+    def _wants_gssapi(self) -> bool:
+        return bool(self.gssapi_auth or self.gssapi_server_identity
+                    or self.gssapi_client_identity)
+
+    def _session_prefs(self) -> SessionPrefs:
+        return dataclasses.replace(
+            super()._session_prefs(), gssapi_server_identity=self.gssapi_server_identity,
+            gssapi_client_identity=self.gssapi_client_identity,
+            gssapi_delegate_credentials=self.gssapi_delegate_credentials)
+
+
+class LibsshDriver:
+    """The backend contract (:class:`~pssh.clients.base._driver.Driver`) on
+    ssh-python: one libssh session, driven without blocking."""
+
+    max_packet = LIBSSH_MAX_PACKET
+    library_again = SSH_AGAIN
+    has_gssapi = True
+
+    def __init__(self, prefs: SessionPrefs) -> None:
+        self.prefs = prefs
+        self.session: Any = None
+        self._io: Optional[SessionIO] = None
+        # Objects kept between tries of an operation that would block.
+        self._opening: Optional[Any] = None
+        self._auth_key: Optional[Any] = None
+        # Held while connected, so that the other clients connecting meanwhile
+        # (a parallel client's) use the same imported key.
+        self._shared_key: Optional[SharedKey] = None
+
+    # The session.
+
+    def start(self, io: SessionIO) -> Any:
+        prefs = self.prefs
+        self._io = io
         session = Session()
-        self._set_libssh_host(session)
-        session.options_set_port(self.port)
-        session.options_set(ssh_options.USER, self.user)
-        if self.compress:
+        self._set_host(session, io)
+        session.options_set_port(prefs.port)
+        session.options_set(ssh_options.USER, prefs.user)
+        if prefs.compress:
             session.options_set(ssh_options.COMPRESSION, 'yes')
-        given = self.algorithms or {}
-        known_first = self._host_key_algorithms()
+        given = prefs.algorithms
         lists = {'cipher': _CIPHERS, 'mac': _MACS}
-        if known_first:
-            lists['hostkey'] = ','.join(known_first)
+        if prefs.known_key_algorithms:
+            lists['hostkey'] = ','.join(prefs.known_key_algorithms)
         # Ciphers and MACs whose packet lengths stay visible to our relay's
         # guard (AES-GCM, or CTR with an encrypt-then-MAC MAC) come first.
         lists.update(given)
@@ -169,22 +201,23 @@ class SSHClient(BaseSSHClient):
                         raise
                     raise InvalidAPIUseError(
                         'algorithms for %s:%s: libssh supports none of the %s algorithms %s',
-                        self.host, self.port, kind, names) from None
-        if self.gssapi_server_identity:
-            session.options_set(ssh_options.GSSAPI_SERVER_IDENTITY, self.gssapi_server_identity)
-        if self.gssapi_client_identity:
-            session.options_set(ssh_options.GSSAPI_CLIENT_IDENTITY, self.gssapi_client_identity)
-        if self.gssapi_delegate_credentials:
+                        prefs.host, prefs.port, kind, names) from None
+        if prefs.gssapi_server_identity:
+            session.options_set(ssh_options.GSSAPI_SERVER_IDENTITY,
+                                prefs.gssapi_server_identity)
+        if prefs.gssapi_client_identity:
+            session.options_set(ssh_options.GSSAPI_CLIENT_IDENTITY,
+                                prefs.gssapi_client_identity)
+        if prefs.gssapi_delegate_credentials:
             session.options_set_gssapi_delegate_credentials(True)
         # libssh closes the descriptor it is given when the session is freed:
         # give it a duplicate of ours, so each side closes its own.
-        io = self._io
-        assert io is not None  # set by _connect_once before the session is made
         session.set_socket(_Descriptor(os.dup(io.fileno)))
         session.set_blocking(False)
+        self.session = session
         return session
 
-    def _set_libssh_host(self, session: Session) -> None:
+    def _set_host(self, session: Session, io: SessionIO) -> None:
         """Tell libssh the host name, or, where its parser refuses the name
         (an underscore, as in many container and internal DNS names), the
         address we connected to.
@@ -193,13 +226,14 @@ class SSHClient(BaseSSHClient):
         checked by us, against the name: the option only names the server in
         libssh's own messages and for GSS-API, which gets the name explicitly.
         """
+        prefs = self.prefs
         try:
-            session.options_set(ssh_options.HOST, self.hostname)
+            session.options_set(ssh_options.HOST, prefs.hostname)
             return
         except ssh_exc.BaseSSHError:
             pass
         try:
-            address = self.sock.getpeername()[0]
+            address = io.transport.getpeername()[0]  # type: ignore[attr-defined]
         except (AttributeError, OSError, TypeError, IndexError):
             address = None
         if not isinstance(address, str):
@@ -207,10 +241,20 @@ class SSHClient(BaseSSHClient):
             # needs something it accepts.
             address = '127.0.0.1'
         session.options_set(ssh_options.HOST, address)
-        if not self.gssapi_server_identity:
-            session.options_set(ssh_options.GSSAPI_SERVER_IDENTITY, self.hostname)
+        if not prefs.gssapi_server_identity:
+            session.options_set(ssh_options.GSSAPI_SERVER_IDENTITY, prefs.hostname)
 
-    def _b_host_key(self) -> bytes:
+    def handshake(self) -> Any:
+        rc = self.session.connect()
+        # libssh switches a socket it was given to blocking mode while
+        # connecting; a blocking send would then stall the whole hub once the
+        # socket pair is full. Ours (the same open file) goes back to
+        # non-blocking after every step.
+        assert self._io is not None
+        os.set_blocking(self._io.fileno, False)
+        return _again_or(rc)
+
+    def host_key(self) -> bytes:
         if _libssh.server_key_base64 is not None:
             text = _libssh.server_key_base64(self.session)
             if text is not None:
@@ -218,18 +262,7 @@ class SSHClient(BaseSSHClient):
         key = self.session.get_server_publickey()
         return base64.b64decode(key.export_pubkey_base64())
 
-    def _b_handshake(self) -> Any:
-        rc = self.session.connect()
-        # libssh switches a socket it was given to blocking mode while
-        # connecting; a blocking send would then stall the whole hub once the
-        # socket pair is full. Ours (the same open file) goes back to
-        # non-blocking after every step.
-        io = self._io
-        assert io is not None
-        os.set_blocking(io.fileno, False)
-        return _again_or(rc)
-
-    def _b_block_directions(self) -> int:
+    def block_directions(self) -> int:
         # libssh tells whether it has output waiting to be sent. Reads do not
         # push it out, so flush here; only if the socket is full is there
         # anything to wait for in that direction. Otherwise it waits for the
@@ -241,81 +274,117 @@ class SSHClient(BaseSSHClient):
                 return READ | WRITE
         return READ
 
-    def auth(self) -> None:
-        if self.gssapi_auth or self.gssapi_server_identity or self.gssapi_client_identity:
-            try:
-                self._call(self._b_auth_gssapi, timeout=self.timeout, what='GSS-API authentication')
-                return
-            except (AuthenticationError, SSHError) as exc:
-                logger.debug('%s: GSS-API authentication failed: %s', self.host, exc)
-        super().auth()
+    def keepalive_config(self, seconds: int) -> None:
+        pass
 
-    def _b_auth_gssapi(self) -> Any:
+    def keepalive_send(self) -> Any:
+        # libssh has no keepalive request of its own, and an ignored message
+        # gets no answer. A global request with want-reply does: cancelling a
+        # port forward that does not exist, which servers refuse. libssh keeps
+        # one such request at a time; the first call sends it, later calls pick
+        # up the answer (a refusal raises) and then send the next one.
+        for _attempt in range(2):
+            try:
+                rc = self.session.cancel_forward('', 0)
+            except ssh_exc.SSHError:
+                continue  # the previous keepalive's refusal: send another
+            if rc == SSH_AGAIN:
+                return rc
+        return 0
+
+    def disconnect(self) -> Any:
+        return 0
+
+    def release(self) -> None:
+        self.session = None
+        self._io = None
+        self._opening = self._auth_key = self._shared_key = None
+
+    def translate(self, exc: BaseException) -> Optional[BaseException]:
+        if not isinstance(exc, ssh_exc.BaseSSHError):
+            return None
+        prefs = self.prefs
+        detail = ' '.join(arg.decode('utf-8', 'replace') if isinstance(arg, bytes) else str(arg)
+                          for arg in exc.args if arg) or type(exc).__name__
+        if isinstance(exc, _AUTH_ERRORS):
+            return AuthenticationError('%s (%s)', detail, type(exc).__name__)
+        if isinstance(exc, ssh_exc.KeyImportError):
+            return PKeyFileError('Private key could not be used for %s@%s:%s: %s', prefs.user,
+                                 prefs.host, prefs.port, detail)
+        if isinstance(exc, _CHANNEL_ERRORS) or 'channel open' in detail.lower():
+            # libssh reports a refused channel as a plain SSHError.
+            return SessionError('Channel error on %s:%s: %s', prefs.host, prefs.port, detail)
+        if 'timeout' in detail.lower():
+            return Timeout('Timed out talking to %s:%s: %s', prefs.host, prefs.port, detail)
+        return SSHError('SSH error on %s:%s: %s (%s)', prefs.host, prefs.port, detail,
+                        type(exc).__name__)
+
+    # Logging in.
+
+    def auth_gssapi(self) -> Any:
         return _again_or(self.session.userauth_gssapi())
 
-    def _b_auth_key(self, key: bytes, passphrase: str) -> Any:
+    def auth_key(self, key: bytes, passphrase: str, cert_file: Optional[str] = None) -> Any:
+        prefs = self.prefs
         if self._auth_key is None:
-            with_cert = self.cert_file is not None and key is self._pkey_data
             try:
-                holder = import_private_key(key, passphrase, shared=not with_cert)
+                holder = import_private_key(key, passphrase, shared=cert_file is None)
             except ssh_exc.KeyImportError:
                 raise PKeyFileError('Private key could not be used for %s@%s:%s (corrupt, '
-                                    'unsupported, or wrong passphrase)', self.user, self.host,
-                                    self.port) from None
+                                    'unsupported, or wrong passphrase)', prefs.user, prefs.host,
+                                    prefs.port) from None
             private = holder.key
-            if not with_cert:
-                # Held for this client's life, so that the other clients
-                # connecting meanwhile (a parallel client's) use the same key.
+            if cert_file is None:
                 self._shared_key = holder
-            if with_cert:
+            else:
                 try:
-                    cert = ssh_key.import_cert_file(self.cert_file)
+                    cert = ssh_key.import_cert_file(cert_file)
                     ssh_key.copy_cert_to_privkey(cert, private)
                 except ssh_exc.KeyImportError:
                     raise PKeyFileError(
                         'Certificate %s could not be used with the private key for %s (it must '
                         'be the certificate of that key; this libssh cannot attach certificates '
-                        'to ed25519 keys, use RSA or ECDSA)', self.cert_file, self.host) from None
+                        'to ed25519 keys, use RSA or ECDSA)', cert_file, prefs.host) from None
             self._auth_key = private
         try:
             rc = _again_or(self.session.userauth_publickey(self._auth_key))
         except BaseException:
             self._auth_key = None
             raise
-        if rc is not _AGAIN:
+        if rc is not AGAIN:
             self._auth_key = None
         return rc
 
-    def _b_auth_agent(self) -> bool:
-        if not os.environ.get('SSH_AUTH_SOCK'):
-            return False
-        self._call(lambda: _again_or(self.session.userauth_agent(self.user)),
-                   timeout=self.timeout, what='agent authentication')
-        return True
+    def agent_attempts(self) -> Iterator[Callable[[], Any]]:
+        # libssh tries the agent's keys itself, in one call.
+        if os.environ.get('SSH_AUTH_SOCK'):
+            user = self.prefs.user
+            yield lambda: _again_or(self.session.userauth_agent(user))
 
-    def _b_auth_password(self) -> Any:
-        return _again_or(self.session.userauth_password(self.user, self.password))
+    def auth_password(self, password: str) -> Any:
+        return _again_or(self.session.userauth_password(self.prefs.user, password))
 
-    def _b_auth_keyboard_interactive(self) -> Any:
+    def auth_keyboard_interactive(self, password: str) -> Any:
         # libssh sends the answers set after SSH_AUTH_INFO only on its next
         # call: make that call now rather than wait on a server that waits on us.
         # A server asking again and again (a wrong password re-prompted) ends
         # up refusing us, or we stop after a few rounds.
-        rc = self.session.userauth_kbdint(self.user, '')
+        session, user = self.session, self.prefs.user
+        rc = session.userauth_kbdint(user, '')
         for _round in range(_KBDINT_ROUNDS):
             if rc != _AUTH_INFO:
                 return _again_or(rc)
             # ssh-python wants each answer as bytes.
-            answer = (self.password or '').encode('utf-8')
-            for index in range(self.session.userauth_kbdint_getnprompts()):
-                self.session.userauth_kbdint_setanswer(index, answer)
-            rc = self.session.userauth_kbdint(self.user, '')
+            answer = password.encode('utf-8')
+            for index in range(session.userauth_kbdint_getnprompts()):
+                session.userauth_kbdint_setanswer(index, answer)
+            rc = session.userauth_kbdint(user, '')
         raise AuthenticationError('%s:%s kept asking keyboard-interactive questions',
-                                  self.host, self.port)
+                                  self.prefs.host, self.prefs.port)
 
     # Channels.
 
-    def _open(self, opener: Any) -> Any:
+    def _open(self, opener: Callable[[Any], Any]) -> Any:
         # The channel being opened is kept until the server answers: the next
         # call (of the same open, or of the base client finishing an open
         # given up half way) resumes it. It is never closed unanswered: libssh
@@ -331,37 +400,32 @@ class SSHClient(BaseSSHClient):
             self._opening = None
             raise
         if rc == SSH_AGAIN:
-            return _AGAIN
+            return AGAIN
         self._opening = None
         return channel
 
-    def _b_open_channel(self) -> Any:
+    def open_session(self) -> Any:
         return self._open(lambda channel: channel.open_session())
 
-    def _b_direct_tcpip(self, host: str, port: int) -> Any:
+    def open_direct_tcpip(self, host: str, port: int) -> Any:
         return self._open(lambda channel: channel.open_forward(host, port, '127.0.0.1', 0))
 
-    def _b_pty(self, raw: Any) -> Any:
+    def request_pty(self, raw: Any) -> Any:
         return _again_or(raw.request_pty())
 
-    def _b_execute(self, raw: Any, command: Union[str, bytes]) -> Any:
+    def request_exec(self, raw: Any, command: Union[str, bytes]) -> Any:
         return _again_or(raw.request_exec(command))
 
-    def _b_shell(self, raw: Any) -> Any:
+    def request_shell(self, raw: Any) -> Any:
         return _again_or(raw.request_shell())
 
-    def _b_subsystem(self, raw: Any, name: str) -> Any:
+    def request_subsystem(self, raw: Any, name: str) -> Any:
         return _again_or(raw.request_subsystem(name))
 
-    def _b_request_agent_forwarding(self, raw: Any) -> Any:
+    def request_agent_forwarding(self, raw: Any) -> Any:
         return _again_or(raw.request_auth_agent())
 
-    # libssh sends any size, but OpenSSH's server drops the whole connection
-    # over a packet of more than 256 KiB.
-    max_command_length = 262_000
-    _command_limit_reason = 'that OpenSSH servers take in one request (256 KiB packets)'
-
-    def _b_read(self, raw: Any, stderr: bool, size: int) -> Any:
+    def read(self, raw: Any, stderr: bool, size: int) -> Any:
         try:
             rc, data = raw.read_nonblocking(size, stderr)
         except ssh_exc.EOF:
@@ -369,10 +433,10 @@ class SSHClient(BaseSSHClient):
         if rc > 0:
             return data
         if rc == SSH_AGAIN or (rc == 0 and not raw.is_eof()):
-            return _AGAIN
+            return AGAIN
         return b''
 
-    def _b_write(self, raw: Any, data: bytes) -> Any:
+    def write(self, raw: Any, data: bytes) -> Any:
         # ssh-python's write loops in C for as long as libssh accepts nothing:
         # libssh does so when the server's window is full or when its own
         # output buffer cannot be flushed. So hand it at most one packet that
@@ -386,7 +450,7 @@ class SSHClient(BaseSSHClient):
             session.blocking_flush(0)
             window = raw.window_size()
             if window <= 0:
-                return _AGAIN
+                return AGAIN
         limit = min(window, _WRITE_PACKET)
         if len(data) > limit:
             data = data[:limit]
@@ -394,20 +458,20 @@ class SSHClient(BaseSSHClient):
         if written > 0:
             return written
         if rc == SSH_AGAIN or rc == 0:
-            return _AGAIN
-        raise SessionError('Writing to %s:%s failed with libssh error %s', self.host,
-                           self.port, rc)
+            return AGAIN
+        raise SessionError('Writing to %s:%s failed with libssh error %s', self.prefs.host,
+                           self.prefs.port, rc)
 
-    def _b_send_eof(self, raw: Any) -> Any:
+    def send_eof(self, raw: Any) -> Any:
         return _again_or(raw.send_eof())
 
-    def _b_eof(self, raw: Any) -> bool:
+    def eof(self, raw: Any) -> bool:
         return raw.is_eof()
 
-    def _b_close(self, raw: Any) -> Any:
+    def close(self, raw: Any) -> Any:
         return _again_or(raw.close())
 
-    def _b_wait_closed(self, raw: Any) -> Any:
+    def wait_closed(self, raw: Any) -> Any:
         # After EOF libssh's reads no longer process packets; asking for the
         # exit status does, until the status or the channel's close has come.
         # ssh-python's get_exit_state() loses a 32-byte buffer each time it
@@ -420,68 +484,24 @@ class SSHClient(BaseSSHClient):
         if state is None:
             code = raw.get_exit_status()
             if code >= 0:
-                self._exit_states[id(raw)] = (code, b'', False)
-                return 0
+                return ExitStatus(code, None)
             try:
                 state = raw.get_exit_state()
             except ssh_exc.BaseSSHError:
                 state = (None, b'', False)
         if state[0] == SSH_AGAIN and not raw.is_closed():
-            return _AGAIN
-        self._exit_states[id(raw)] = state
-        return 0
-
-    def _b_exit_status(self, raw: Any) -> Tuple[Optional[int], Optional[str]]:
-        code, signal_name, _core = self._exit_states.pop(id(raw), (None, b'', False))
+            return AGAIN
+        code, signal_name, _core = state
         if code == SSH_AGAIN:
             code = raw.get_exit_status()
         if isinstance(signal_name, bytes):
             signal_name = signal_name.decode('ascii', 'replace')
         if signal_name:
             number = signal_exit_code(signal_name)
-            return (number if number is not None else 255), signal_name
+            return ExitStatus(number if number is not None else 255, signal_name)
         if code is None or code < 0:
-            return None, None
-        return code, None
-
-    def _b_keepalive_config(self) -> None:
-        pass
-
-    def _b_keepalive_send(self) -> Any:
-        # libssh has no keepalive request of its own, and an ignored message
-        # gets no answer. A global request with want-reply does: cancelling a
-        # port forward that does not exist, which servers refuse. libssh keeps
-        # one such request at a time; the first call sends it, later calls pick
-        # up the answer (a refusal raises) and then send the next one.
-        for _attempt in range(2):
-            try:
-                rc = self.session.cancel_forward('', 0)
-            except ssh_exc.SSHError:
-                continue  # the previous keepalive's refusal: send another
-            if rc == SSH_AGAIN:
-                return rc
-        return 0
-
-    def _b_disconnect(self) -> Any:
-        return 0
-
-    def _b_translate(self, exc: BaseException) -> Optional[BaseException]:
-        if not isinstance(exc, ssh_exc.BaseSSHError):
-            return None
-        detail = ' '.join(arg.decode('utf-8', 'replace') if isinstance(arg, bytes) else str(arg)
-                          for arg in exc.args if arg) or type(exc).__name__
-        if isinstance(exc, _AUTH_ERRORS):
-            return AuthenticationError('%s (%s)', detail, type(exc).__name__)
-        if isinstance(exc, ssh_exc.KeyImportError):
-            return PKeyFileError('Private key could not be used for %s@%s:%s: %s', self.user,
-                                 self.host, self.port, detail)
-        if isinstance(exc, _CHANNEL_ERRORS) or 'channel open' in detail.lower():
-            # libssh reports a refused channel as a plain SSHError.
-            return SessionError('Channel error on %s:%s: %s', self.host, self.port, detail)
-        if 'timeout' in detail.lower():
-            return Timeout('Timed out talking to %s:%s: %s', self.host, self.port, detail)
-        return SSHError('SSH error on %s:%s: %s (%s)', self.host, self.port, detail,
-                        type(exc).__name__)
+            return ExitStatus(None, None)
+        return ExitStatus(code, None)
 
 
 class _Descriptor:
