@@ -4,6 +4,7 @@
 #   bash run.sh demo [ARGS...]   set up, then run examples/demo.py
 #   bash run.sh test [ARGS...]   set up, run the test suite (ARGS go to pytest),
 #                                then build the docs with warnings as errors
+#   bash run.sh check            the static checks: tox -e mypy,lint
 #   bash run.sh setup            set up only
 #
 # Set-up is idempotent: it installs OpenSSH (server and client) with apt when
@@ -185,11 +186,17 @@ case "$cmd" in
         fi
         exit "$docs_rc"
         ;;
+    check)
+        choose_python
+        ensure_pip
+        "$PY" -m tox --version >/dev/null 2>&1 || "$PY" -m pip install -q tox
+        exec "$PY" -m tox -q -e mypy,lint
+        ;;
     setup)
         setup_all test,docs "$TEST_MODULES,sphinx"
         ;;
     *)
-        say "usage: bash run.sh demo|test|setup [ARGS...]"
+        say "usage: bash run.sh demo|test|check|setup [ARGS...]"
         exit 2
         ;;
 esac

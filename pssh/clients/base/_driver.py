@@ -12,26 +12,27 @@ what a lost connection or a timeout means around that.
 ``raw`` arguments are the library's channel objects, typed ``Any`` on purpose:
 they are the one thing the shared code passes through without looking inside.
 """
+import enum
 from dataclasses import dataclass, field
 from typing import (
-    Any, Callable, Iterator, Mapping, NamedTuple, Optional, Protocol, Sequence, Union)
+    Any, Callable, Final, Iterator, Mapping, NamedTuple, Optional, Protocol, Sequence, Union)
 
 from ._io import SessionIO
 
-__all__ = ['AGAIN', 'Driver', 'ExitStatus', 'SessionPrefs']
+__all__ = ['AGAIN', 'Again', 'Driver', 'ExitStatus', 'SessionPrefs']
 
 
-class _Again:
+class Again(enum.Enum):
     """The type of :data:`AGAIN`."""
 
-    __slots__ = ()
+    AGAIN = 'AGAIN'
 
     def __repr__(self) -> str:
         return 'AGAIN'
 
 
 #: What a driver method returns when its library would block.
-AGAIN: Any = _Again()
+AGAIN: Final = Again.AGAIN
 
 
 class ExitStatus(NamedTuple):
@@ -76,12 +77,15 @@ class Driver(Protocol):
     #: The library's session object (None before :meth:`start` and after :meth:`release`).
     session: Any
 
+    # Results typed ``object`` are AGAIN or whatever the library returned
+    # (ignored); ``Any`` is kept for the library's own session and channels.
+
     # The session.
 
     def start(self, io: SessionIO) -> Any:
         """Make the library session on the relay ``io`` and return it."""
 
-    def handshake(self) -> Any:
+    def handshake(self) -> object:
         """Advance the key exchange (``AGAIN`` until done)."""
 
     def host_key(self) -> bytes:
@@ -93,10 +97,10 @@ class Driver(Protocol):
     def keepalive_config(self, seconds: int) -> None:
         """Tell the library the keepalive interval (the client sends them)."""
 
-    def keepalive_send(self) -> Any:
+    def keepalive_send(self) -> object:
         """Send a keepalive the server answers, without waiting for the answer."""
 
-    def disconnect(self) -> Any:
+    def disconnect(self) -> object:
         """Say goodbye to the server."""
 
     def release(self) -> None:
@@ -107,17 +111,17 @@ class Driver(Protocol):
 
     # Logging in.
 
-    def auth_key(self, key: bytes, passphrase: str, cert_file: Optional[str] = None) -> Any:
+    def auth_key(self, key: bytes, passphrase: str, cert_file: Optional[str] = None) -> object:
         """Public key authentication with the private key ``key``."""
 
-    def agent_attempts(self) -> Iterator[Callable[[], Any]]:
+    def agent_attempts(self) -> Iterator[Callable[[], object]]:
         """One call per agent key to try (each like :meth:`auth_key`); none without an agent."""
 
-    def auth_password(self, password: str) -> Any: ...
+    def auth_password(self, password: str) -> object: ...
 
-    def auth_keyboard_interactive(self, password: str) -> Any: ...
+    def auth_keyboard_interactive(self, password: str) -> object: ...
 
-    def auth_gssapi(self) -> Any: ...
+    def auth_gssapi(self) -> object: ...
 
     # Channels.
 
@@ -127,28 +131,28 @@ class Driver(Protocol):
     def open_direct_tcpip(self, host: str, port: int) -> Any:
         """A channel to ``host:port`` made by the server (for tunnels)."""
 
-    def request_pty(self, raw: Any) -> Any: ...
+    def request_pty(self, raw: Any) -> object: ...
 
-    def request_exec(self, raw: Any, command: Union[str, bytes]) -> Any: ...
+    def request_exec(self, raw: Any, command: Union[str, bytes]) -> object: ...
 
-    def request_shell(self, raw: Any) -> Any: ...
+    def request_shell(self, raw: Any) -> object: ...
 
-    def request_subsystem(self, raw: Any, name: str) -> Any: ...
+    def request_subsystem(self, raw: Any, name: str) -> object: ...
 
-    def request_agent_forwarding(self, raw: Any) -> Any: ...
+    def request_agent_forwarding(self, raw: Any) -> object: ...
 
-    def read(self, raw: Any, stderr: bool, size: int) -> Any:
+    def read(self, raw: Any, stderr: bool, size: int) -> Union[bytes, Again]:
         """Bytes read, ``b''`` at end of stream, or ``AGAIN``."""
 
-    def write(self, raw: Any, data: bytes) -> Any:
+    def write(self, raw: Any, data: bytes) -> Union[int, Again]:
         """Number of bytes accepted (possibly fewer than given), or ``AGAIN``."""
 
-    def send_eof(self, raw: Any) -> Any: ...
+    def send_eof(self, raw: Any) -> object: ...
 
     def eof(self, raw: Any) -> bool:
         """Whether the server sent end-of-file on the channel."""
 
-    def close(self, raw: Any) -> Any: ...
+    def close(self, raw: Any) -> object: ...
 
-    def wait_closed(self, raw: Any) -> Any:
+    def wait_closed(self, raw: Any) -> object:
         """``AGAIN`` until the channel has closed, then its :class:`ExitStatus`."""

@@ -659,7 +659,7 @@ class BaseSSHClient(PollMixIn):
         io = self._io
         if io is None:
             raise self._not_connected('writing to the command')
-        again, raw = self._again, channel.raw
+        raw = channel.raw
         view = memoryview(data)
         while view:
             if io.closing is not None:
@@ -676,7 +676,7 @@ class BaseSSHClient(PollMixIn):
             try:
                 sent = self._driver.write(raw, piece)
                 io.settle(before)
-                if sent is again:
+                if sent is AGAIN:
                     # Woken by the socket, or by the command ending (reader greenlet).
                     io.wait_for(self._driver.block_directions)
                     continue
@@ -1328,7 +1328,7 @@ class BaseSSHClient(PollMixIn):
     def _read_channel(self, channel: Channel, out: ConcurrentRWBuffer,
                       err: ConcurrentRWBuffer) -> None:
         """Reader greenlet: move a channel's output into its buffers until it ends."""
-        raw, again, read = channel.raw, self._again, self._driver.read
+        raw, read = channel.raw, self._driver.read
         io = self._io
         try:
             streams = [(out, False), (err, True)]
@@ -1340,7 +1340,7 @@ class BaseSSHClient(PollMixIn):
                     while True:
                         buffer.wait_writable()
                         data = read(raw, is_err, _READ_SIZE)
-                        if data is again:
+                        if data is AGAIN:
                             break
                         if not data:
                             # The stream's end is announced to readers only once
