@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from pssh.clients.base import single as base_single
+from pssh.clients.base import _connection as base_connection
 from pssh.clients.native import SSHClient
 from pssh.exceptions import NoCommonAlgorithmError, PacketLengthError, UnknownHostKeyError
 
@@ -86,12 +86,12 @@ def sessions(monkeypatch):
     """Every SessionIO the clients make during the test."""
     made = []
 
-    class Recorded(base_single.SessionIO):
+    class Recorded(base_connection.SessionIO):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(base_single, 'SessionIO', Recorded)
+    monkeypatch.setattr(base_connection, 'SessionIO', Recorded)
     return made
 
 
@@ -130,7 +130,7 @@ def no_etm_server():
 def test_unknown_server_hiding_lengths_is_accepted_with_one_warning(no_etm_server, caplog,
                                                                    monkeypatch):
     srv = no_etm_server
-    monkeypatch.setattr(base_single, '_WARNED_UNCHECKED', set())  # once per process
+    monkeypatch.setattr(base_connection, '_WARNED_UNCHECKED', set())  # once per process
     caplog.set_level('WARNING', logger='pssh')
     for _ in range(2):
         with connect(srv.host, srv.port, srv) as client:

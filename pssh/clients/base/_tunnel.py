@@ -21,6 +21,7 @@ from gevent.event import AsyncResult, Event
 
 from ... import _checks, logger
 from ...exceptions import InvalidAPIUseError, ProxyError, PsshError, Timeout
+from ._connection import Connection
 
 __all__ = ['Hop', 'hops_for', 'ChannelTransport', 'ProxyPool']
 
@@ -104,9 +105,9 @@ def hops_for(proxy_host: Optional[str], proxy_port: Optional[int], proxy_user: O
 
 
 class ChannelTransport:
-    """A ``direct-tcpip`` channel of a bastion's session, used as a socket."""
+    """A ``direct-tcpip`` channel of a bastion's connection, used as a socket."""
 
-    def __init__(self, bastion: Any, host: str, port: int, locked: bool = False) -> None:
+    def __init__(self, bastion: Connection, host: str, port: int, locked: bool = False) -> None:
         """Open the channel.
 
         :param locked: the caller holds ``bastion``'s open lock (as
@@ -115,21 +116,23 @@ class ChannelTransport:
         self.bastion = bastion
         self.host = host
         self.port = port
-        self.raw = bastion._open_one(bastion._driver.open_direct_tcpip, host, port, locked=locked,
-                                     what='opening a tunnel to %s:%s' % (host, port))
+        self.raw = bastion.open_channel(bastion.driver.open_direct_tcpip, host, port,
+                                        locked=locked,
+                                        what='opening a tunnel to %s:%s' % (host, port))
         self._closed = False
 
     def recv(self, size: int) -> bytes:
         bastion = self.bastion
         try:
-            return bastion._call(bastion._driver.read, self.raw, False, size,
-                                 what='reading the tunnel to %s:%s' % (self.host, self.port))
+            data: bytes = bastion.call(bastion.driver.read, self.raw, False, size,
+                                       what='reading the tunnel to %s:%s' % (self.host, self.port))
+            return data
         except PsshError as exc:
             raise self._failed(exc) from exc
 
     def sendall(self, data: bytes) -> None:
         try:
-            self.bastion.eagain_write(self.raw, data)
+            self.bastion.write_all(self.raw, data)
         except PsshError as exc:
             raise self._failed(exc) from exc
 
@@ -137,8 +140,8 @@ class ChannelTransport:
         """Tell the far end that nothing more will be sent (TCP's half-close)."""
         bastion = self.bastion
         try:
-            bastion._call(bastion._driver.send_eof, self.raw, timeout=bastion.timeout,
-                          what='ending the tunnel to %s:%s' % (self.host, self.port))
+            bastion.call(bastion.driver.send_eof, self.raw, timeout=bastion.timeout,
+                         what='ending the tunnel to %s:%s' % (self.host, self.port))
         except PsshError as exc:
             raise self._failed(exc) from exc
 
@@ -157,11 +160,11 @@ class ChannelTransport:
 
     def _close_channel(self) -> None:
         bastion = self.bastion
-        if bastion._io is None:
+        if bastion.io is None:
             return
         try:
-            bastion._call(bastion._driver.send_eof, self.raw, timeout=bastion.timeout)
-            bastion._call(bastion._driver.close, self.raw, timeout=bastion.timeout)
+            bastion.call(bastion.driver.send_eof, self.raw, timeout=bastion.timeout)
+            bastion.call(bastion.driver.close, self.raw, timeout=bastion.timeout)
         except Exception as exc:
             logger.debug('closing tunnel to %s:%s: %s', self.host, self.port, exc)
 
@@ -171,7 +174,7 @@ class ProxyPool:
     key), shared by their targets.
 
     A bastion connection opens one channel at a time (see
-    :meth:`~pssh.clients.base.single.BaseSSHClient._open_one`), and an open
+    :meth:`~pssh.clients.base._connection.Connection.open_channel`), and an open
     waits for the bastion's TCP connect to the target. So that a target slow to
     accept does not hold up the others, an open that has not been answered
     within :attr:`lease` seconds no longer makes other targets wait: they go
@@ -231,15 +234,15 @@ class ProxyPool:
             first = self.get(key, connect)
             clients = [first] + [client for client in self._more.get(key, ())
                                  if not client.connection_lost]
-            for client in clients:
-                if not client._open_lock.locked():
-                    client._open_lock.acquire()   # free: does not wait
-                    return ChannelTransport(client, host, port, locked=True)
+            for conn in [client._conn for client in clients]:
+                if not conn.open_lock.locked():
+                    conn.open_lock.acquire()   # free: does not wait
+                    return ChannelTransport(conn, host, port, locked=True)
             now = time.monotonic()
             waited = now - since
             # How long until each open in progress has had its lease.
-            left = [self.lease - (now - client._open_since) for client in clients
-                    if client._open_since is not None]
+            left = [self.lease - (now - client._conn.open_since) for client in clients
+                    if client._conn.open_since is not None]
             stale = [seconds for seconds in left if seconds <= 0]
             if can_add and (len(stale) == len(left) or (waited >= self.lease and stale)):
                 # Every connection waits for a slow target, or we have waited
@@ -283,7 +286,7 @@ class ProxyPool:
                 del self._waiting[key]
 
     def _watch(self, key: Any, client: Any) -> None:
-        client._open_watchers.append(lambda: self._wake(key))
+        client._conn.open_watchers.append(lambda: self._wake(key))
 
     def _wake(self, key: Any) -> None:
         """Wake the first open waiting for a connection of ``key``."""

@@ -10,7 +10,6 @@ here then waits on the session's :class:`~pssh.clients.base._io.SessionIO` for
 exactly as long as needed.
 """
 import contextlib
-import errno
 import functools
 import getpass
 import os
@@ -18,7 +17,6 @@ import posixpath
 import shlex
 import signal
 import socket
-import time
 import weakref
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
                     Sequence, Set, Tuple, Type, Union)
@@ -26,7 +24,6 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Name
 import gevent
 from gevent import socket as gsocket
 from gevent.event import Event
-from gevent.lock import Semaphore
 
 from ... import _checks, logger
 from ..._deprecation import deprecated
@@ -35,17 +32,16 @@ from ...config import apply_ssh_config, open_ssh_config, ssh_config_settings
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...hostkeys import HostKeyChecker
 from ...exceptions import (
-    AuthenticationError, ConnectTimeoutError, HostConnectionError,
-    HostConnectionRefusedError, InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
-    HostKeyError, PacketLengthError, ProxyError, PsshError, SCPError, SessionError, SFTPIOError,
-    NoCommonAlgorithmError, ShellError, SSHError, Timeout, UnknownHostError,
-    UnknownHostKeyError)
+    AuthenticationError, HostConnectionError,
+    InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
+    HostKeyError, ProxyError, SCPError, SessionError, SFTPIOError,
+    ShellError, SSHError, Timeout)
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
+from ._connection import Connection
 from ._driver import AGAIN, Driver, SessionPrefs
-from ._guard import PacketGuard
-from ._io import ClosedHere, SessionIO, call_until_done
+from ._io import SessionIO
 from ._tunnel import ChannelTransport, Hop, ProxyPool, hops_for
 
 __all__ = ['BaseSSHClient', 'PollMixIn', 'InteractiveShell', 'Stdin', 'Channel']
@@ -316,45 +312,6 @@ class InteractiveShell:
         self.close()
 
 
-#: (host, port) pairs already warned about unchecked packet lengths.
-_WARNED_UNCHECKED: Set[Tuple[str, int]] = set()
-
-#: Keepalive intervals without a byte from the server after which the
-#: connection is declared dead (OpenSSH's ServerAliveCountMax).
-KEEPALIVE_COUNT_MAX = 3
-
-
-def _keepalive_loop(ref: 'weakref.ReferenceType[BaseSSHClient]') -> None:
-    """Send keepalives that the server must answer; give the connection up when
-    the server has been silent for :data:`KEEPALIVE_COUNT_MAX` intervals.
-
-    A dead link (a silent peer, a firewall dropping packets) otherwise leaves
-    every greenlet of the session waiting for ever. Failing the session's I/O
-    wakes them all with a "connection lost" error.
-    """
-    while True:
-        client = ref()
-        if client is None:
-            return
-        io = client._io
-        if io is None or io.closed_reason is not None:
-            return
-        interval = max(1, int(client.keepalive_seconds or 0))
-        silent = io.silent_for()
-        if silent >= interval * KEEPALIVE_COUNT_MAX:
-            logger.debug('%s: no reply to keepalives for %.1f s', client.host, silent)
-            io.fail('no reply from the server to keepalives for %.0f seconds' % silent)
-            return
-        before = io.unread()
-        try:
-            client._driver.keepalive_send()
-        except Exception as exc:  # the silence check above decides
-            logger.debug('%s: sending a keepalive failed: %s', client.host, exc)
-        io.settle(before)
-        del client, io
-        gevent.sleep(interval)
-
-
 class PollMixIn:
     """The waiting interface of a client of a non-blocking SSH library.
 
@@ -481,8 +438,6 @@ class BaseSSHClient(PollMixIn):
         self.timeout = timeout or None
         # Channels of the commands started by run_command (for disconnect()).
         self._commands: 'weakref.WeakSet[Channel]' = weakref.WeakSet()
-        # Why this client last closed its connection itself.
-        self._closed_here: Optional[ClosedHere] = None
         self._closer: Optional[gevent.Greenlet] = None
         # Which connection attempt got as far as logging in (see _auth_error).
         self._connected_attempt = 1
@@ -529,21 +484,10 @@ class BaseSSHClient(PollMixIn):
                                 proxy_jump)]
         self._owns_proxy_pool = _proxy_pool is None
         self._proxy_pool = _proxy_pool if _proxy_pool is not None else ProxyPool()
-        self.session: Any = None
-        self.sock: Any = None
-        self._io: Optional[SessionIO] = None
-        self._keepalive: Optional[gevent.Greenlet] = None
-        self._finalizer: Optional[weakref.finalize] = None
-        # libssh2 (and our libssh adapter) keep the state of a channel being
-        # opened per session: one opening at a time (see _open_one).
-        self._open_lock = Semaphore()
-        #: When the open in progress began (monotonic), None when there is none.
-        self._open_since: Optional[float] = None
-        # Called each time the open lock is given back (by a ProxyPool).
-        self._open_watchers: List[Callable[[], None]] = []
-        self._open_finisher: Optional[gevent.Greenlet] = None
         #: The SSH library's session, through the backend's driver.
         self._driver: Driver = self._driver_for(self._session_prefs())
+        self._conn = Connection(host, port, self.timeout, self._driver, self._host_keys,
+                                self.ALLOW_UNCHECKED_LENGTHS)
         try:
             self._connect()
         except BaseException:
@@ -558,82 +502,29 @@ class BaseSSHClient(PollMixIn):
     # ------------------------------------------------------------------
     # Calling the library.
 
+    @property
+    def _io(self) -> Optional[SessionIO]:
+        """The relay of the current connection (None when not connected)."""
+        return self._conn.io
+
+    @property
+    def session(self) -> Any:
+        """The SSH library's session object (None when not connected)."""
+        return self._driver.session
+
+    @property
+    def sock(self) -> Any:
+        """The transport the session runs on: a socket, or a tunnel through a proxy."""
+        return self._conn.sock
+
     def _call(self, func: Callable[..., Any], *args: Any,
               timeout: Optional[float] = None, what: Optional[str] = None) -> Any:
         """Call a driver method until it stops saying it would block."""
-        io = self._io
-        if io is None:
-            raise self._not_connected(what or 'calling the SSH library')
-        again = self._again
-        try:
-            return call_until_done(io, lambda: func(*args), lambda r: r is again,
-                                   self._driver.block_directions, timeout)
-        except Exception as exc:
-            raise self._error_for(
-                exc, io, what or str(getattr(func, '__name__', 'operation')), timeout) from exc
-
-    def _error_for(self, exc: BaseException, io: Optional[SessionIO], what: str,
-                   timeout: Optional[float]) -> BaseException:
-        """Our exception, naming the host, for what a library call or a wait raised."""
-        if isinstance(exc, PsshError):
-            return exc
-        if isinstance(exc, TimeoutError):
-            return Timeout('%s on %s:%s did not finish within %s seconds', what, self.host,
-                           self.port, timeout)
-        lost = io is not None and io.closed_reason is not None
-        reason = io.closed_reason if io is not None else None
-        if io is not None and io.closing is not None:
-            # Not lost: we closed it (whatever the library made of that).
-            return self._closed_here_error(io.closing, what)
-        if isinstance(reason, PacketLengthError):
-            # The guard closed the connection: say why, to every caller.
-            return type(reason)(*reason.args)
-        ours = self._driver.translate(exc)
-        if isinstance(exc, ConnectionResetError) or (lost and (
-                ours is None or type(ours) in (SSHError, SessionError))):
-            # The library's own word for it (libssh2: SocketRecvError) says less.
-            reason = io.closed_reason if io is not None else None
-            reason = 'closed by the server' if reason == 'EOF' else reason or exc
-            if isinstance(exc, ConnectionResetError):
-                return SSHError('Connection to %s:%s lost: %s', self.host, self.port, reason)
-            return SSHError('Connection to %s:%s lost: %s (%s)', self.host, self.port, reason,
-                            ours or exc)
-        if ours is not None:
-            return ours
-        if isinstance(exc, OSError):
-            if io is not None and io._closed:
-                return SessionError('Session to %s:%s was closed (%s)', self.host, self.port, what)
-            return SSHError('%s on %s:%s failed: %s', what, self.host, self.port,
-                            exc.strerror or exc)
-        return exc
-
-    def _not_connected(self, what: str = 'using it') -> SessionError:
-        if self._closed_here is not None:
-            return self._closed_here_error(self._closed_here, what)
-        return SessionError('Not connected to %s:%s', self.host, self.port)
-
-    def _closed_here_error(self, reason: ClosedHere, what: str) -> SessionError:
-        return SessionError('Connection to %s:%s was closed by this client (%s) while %s',
-                            self.host, self.port, reason.why, what)
+        return self._conn.call(func, *args, timeout=timeout, what=what)
 
     def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``func(*args, **kwargs)`` of the SSH library until it does not block."""
-        again = self._driver.library_again
-        io = self._io
-        if io is None:
-            raise self._not_connected()
-
-        def is_again(result: Any) -> bool:
-            if isinstance(result, tuple) and result:
-                result = result[0]
-            return isinstance(result, int) and result == again
-
-        try:
-            return call_until_done(io, lambda: func(*args, **kwargs), is_again,
-                                   self._driver.block_directions, self.timeout)
-        except Exception as exc:
-            raise self._error_for(exc, io, getattr(func, '__name__', 'operation'),
-                                  self.timeout) from exc
+        return self._conn.eagain(func, *args, **kwargs)
 
     def eagain_write(self, write_func: Any, data: bytes) -> None:
         """Write all of ``data`` to a channel, waiting whenever the library would block.
@@ -643,28 +534,19 @@ class BaseSSHClient(PollMixIn):
         """
         raw = getattr(write_func, 'raw', write_func)
         raw = getattr(raw, '__self__', raw)
-        view = memoryview(data)
-        # The library sends at most one packet (32 KiB) per call and wants bytes,
-        # so hand it one packet's worth at a time: each retry then copies little.
-        while view:
-            piece = bytes(view[:_WRITE_PIECE])
-            while piece:
-                sent = self._call(self._driver.write, raw, piece, timeout=self.timeout,
-                                  what='writing')
-                piece = piece[sent:]
-                view = view[sent:]
+        self._conn.write_all(raw, data)
 
     def _write_channel(self, channel: Channel, data: bytes) -> None:
         """Write all of ``data`` to a command's channel, for as long as it runs."""
         io = self._io
         if io is None:
-            raise self._not_connected('writing to the command')
+            raise self._conn.not_connected('writing to the command')
         raw = channel.raw
         view = memoryview(data)
         while view:
             if io.closing is not None:
                 # Not a command that ended: the data cannot be sent.
-                raise self._closed_here_error(io.closing, 'writing to the command')
+                raise self._conn.closed_here_error(io.closing, 'writing to the command')
             if channel.done or channel.closed:
                 self._drop_input(channel, len(view))
                 return
@@ -684,7 +566,7 @@ class BaseSSHClient(PollMixIn):
                 if io.closed_reason is None and self._input_refused(channel):
                     self._drop_input(channel, len(view))
                     return
-                raise self._error_for(exc, io, 'writing to the command', None) from exc
+                raise self._conn.error_for(exc, io, 'writing to the command', None) from exc
             view = view[sent:]
 
     def _input_refused(self, channel: Channel) -> bool:
@@ -703,12 +585,7 @@ class BaseSSHClient(PollMixIn):
 
     def poll(self, timeout: Optional[float] = None) -> None:
         """Wait until the session's socket is ready in the direction the library needs."""
-        io = self._io
-        if io is not None:
-            try:
-                io.wait_for(self._driver.block_directions, timeout)
-            except Exception as exc:
-                raise self._error_for(exc, io, 'waiting', timeout) from exc
+        self._conn.poll(timeout)
 
     # ------------------------------------------------------------------
     # Connecting.
@@ -765,68 +642,15 @@ class BaseSSHClient(PollMixIn):
 
     def _connect(self) -> None:
         """Connect, handshake and authenticate: the only network I/O of the constructor."""
-        last: Optional[BaseException] = None
-        for attempt in range(1, self.num_retries + 1):
-            try:
-                self._connect_once()
-                break
-            except (HostConnectionRefusedError, NoIPv6AddressFoundError, UnknownHostError,
-                    ProxyError, HostKeyError, PacketLengthError, NoCommonAlgorithmError):
-                # Not retried; the connection (a refused host key's is open) ends now,
-                # not when the exception and its traceback are dropped.
-                self._close_io()
-                raise
-            except ConnectionRefusedError as exc:
-                raise HostConnectionRefusedError(
-                    exc.errno or errno.ECONNREFUSED,
-                    exc.strerror or os.strerror(errno.ECONNREFUSED), self.host,
-                    self.port) from None
-            except socket.gaierror as exc:
-                if exc.errno != socket.EAI_AGAIN or attempt == self.num_retries:
-                    raise UnknownHostError('Unknown host %s: %s', self.host,
-                                           exc.strerror or str(exc), attempt,
-                                           self.num_retries) from None
-                last = exc
-            except (OSError, SSHError, Timeout) as exc:
-                last = exc
-            except BaseException:
-                # Killed while connecting (GreenletExit, KeyboardInterrupt):
-                # the socket is closed now, not whenever it is collected.
-                self._close_io()
-                raise
-            self._close_io()
-            logger.debug('%s:%s: attempt %s of %s failed: %s', self.host, self.port, attempt,
-                         self.num_retries, last)
-            if attempt < self.num_retries:
-                gevent.sleep(self.retry_delay)
-        else:
-            raise self._connect_error(last) from None
         # Which attempt connected: a failed login reports it.
-        self._connected_attempt = attempt
+        self._connected_attempt = self._conn.connect(self._open_transport, self.num_retries,
+                                                     self.retry_delay)
         try:
             self.auth()
         except BaseException:
-            self._close_io()
+            self._conn.close()
             raise
-        self._driver.keepalive_config(int(self.keepalive_seconds or 0))
-        if self.keepalive_seconds:
-            self._keepalive = gevent.spawn(_keepalive_loop, weakref.ref(self))
-
-    def _connect_error(self, exc: Optional[BaseException]) -> BaseException:
-        """The error of the last of our connection attempts, all of which failed.
-
-        ``.args`` is ``(message, host, port, reason, attempt, num_retries)``.
-        """
-        if isinstance(exc, (TimeoutError, Timeout)):
-            return ConnectTimeoutError(
-                'Timed out connecting to %s:%s: %s (attempt %s of %s)', self.host, self.port,
-                'timed out after %s seconds' % self.timeout if self.timeout else 'timed out',
-                self.num_retries,
-                self.num_retries)
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        return HostConnectionError('Error connecting to %s:%s: %s (attempt %s of %s)',
-                                   self.host, self.port, str(detail), self.num_retries,
-                                   self.num_retries)
+        self._conn.start_keepalive(self.keepalive_seconds)
 
     def _config_entry(self, hop: Hop) -> Dict[str, Any]:
         """The settings of ``hop``'s own entry in our ssh config files ({} without)."""
@@ -906,93 +730,10 @@ class BaseSSHClient(PollMixIn):
         try:
             if via is None:
                 return self._proxy_pool.tunnel(key, connect, self.hostname, self.port)
-            return ChannelTransport(via, self.hostname, self.port)
+            return ChannelTransport(via._conn, self.hostname, self.port)
         except (SSHError, Timeout) as exc:
             raise HostConnectionError('Could not reach %s:%s through proxy %s:%s: %s',
                                       self.host, self.port, via_host, via_port, exc) from None
-
-    def _connect_once(self) -> None:
-        sock = self._open_transport()
-        self.sock = sock
-        io = self._io = SessionIO(sock, '%s:%s' % (self.host, self.port),
-                                  PacketGuard(self.host, self.port, self._driver.max_packet))
-        self._finalizer = weakref.finalize(self, io.close)
-        try:
-            self.session = self._driver.start(io)
-        except Exception as exc:
-            raise self._error_for(exc, io, 'setting up the SSH session', None) from exc
-        checked = False
-        again = self._again
-
-        def handshake() -> Any:
-            nonlocal checked
-            result = self._driver.handshake()
-            if result is again and io.holding and not checked:
-                # The key exchange is done and the library waits for the
-                # server's first encrypted packets, which the relay holds
-                # back: no encrypted byte of a server whose key we refuse is
-                # ever parsed by the library.
-                key = self._host_key_if_known()
-                if key is not None:
-                    self._accept_host_key(io, key)
-                    checked = True
-                    io.release()
-                elif io.unread() == 0:
-                    # Everything up to NEWKEYS was read and still no key: the
-                    # held bytes would never be let through.
-                    raise SessionError("SSH handshake with %s:%s: the server's host key is "
-                                       'not known after the key exchange', self.host,
-                                       self.port)
-            return result
-
-        try:
-            self._call(handshake, timeout=self.timeout, what='SSH handshake')
-        except SSHError as exc:
-            mismatch = io.guard.mismatch() if io.guard is not None else None
-            if mismatch is None:
-                raise
-            kind, ours, theirs = mismatch
-            raise NoCommonAlgorithmError(
-                'Server %s:%s has no %s in common with us: we offer %s; it offers %s',
-                self.host, self.port, kind, ','.join(ours), ','.join(theirs), ours,
-                theirs) from exc
-        # Before any credential goes to the server.
-        if not checked:
-            try:
-                key = self._driver.host_key()
-            except Exception as exc:
-                raise self._error_for(exc, io, "reading the server's host key", None) from exc
-            self._accept_host_key(io, key)
-        io.release()
-
-    def _accept_host_key(self, io: SessionIO, key: bytes) -> None:
-        """Check the server's key; then, for a key accepted without being
-        verified, look at what the relay's guard can see of the connection."""
-        if self._host_keys.check(key):
-            return
-        guard = io.guard
-        if guard is None or not guard.opaque:
-            return
-        # The one case the guard cannot cover: a man in the middle on a first
-        # contact can choose algorithms that hide the packet lengths.
-        if not self.ALLOW_UNCHECKED_LENGTHS:
-            raise UnknownHostKeyError(
-                'Host %s:%s is not known and encrypts with %s and %s, which hide packet '
-                'lengths from the guard; refused because ALLOW_UNCHECKED_LENGTHS is False',
-                self.host, self.port, guard.cipher, guard.mac)
-        if (self.host, self.port) not in _WARNED_UNCHECKED:
-            _WARNED_UNCHECKED.add((self.host, self.port))
-            logger.warning(
-                'Host %s:%s is not known and encrypts with %s and %s, which hide packet '
-                'lengths: the guard against crafted lengths cannot check this connection',
-                self.host, self.port, guard.cipher, guard.mac)
-
-    def _host_key_if_known(self) -> Optional[bytes]:
-        """The server's host key blob if the library has it yet, else None."""
-        try:
-            return self._driver.host_key() or None
-        except Exception:  # not yet: the library raises its own error
-            return None
 
     def _session_prefs(self) -> SessionPrefs:
         """What the driver needs to set up its library session."""
@@ -1002,23 +743,6 @@ class BaseSSHClient(PollMixIn):
             # Host key algorithms of keys we hold, to ask for first.
             known_key_algorithms=self._host_keys.preferred_algorithms(),
             forward_ssh_agent=self.forward_ssh_agent)
-
-    def _close_io(self, why: str = 'the client closed the connection') -> None:
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        if self._keepalive is not None:
-            self._keepalive.kill(block=False)
-            self._keepalive = None
-        if self._open_finisher is not None:
-            self._open_finisher.kill(block=False)
-        if self._io is not None:
-            self._io.close(why)
-            self._closed_here = self._io.closing
-            self._io = None
-        self._driver.release()
-        self.session = None
-        self.sock = None
 
     # ------------------------------------------------------------------
     # Authentication.
@@ -1070,7 +794,7 @@ class BaseSSHClient(PollMixIn):
                 io = self._io
                 if io is not None and io.closed_reason is not None:
                     # A lost connection (or one the guard closed) ends the login.
-                    raise self._error_for(exc, io, source.what, None) from exc
+                    raise self._conn.error_for(exc, io, source.what, None) from exc
                 logger.debug('%s: %s failed: %s', self.host, source.label, exc)
                 if source.record:
                     failure = exc
@@ -1143,9 +867,9 @@ class BaseSSHClient(PollMixIn):
 
         :raises SessionError: the server refused or the session is gone.
         """
-        self._check_connection()
+        self._conn.check()
         try:
-            raw = self._open_one(self._driver.open_session, what='opening a channel')
+            raw = self._conn.open_channel(self._driver.open_session, what='opening a channel')
         except SessionError as exc:
             if self.connection_lost or type(exc) is not SessionError:
                 raise
@@ -1156,76 +880,10 @@ class BaseSSHClient(PollMixIn):
                 'MaxSessions): %s', self.host, self.port, exc) from exc
         return Channel(raw, self)
 
-    def _open_one(self, primitive: Callable[..., Any], *args: Any, what: str,
-                  locked: bool = False) -> Any:
-        """Open a channel (a session's or a tunnel's) with ``primitive(*args)``.
-
-        The libraries keep the state of an open in progress per session, and
-        the next open call of any kind resumes it: so opens take turns, and an
-        open given up half way (timed out, or its greenlet killed) is finished
-        in the background, its channel closed, before the next open may start.
-        No later open can then be answered with the channel of an earlier one.
-
-        :param locked: the caller already holds the open lock (it is released
-          here either way).
-        """
-        if not locked and not self._open_lock.acquire(timeout=self.timeout):
-            raise Timeout('%s on %s:%s did not finish within %s seconds (an earlier open '
-                          'on this connection is still waiting for the server)', what,
-                          self.host, self.port, self.timeout)
-        self._open_since = time.monotonic()
-        abandoned = False
-        try:
-            return self._call(primitive, *args, timeout=self.timeout, what=what)
-        except Timeout:
-            abandoned = True
-            raise
-        except BaseException as exc:
-            # A library error ends the open (the library forgets it); a kill
-            # (GreenletExit, KeyboardInterrupt) leaves it half done.
-            abandoned = not isinstance(exc, Exception)
-            raise
-        finally:
-            if abandoned and not self.connection_lost:
-                self._open_finisher = gevent.spawn(self._finish_open, primitive, args, what)
-            else:
-                self._open_done()
-
-    def _finish_open(self, primitive: Callable[..., Any], args: Tuple[Any, ...],
-                     what: str) -> None:
-        """Wait for the server's answer to an abandoned open, then close its channel."""
-        try:
-            raw = self._call(primitive, *args, what='%s (given up)' % what)
-            logger.debug('%s:%s answered an open given up earlier (%s): closing its channel',
-                         self.host, self.port, what)
-            self._call(self._driver.close, raw, timeout=self.timeout)
-        except Exception as exc:
-            logger.debug('%s:%s: open given up earlier (%s) ended: %s', self.host, self.port,
-                         what, exc)
-        finally:
-            self._open_finisher = None
-            self._open_done()
-
-    def _open_done(self) -> None:
-        self._open_since = None
-        self._open_lock.release()
-        for watcher in list(self._open_watchers):
-            watcher()
-
     @property
     def connection_lost(self) -> bool:
         """True once the connection is closed or was lost (a new client is needed)."""
-        io = self._io
-        return io is None or io.closed_reason is not None
-
-    def _check_connection(self) -> None:
-        """:raises SSHError: the connection was lost; it cannot be used again."""
-        io = self._io
-        if io is not None and io.closed_reason is not None:
-            reason = io.closed_reason
-            raise SSHError('Connection to %s:%s was lost (%s): connect again with a new client',
-                           self.host, self.port,
-                           'closed by the server' if reason == 'EOF' else reason)
+        return self._conn.lost
 
     def _make_output(self, channel: Channel, encoding: str, read_timeout: Optional[float],
                      fully_qualified_command: Optional[bytes],
@@ -1352,9 +1010,9 @@ class BaseSSHClient(PollMixIn):
                         buffer.write(data)
                         progressed = True
                 if io is None or self._io is not io:
-                    closing = io.closing if io is not None else self._closed_here
+                    closing = io.closing if io is not None else self._conn.closed_here
                     if closing is not None:
-                        raise self._closed_here_error(closing, 'reading output')
+                        raise self._conn.closed_here_error(closing, 'reading output')
                     raise SSHError('Session to %s:%s was closed', self.host, self.port)
                 # Bytes taken off the socket by one stream's read may hold the
                 # other stream's data, or another channel's: look again first.
@@ -1373,7 +1031,7 @@ class BaseSSHClient(PollMixIn):
                 channel.closed = True
                 self._call(self._driver.close, raw, timeout=self.timeout, what='closing a channel')
         except Exception as exc:
-            error = self._error_for(exc, io, 'reading output', None)
+            error = self._conn.error_for(exc, io, 'reading output', None)
             if channel._cut and (io is None or io.closed_reason is None):
                 # Reading a channel we closed ourselves may fail: that is no
                 # error of the command's.
@@ -1726,26 +1384,13 @@ class BaseSSHClient(PollMixIn):
         """:meth:`close`, saying ``why`` to whoever still uses the connection."""
         if self._io is None:
             return
-        self._disconnect_session(why)
+        self._conn.disconnect(why)
         # A reader paused by buffer_limit would otherwise wait for ever: let
         # it go on, to find the connection gone and end its output.
         for channel in list(self._commands):
             channel.unpause()
         if self._owns_proxy_pool:
             self._proxy_pool.close()
-
-    def _disconnect_session(self, why: str = 'close() was called') -> None:
-        io = self._io
-        if io is None:
-            return
-        io.closing = ClosedHere(why)
-        if io.closed_reason is None and self.session is not None:
-            try:
-                self._call(self._driver.disconnect, timeout=1 if self.timeout is None else self.timeout,
-                           what='disconnecting')
-            except Exception as exc:
-                logger.debug('%s: disconnect: %s', self.host, exc)
-        self._close_io(why)
 
     @deprecated('use close(), or the client as a context manager')
     def disconnect(self) -> None:
