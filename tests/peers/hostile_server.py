@@ -16,12 +16,15 @@ to each side's NEWKEYS, so it knows exactly where encryption starts:
   server that turns hostile after login). :attr:`HostileServer.crafted_at`
   records the offset in the server's stream where the crafted bytes start.
 * ``probe=True``: right after the key exchange, before anything else, the
-  server opens a channel of an unknown type. A client library that parsed
-  that encrypted packet answers with CHANNEL_OPEN_FAILURE, which the server
-  records (:attr:`HostileServer.probe_answered`); a client that refused the
-  host key before its library read any encrypted byte never answers. To make
-  the order certain, the server reads nothing from the client after the
-  client's NEWKEYS until the probe has been written.
+  server sends a global request that wants a reply. A client library that
+  parsed that encrypted packet answers REQUEST_FAILURE (libssh2 does; libssh
+  leaves requests it has no handler for unanswered). paramiko names every
+  message it reads in its packet dump (``set_hexdump``, ``set_log_channel``:
+  public API); :attr:`HostileServer.client_messages` keeps those names, so a
+  test can tell whether the answer came. A client that refused the host key
+  before its library read an encrypted byte never answers. To make the order
+  certain, the server reads nothing from the client after the client's
+  NEWKEYS until the probe has been written.
 
 The server accepts any public key for any user, and runs no command: an exec
 request answers with the command line itself on stdout and exit status 0.
