@@ -16,9 +16,7 @@ from pssh.exceptions import (NoCommonAlgorithmError, PacketLengthError, SSHError
                              UnknownHostKeyError)
 from pssh.hostkeys import fingerprint
 
-pytest.importorskip('paramiko')
-
-from peers.hostile_server import HostileServer  # noqa: E402
+from peers.hostile_server import HostileServer
 
 BOTH_BACKENDS = True
 
