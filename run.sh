@@ -159,7 +159,7 @@ setup_all() {
     ensure_python_deps "$extras" "$modules"
 }
 
-TEST_MODULES=gevent,ssh2,ssh,pytest,pytest_timeout
+TEST_MODULES=gevent,ssh2,ssh,pytest,pytest_timeout,paramiko
 
 cmd=${1:-}
 [ $# -eq 0 ] || shift

@@ -377,6 +377,11 @@ class Connection:
         try:
             self.call(handshake, timeout=self.timeout, what='SSH handshake')
         except SSHError as exc:
+            if io.guard is not None and not io.guard.client_done:
+                # The library can fail on the server's KEXINIT before the
+                # relay has read the library's own KEXINIT from the socket
+                # pair: let it catch up first.
+                gevent.idle()
             mismatch = io.guard.mismatch() if io.guard is not None else None
             if mismatch is None:
                 raise
