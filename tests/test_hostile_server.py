@@ -10,7 +10,7 @@ first after NEWKEYS, and record what the client's library answered.
 import gevent
 import pytest
 
-from pssh.clients.base import single as base_single
+from pssh.clients.base import _connection as base_connection
 from pssh.clients.native import SSHClient
 from pssh.exceptions import (NoCommonAlgorithmError, PacketLengthError, SSHError,
                              UnknownHostKeyError)
@@ -36,12 +36,12 @@ def sessions(monkeypatch):
     """Every SessionIO the clients make during the test."""
     made = []
 
-    class Recorded(base_single.SessionIO):
+    class Recorded(base_connection.SessionIO):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(base_single, 'SessionIO', Recorded)
+    monkeypatch.setattr(base_connection, 'SessionIO', Recorded)
     return made
 
 
