@@ -24,7 +24,7 @@ from ...exceptions import (
 from ..base._io import READ, WRITE
 from ..base._guard import LIBSSH_MAX_PACKET
 from ..base.single import BaseSSHClient, signal_exit_code
-from . import _libssh
+from . import _agent_forward, _libssh
 
 __all__ = ['SSHClient']
 
@@ -47,14 +47,12 @@ def _again_or(rc: Any) -> Any:
 
 
 def check_agent_forwarding(host: str) -> None:
-    """:raises InvalidAPIUseError: always: this client cannot forward an agent."""
-    # libssh answers the server's agent channel only through a session callback
-    # that ssh-python does not expose; without it the channel is never
-    # answered and the remote command waits for ever.
-    raise InvalidAPIUseError(
-        'forward_ssh_agent=True is not supported by the libssh client (host %s): ssh-python '
-        'does not expose the callback libssh needs to accept forwarded agent channels; '
-        'use pssh.clients.native, which does', host)
+    """:raises InvalidAPIUseError: agent forwarding cannot work with this ssh-python."""
+    reason = _agent_forward.unavailable_reason()
+    if reason:
+        raise InvalidAPIUseError('forward_ssh_agent=True cannot work for %s with the libssh '
+                                 'client here: %s; pssh.clients.native may serve it', host,
+                                 reason)
 
 
 _OPTIONS = {
@@ -85,8 +83,8 @@ class SSHClient(BaseSSHClient):
       from the host name.
     :param gssapi_client_identity: our GSS-API identity (principal).
     :param gssapi_delegate_credentials: delegate our credentials to the server.
-    :raises InvalidAPIUseError: ``forward_ssh_agent=True``: this client cannot
-      forward an agent (see :ref:`agent-forwarding`).
+    :raises InvalidAPIUseError: ``forward_ssh_agent=True`` with an ssh-python
+      whose libssh cannot be reached to serve it (see :ref:`agent-forwarding`).
     """
 
     _MAX_PACKET = LIBSSH_MAX_PACKET
@@ -114,6 +112,7 @@ class SSHClient(BaseSSHClient):
                  _bastion_host_keys: Any = None) -> None:
         if forward_ssh_agent:
             check_agent_forwarding(host)
+        self._agent_forwarding: Optional[_agent_forward.AgentForwarding] = None
         self.cert_file = os.path.expanduser(os.fspath(cert_file)) if cert_file else None
         if self.cert_file is not None and not os.path.isfile(self.cert_file):
             raise PKeyFileError('Certificate file %s does not exist', self.cert_file)
@@ -182,6 +181,9 @@ class SSHClient(BaseSSHClient):
         assert io is not None  # set by _connect_once before the session is made
         session.set_socket(_Descriptor(os.dup(io.fileno)))
         session.set_blocking(False)
+        if self.forward_ssh_agent:
+            self._agent_forwarding = _agent_forward.AgentForwarding(
+                self, session, io, '%s:%s' % (self.host, self.port), self.timeout)
         return session
 
     def _set_libssh_host(self, session: Session) -> None:
@@ -354,6 +356,10 @@ class SSHClient(BaseSSHClient):
         return _again_or(raw.request_subsystem(name))
 
     def _b_request_agent_forwarding(self, raw: Any) -> Any:
+        if not os.environ.get('SSH_AUTH_SOCK'):
+            # No agent to forward: the command runs without one, as with ssh -A.
+            logger.debug('%s: SSH_AUTH_SOCK is not set, no agent to forward', self.host)
+            return 0
         return _again_or(raw.request_auth_agent())
 
     # libssh sends any size, but OpenSSH's server drops the whole connection
