@@ -267,7 +267,10 @@ class AgentForwarding:
                 self._channel_to_agent(session, channel, agent)
                 # The remote client is done asking: let the agent finish its
                 # answer and hang up (it does at end of input).
-                agent.shutdown(socket.SHUT_WR)
+                try:
+                    agent.shutdown(socket.SHUT_WR)
+                except OSError:  # it hung up already
+                    pass
                 pump.join(self._timeout if self._timeout is not None else _LINGER)
             # No agent: the channel ends at once, so the remote client sees
             # there is none.
@@ -326,7 +329,13 @@ class AgentForwarding:
             rc = lib.read(channel, buf, _CHUNK, 0)
             io.settle(before)
             if rc > 0:
-                agent.sendall(buf.raw[:rc])
+                try:
+                    agent.sendall(buf.raw[:rc])
+                except OSError as exc:
+                    # The agent hung up: the channel ends once its answers
+                    # (if any) are sent.
+                    logger.debug('%s: the agent hung up: %s', self._label, exc)
+                    return
             elif rc == _SSH_EOF or (rc == 0 and not lib.is_open(channel)):
                 return  # the remote end sent EOF or closed
             elif rc in (0, _SSH_AGAIN):
@@ -339,7 +348,12 @@ class AgentForwarding:
         lib, io = self._lib, self._io
         try:
             while True:
-                data = agent.recv(_CHUNK)
+                try:
+                    data = agent.recv(_CHUNK)
+                except OSError as exc:
+                    # The agent hung up on us: end the channel as at its EOF.
+                    logger.debug('%s: the agent hung up: %s', self._label, exc)
+                    data = b''
                 if not data:
                     break
                 view = memoryview(data)
