@@ -283,6 +283,33 @@ def test_backend_that_cannot_serve_forwarding_refuses_at_construction(
         assert _run(client, 'echo fine') == (['fine'], [], 0)
 
 
+@pytest.fixture
+def forget_checks(backend):
+    """The backend's agent module; its cached checks are redone after the test."""
+    module = importlib.import_module(_AGENT_MODULES[backend])
+    yield module
+    if backend == 'ssh':
+        module._loaded.cache_clear()
+
+
+@pytest.mark.timeout(60)
+def test_a_session_layout_we_do_not_recognise_is_refused(backend, forget_checks, monkeypatch,
+                                                         client_kwargs):
+    # As with a build of the Python wrapper whose Session object is laid out
+    # differently: its fields are read one pointer off. The check sees it
+    # before ever handing libssh (or libssh2) a pointer read from there.
+    module = forget_checks
+    monkeypatch.setattr(module, '_FIRST_FIELD', module._FIRST_FIELD - module._PTR)
+    if backend == 'ssh':
+        module._loaded.cache_clear()
+    else:
+        monkeypatch.setattr(module, '_UNAVAILABLE', module._check())
+    assert 'lays out its Session differently' in module.unavailable_reason()
+    with pytest.raises(InvalidAPIUseError) as err:
+        SSHClient('host-a', forward_ssh_agent=True, **dict(client_kwargs, port=1))
+    assert 'host-a' in str(err.value) and 'lays out its Session differently' in str(err.value)
+
+
 def test_both_backends_report_agent_forwarding_available():
     import pssh
     mitigations = pssh.security_report()['mitigations']
