@@ -33,6 +33,7 @@ frees a channel left open).
 import ctypes
 import functools
 import glob
+import itertools
 import os
 import socket
 import weakref
@@ -225,7 +226,10 @@ class AgentForwarding:
         self._io = io
         self._label = label
         self._timeout = timeout
+        # Serving greenlets by a number of their own (a freed channel's
+        # address may be reused before its greenlet is unlinked).
         self._greenlets: Dict[int, gevent.Greenlet] = {}
+        self._count = itertools.count()
         if lib.set_callbacks(pointer, ctypes.addressof(_CALLBACKS)) != _SSH_OK:
             raise RuntimeError('libssh refused our callbacks')
         _registry[pointer] = self
@@ -236,7 +240,10 @@ class AgentForwarding:
         return len(self._greenlets)
 
     def _closed(self) -> bool:
-        return self._io._closed or self._io.closed_reason is not None
+        # Also once the client started closing: libssh frees every channel
+        # when its session is disconnected.
+        io = self._io
+        return io._closed or io.closed_reason is not None or io.closing is not None
 
     def accept(self) -> Optional[int]:
         """A new agent channel (from the callback): make it, serve it in a
@@ -250,8 +257,9 @@ class AgentForwarding:
         if not channel:
             return None
         greenlet = gevent.spawn(self._serve, session, channel)
-        self._greenlets[channel] = greenlet
-        greenlet.link(lambda _g, channel=channel: self._greenlets.pop(channel, None))
+        key = next(self._count)
+        self._greenlets[key] = greenlet
+        greenlet.link(lambda _g, key=key: self._greenlets.pop(key, None))
         return int(channel)
 
     def _serve(self, session: Session, channel: int) -> None:
@@ -262,7 +270,7 @@ class AgentForwarding:
         pump = None
         freeable = True
         try:
-            if agent is not None and lib.is_open(channel):
+            if agent is not None and not self._closed() and lib.is_open(channel):
                 pump = gevent.spawn(self._agent_to_channel, session, agent, channel)
                 self._channel_to_agent(session, channel, agent)
                 # The remote client is done asking: let the agent finish its
@@ -381,7 +389,7 @@ class AgentForwarding:
                     if written == 0:
                         io.wait_for(lambda: _directions(session))
                     view = view[written:]
-            if lib.is_open(channel):
+            if not self._closed() and lib.is_open(channel):
                 self._until_done(session, lambda: lib.send_eof(channel))
         except Exception as exc:
             logger.debug('%s: forwarding the agent\'s answers stopped: %s', self._label, exc)
