@@ -10,8 +10,10 @@ agent holds a second key that only a second server accepts, so a remote
 """
 import gc
 import importlib
+import os
 import socket
 import subprocess
+import sys
 
 import gevent
 import pytest
@@ -126,6 +128,18 @@ def test_several_commands_use_the_agent_at_once_on_one_session(
         # Every agent channel was closed and freed once its client hung up;
         # the session keeps working.
         assert _run(client, 'echo still here') == (['still here'], [], 0)
+
+
+@pytest.mark.timeout(60)
+def test_one_command_opens_many_agent_connections_at_once(server, client_kwargs, loaded_agent,
+                                                          agent_key):
+    fingerprint = _fingerprint(agent_key[1])
+    command = 'for i in 1 2 3 4 5 6 7 8 9 10; do ssh-add -l & done; wait'
+    with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
+        stdout, stderr, code = _run(client, command)
+        assert code == 0 and len(stdout) == 10, stderr
+        assert all(fingerprint in line for line in stdout)
+        assert _served_to_the_end(client._agent_forwarding)
 
 
 @pytest.mark.timeout(60)
@@ -290,6 +304,49 @@ def forget_checks(backend):
     yield module
     if backend == 'ssh':
         module._loaded.cache_clear()
+
+
+_LIFECYCLE = """
+import faulthandler, gc, sys
+import gevent
+faulthandler.enable()
+from pssh.clients.{backend} import SSHClient
+host, port, user, key, hold, half = sys.argv[1:]
+for _round in range(4):
+    client = SSHClient(host, port=int(port), user=user, pkey=key, num_retries=1, timeout=10,
+                       allow_agent=False, identity_auth=False, forward_ssh_agent=True)
+    forwarding = client._agent_forwarding
+    held = [client.run_command(hold) for _ in range(2)]
+    assert [next(out.stdout) for out in held] == ['4', '4']
+    gone = client.run_command(half)
+    client.wait_finished(gone, timeout=10)
+    greenlets = list(forwarding._greenlets.values())
+    client.close()
+    gevent.joinall(greenlets, timeout=5)
+    assert forwarding.active == 0, forwarding.active
+    del client, held, gone, greenlets
+    gc.collect()
+print('survived')
+"""
+
+_HALF_REQUEST = ('python3 -c "import os, socket; s = socket.socket(socket.AF_UNIX); '
+                 's.connect(os.environ[\'SSH_AUTH_SOCK\']); s.sendall(bytes([0, 0, 0, 5, 11]))"')
+
+
+@pytest.mark.timeout(120)
+def test_agent_channels_outliving_their_client_do_not_crash_the_process(
+        backend, server, loaded_agent):
+    # In a process of its own, so that a crash (a channel used after its
+    # session freed it) shows as this test's failure: clients closed and
+    # collected, round after round, with agent channels still open and others
+    # closed by the remote end.
+    script = _LIFECYCLE.replace('{backend}', backend)
+    result = subprocess.run(
+        [sys.executable, '-c', script, server.host, str(server.port), server.user,
+         server.user_key, _HOLD_AGENT, _HALF_REQUEST],
+        capture_output=True, text=True, timeout=100, cwd=os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+    assert (result.returncode, result.stdout) == (0, 'survived\n'), result.stderr
 
 
 @pytest.mark.timeout(60)
