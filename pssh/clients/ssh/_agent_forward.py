@@ -280,8 +280,8 @@ class AgentForwarding:
                 except OSError:  # it hung up already
                     pass
                 pump.join(self._timeout if self._timeout is not None else _LINGER)
-            # No agent: the channel ends at once, so the remote client sees
-            # there is none.
+            # Then, or at once when there is no agent (so that the remote
+            # client sees there is none), the channel ends.
             self._until_done(session, lambda: lib.close(channel))
         except Exception as exc:
             # The connection went away: libssh frees the channel with the session.
