@@ -74,6 +74,7 @@ def report() -> Dict[str, Any]:
     from .clients.base._guard import LIBSSH2_MAX_PACKET
     from .clients.base.single import BaseSSHClient
     from .clients.native import _agent_forward
+    from .clients.ssh import _agent_forward as _ssh_agent_forward
     from .clients.native.single import SSHClient as NativeClient
 
     ciphers = NativeClient.ALGORITHMS['cipher'].split(',')
@@ -91,6 +92,7 @@ def report() -> Dict[str, Any]:
         'unverified_hosts_with_hidden_lengths':
             'allowed, with a warning' if BaseSSHClient.ALLOW_UNCHECKED_LENGTHS else 'refused',
         'agent_forwarding_native': _agent_forward.unavailable_reason() or 'available',
+        'agent_forwarding_ssh': _ssh_agent_forward.unavailable_reason() or 'available',
     }
     return {
         'libssh2': {'version': libssh2, 'advisories': _affected('libssh2', libssh2)},

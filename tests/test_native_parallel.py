@@ -672,8 +672,7 @@ def test_per_host_false_and_zero_win(group, make_client):
 
 @pytest.mark.timeout(60)
 def test_keyboard_interactive_and_agent_forwarding_passed_on(group, make_client, backend):
-    # The libssh client refuses forward_ssh_agent=True (test_agent_forwarding).
-    forward = backend == 'native'
+    forward = True
     config = [HostConfig(port=group.ports[0], keyboard_interactive=False,
                          forward_ssh_agent=False),
               HostConfig(port=group.ports[1])]

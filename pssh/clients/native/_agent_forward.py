@@ -191,7 +191,10 @@ class AgentForwarding:
                 self._channel_to_agent(channel, agent)
                 # The remote client is done asking: let the agent finish its
                 # answer and hang up (it does at end of input).
-                agent.shutdown(socket.SHUT_WR)
+                try:
+                    agent.shutdown(socket.SHUT_WR)
+                except OSError:  # it hung up already
+                    pass
                 if pump is not None:
                     pump.join(self._timeout if self._timeout is not None else _LINGER)
         except Exception as exc:
@@ -241,7 +244,13 @@ class AgentForwarding:
             rc = lib.read(channel, 0, buf, _CHUNK)
             io.settle(before)
             if rc > 0:
-                agent.sendall(buf.raw[:rc])
+                try:
+                    agent.sendall(buf.raw[:rc])
+                except OSError as exc:
+                    # The agent hung up: the channel ends once its answers
+                    # (if any) are sent.
+                    logger.debug('%s: the agent hung up: %s', self._label, exc)
+                    return
             elif rc == 0:
                 return  # the remote end sent EOF or closed
             elif rc == _EAGAIN:
@@ -255,7 +264,12 @@ class AgentForwarding:
         assert lib is not None
         try:
             while True:
-                data = agent.recv(_CHUNK)
+                try:
+                    data = agent.recv(_CHUNK)
+                except OSError as exc:
+                    # The agent hung up on us: end the channel as at its EOF.
+                    logger.debug('%s: the agent hung up: %s', self._label, exc)
+                    data = b''
                 if not data:
                     break
                 view = memoryview(data)

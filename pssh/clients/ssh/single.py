@@ -17,6 +17,7 @@ from ssh import options as ssh_options
 from ssh.error_codes import SSH_AGAIN
 from ssh.session import Session
 
+from ... import logger
 from ..._keys import SharedKey, import_private_key
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
@@ -25,7 +26,7 @@ from ..base._driver import AGAIN, ExitStatus, SessionPrefs
 from ..base._io import READ, WRITE, SessionIO
 from ..base._guard import LIBSSH_MAX_PACKET
 from ..base.single import BaseSSHClient, signal_exit_code
-from . import _libssh
+from . import _agent_forward, _libssh
 
 __all__ = ['SSHClient', 'LibsshDriver']
 
@@ -47,14 +48,12 @@ def _again_or(rc: Any) -> Any:
 
 
 def check_agent_forwarding(host: str) -> None:
-    """:raises InvalidAPIUseError: always: this client cannot forward an agent."""
-    # libssh answers the server's agent channel only through a session callback
-    # that ssh-python does not expose; without it the channel is never
-    # answered and the remote command waits for ever.
-    raise InvalidAPIUseError(
-        'forward_ssh_agent=True is not supported by the libssh client (host %s): ssh-python '
-        'does not expose the callback libssh needs to accept forwarded agent channels; '
-        'use pssh.clients.native, which does', host)
+    """:raises InvalidAPIUseError: agent forwarding cannot work with this ssh-python."""
+    reason = _agent_forward.unavailable_reason()
+    if reason:
+        raise InvalidAPIUseError('forward_ssh_agent=True cannot work for %s with the libssh '
+                                 'client here: %s; pssh.clients.native may serve it', host,
+                                 reason)
 
 
 _OPTIONS = {
@@ -85,8 +84,8 @@ class SSHClient(BaseSSHClient):
       from the host name.
     :param gssapi_client_identity: our GSS-API identity (principal).
     :param gssapi_delegate_credentials: delegate our credentials to the server.
-    :raises InvalidAPIUseError: ``forward_ssh_agent=True``: this client cannot
-      forward an agent (see :ref:`agent-forwarding`).
+    :raises InvalidAPIUseError: ``forward_ssh_agent=True`` with an ssh-python
+      whose libssh cannot be reached to serve it (see :ref:`agent-forwarding`).
     """
 
     check_agent_forwarding = staticmethod(check_agent_forwarding)
@@ -165,6 +164,8 @@ class LibsshDriver:
 
     def __init__(self, prefs: SessionPrefs) -> None:
         self.prefs = prefs
+        #: The server's port (for the agent forwarding's checks).
+        self.port = prefs.port
         self.session: Any = None
         self._io: Optional[SessionIO] = None
         # Objects kept between tries of an operation that would block.
@@ -173,6 +174,7 @@ class LibsshDriver:
         # Held while connected, so that the other clients connecting meanwhile
         # (a parallel client's) use the same imported key.
         self._shared_key: Optional[SharedKey] = None
+        self.agent_forwarding: Optional[_agent_forward.AgentForwarding] = None
 
     # The session.
 
@@ -215,6 +217,9 @@ class LibsshDriver:
         session.set_socket(_Descriptor(os.dup(io.fileno)))
         session.set_blocking(False)
         self.session = session
+        if prefs.forward_ssh_agent:
+            self.agent_forwarding = _agent_forward.AgentForwarding(
+                self, session, io, '%s:%s' % (prefs.host, prefs.port), prefs.timeout)
         return session
 
     def _set_host(self, session: Session, io: SessionIO) -> None:
@@ -423,6 +428,10 @@ class LibsshDriver:
         return _again_or(raw.request_subsystem(name))
 
     def request_agent_forwarding(self, raw: Any) -> Any:
+        if not os.environ.get('SSH_AUTH_SOCK'):
+            # No agent to forward: the command runs without one, as with ssh -A.
+            logger.debug('%s: SSH_AUTH_SOCK is not set, no agent to forward', self.prefs.host)
+            return 0
         return _again_or(raw.request_auth_agent())
 
     def read(self, raw: Any, stderr: bool, size: int) -> Any:
