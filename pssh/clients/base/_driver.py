@@ -76,6 +76,8 @@ class Driver(Protocol):
     has_gssapi: bool
     #: The library's session object (None before :meth:`start` and after :meth:`release`).
     session: Any
+    #: What serves the server's forwarded-agent channels (None without forwarding).
+    agent_forwarding: Any
 
     # Results typed ``object`` are AGAIN or whatever the library returned
     # (ignored); ``Any`` is kept for the library's own session and channels.

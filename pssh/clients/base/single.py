@@ -517,6 +517,11 @@ class BaseSSHClient(PollMixIn):
         """The transport the session runs on: a socket, or a tunnel through a proxy."""
         return self._conn.sock
 
+    @property
+    def _agent_forwarding(self) -> Any:
+        """What serves forwarded agent channels on this connection (None without)."""
+        return self._driver.agent_forwarding
+
     def _call(self, func: Callable[..., Any], *args: Any,
               timeout: Optional[float] = None, what: Optional[str] = None) -> Any:
         """Call a driver method until it stops saying it would block."""
