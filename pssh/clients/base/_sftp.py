@@ -20,6 +20,7 @@ import gevent
 from gevent.event import AsyncResult
 
 from ...exceptions import SFTPError, SFTPIOError, Timeout
+from ._channel import Channel
 
 __all__ = ['SFTPSession', 'RemoteStat']
 
@@ -162,29 +163,27 @@ def _parses_replies(func: _F) -> _F:
         except struct.error as exc:
             path = next((arg for arg in args if isinstance(arg, str)), '')
             raise SFTPError('SFTP server on %s:%s sent a malformed reply to %s%s: %s',
-                            self.host, self.client.port, func.__name__.strip('_'),
+                            self.host, self.port, func.__name__.strip('_'),
                             ' of %s' % path if path else '', exc) from None
     return cast(_F, checked)
 
 
 class SFTPSession:
-    """One SFTP subsystem channel on a client's session.
+    """The SFTP subsystem on ``channel``, a session channel just opened.
 
     :raises SFTPError: the server refused the subsystem or the handshake failed.
     """
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.host = client.host
-        self.channel = client.open_session()
-        self._raw = self.channel.raw
+    def __init__(self, channel: Channel) -> None:
+        conn = channel.conn
+        self.host, self.port, self.timeout = conn.host, conn.port, conn.timeout
+        self.channel = channel
         self._pending: Dict[int, AsyncResult] = {}
         self._next_id = 0
         self._closed: Optional[BaseException] = None
         self.extensions: Dict[bytes, bytes] = {}
         try:
-            client._call(client._driver.request_subsystem, self._raw, 'sftp', timeout=client.timeout,
-                         what='starting SFTP')
+            channel.request('subsystem', 'sftp', what='starting SFTP')
             self._write(_U32.pack(5) + bytes([_INIT]) + _U32.pack(3))
             kind, payload = self._read_packet_directly()
             if kind != _VERSION:
@@ -197,7 +196,7 @@ class SFTPSession:
             raise
         except Exception as exc:
             self._discard()
-            raise SFTPError('Could not start SFTP on %s:%s: %s', self.host, client.port,
+            raise SFTPError('Could not start SFTP on %s:%s: %s', self.host, self.port,
                             exc) from exc
         self._reader = gevent.spawn(self._read_responses)
         #: Bytes per read and per write request.
@@ -209,7 +208,7 @@ class SFTPSession:
                 self.end()
                 if isinstance(exc, SFTPError) or not isinstance(exc, Exception):
                     raise
-                raise SFTPError('Could not start SFTP on %s:%s: %s', self.host, client.port,
+                raise SFTPError('Could not start SFTP on %s:%s: %s', self.host, self.port,
                                 exc) from exc
 
     @_parses_replies
@@ -230,12 +229,10 @@ class SFTPSession:
     # Wire.
 
     def _write(self, data: bytes) -> None:
-        self.client.eagain_write(self._raw, data)
+        self.channel.write_all(data)
 
     def _recv(self) -> bytes:
-        client = self.client
-        return client._call(client._driver.read, self._raw, False, 256 * 1024,
-                            what='reading SFTP replies')
+        return self.channel.recv(256 * 1024, what='reading SFTP replies', bounded=False)
 
     def _read_packet_directly(self) -> Tuple[int, bytes]:
         """Read one packet before the reader greenlet runs (the version reply)."""
@@ -267,7 +264,7 @@ class SFTPSession:
                     length = _U32.unpack_from(data, start)[0]
                     if length < 5:
                         raise SFTPError('SFTP server on %s:%s sent a malformed reply: a packet '
-                                        'of %s bytes', self.host, self.client.port, length)
+                                        'of %s bytes', self.host, self.port, length)
                     if end - start < 4 + length:
                         break
                     kind = data[start + 4]
@@ -317,10 +314,10 @@ class SFTPSession:
         :raises Timeout: no reply in time (the session stays usable: a late
           reply is matched to its request and dropped).
         """
-        timeout = self.client.timeout
+        timeout = self.timeout
         if timeout is not None and not result.wait(timeout) and not result.ready():
             raise Timeout('SFTP %s %s on %s:%s: no reply within %s seconds', action, path,
-                          self.host, self.client.port, timeout)
+                          self.host, self.port, timeout)
         return result.get()
 
     def _status_error(self, payload: bytes, action: str, path: str) -> SFTPIOError:
@@ -553,10 +550,7 @@ class SFTPSession:
             pass
 
     def _discard(self) -> None:
-        try:
-            self.client._discard_channel(self.channel)
-        except Exception:  # pragma: no cover
-            pass
+        self.channel.discard()
 
     def end(self) -> None:
         """Close the SFTP channel."""

@@ -1,10 +1,10 @@
 """File copies over SFTP and SCP, written once for every backend.
 
-The functions here take a client and use only its channel primitives through
-``client._call`` (SFTP through our own client in ``_sftp``, SCP through the
-remote ``scp`` program), so every wait is on the session's socket, every
-backend behaves the same, and every error arrives as one of ours, naming the
-host.
+The functions here take a :class:`Remote` (the host's name, and a way to open
+channels on its connection) and work on :class:`~pssh.clients.base._channel.Channel`
+objects alone (SFTP through our own client in ``_sftp``, SCP through the remote
+``scp`` program), so every wait is on the session's socket, every backend
+behaves the same, and every error arrives as one of ours, naming the host.
 
 Files stream in fixed-size blocks, so memory stays flat whatever their size.
 Both directions write to a temporary name beside the destination and rename
@@ -24,12 +24,13 @@ import posixpath
 import secrets
 import stat
 import tempfile
-from typing import IO, Any, Callable, Iterator, List, Optional, Set, Tuple
+from typing import IO, Any, Callable, Iterator, List, Optional, Protocol, Set, Tuple
 
 import gevent
 from gevent.pool import Pool
 
 from ...exceptions import PsshError, SCPError, SFTPIOError
+from ._channel import Channel
 from ._sftp import RemoteStat, SFTPSession
 
 logger = logging.getLogger('pssh.copy')
@@ -43,7 +44,15 @@ SCP_BLOCK = 1024 * 1024
 Progress = Callable[[int, int], Any]
 
 
-def _local_error(client: Any, exc: OSError, path: str, action: str) -> OSError:
+class Remote(Protocol):
+    """What the copies need of the host: its name, and channels on its connection."""
+
+    host: str
+
+    def open_session(self) -> Channel: ...
+
+
+def _local_error(client: Remote, exc: OSError, path: str, action: str) -> OSError:
     """The same kind of OSError, its message naming the host and the path."""
     message = '%s (%s %s on host %s)' % (exc.strerror or exc, action, path, client.host)
     new = type(exc)(exc.errno or errno.EIO, message, path)
@@ -57,20 +66,20 @@ def _remote_join(directory: str, name: str) -> str:
 # ----------------------------------------------------------------------
 # SFTP building blocks, on our own SFTP client (see _sftp).
 
-def open_sftp(client: Any) -> SFTPSession:
+def open_sftp(client: Remote) -> SFTPSession:
     """Start an SFTP session on the client's connection.
 
     :raises SFTPError: the server has no SFTP subsystem or refused it.
     """
-    return SFTPSession(client)
+    return SFTPSession(client.open_session())
 
 
-def remote_stat(client: Any, sftp: SFTPSession, path: str) -> Optional[RemoteStat]:
+def remote_stat(client: Remote, sftp: SFTPSession, path: str) -> Optional[RemoteStat]:
     """Size and mode of ``path`` on the server, or None if it does not exist."""
     return sftp.stat(path)
 
 
-def make_remote_dirs(client: Any, sftp: SFTPSession, directory: str, mode: int = 0o755) -> None:
+def make_remote_dirs(client: Remote, sftp: SFTPSession, directory: str, mode: int = 0o755) -> None:
     """Create ``directory`` and any missing parents on the server (like ``mkdir -p``)."""
     directory = directory.rstrip('/')
     if not directory or directory == '.':
@@ -92,7 +101,7 @@ def make_remote_dirs(client: Any, sftp: SFTPSession, directory: str, mode: int =
             raise
 
 
-def open_local_source(client: Any, local_file: str) -> Tuple[IO[bytes], os.stat_result]:
+def open_local_source(client: Remote, local_file: str) -> Tuple[IO[bytes], os.stat_result]:
     """``local_file`` opened for reading, and its status, if it is a regular file.
 
     It is opened without blocking, so that a FIFO cannot hang the process, and
@@ -133,20 +142,20 @@ def remote_temp_name(remote_file: str) -> str:
 def _remove_quietly(sftp: SFTPSession, path: str) -> None:
     """Remove a partial upload, if the session still can."""
     try:
-        with gevent.Timeout(sftp.client.timeout or 10, False):
+        with gevent.Timeout(sftp.timeout or 10, False):
             sftp.remove(path)
     except Exception:  # the transfer's own error is what the caller needs
         pass
 
 
-def _shrank(client: Any, error: type, local_file: str, remote_file: str, sent: int,
+def _shrank(client: Remote, error: type, local_file: str, remote_file: str, sent: int,
             expected: int) -> Exception:
     return error('%s shrank while being sent to %s on %s (%d of %d bytes read): the upload '
                  'was abandoned and %s left as it was', local_file, remote_file, client.host,
                  sent, expected, remote_file)
 
 
-def sftp_upload(client: Any, sftp: SFTPSession, local_file: str, remote_file: str,
+def sftp_upload(client: Remote, sftp: SFTPSession, local_file: str, remote_file: str,
                 progress: Optional[Progress] = None) -> None:
     """Upload one regular file, keeping its permission bits.
 
@@ -193,7 +202,7 @@ def sftp_upload(client: Any, sftp: SFTPSession, local_file: str, remote_file: st
 class _PartialFile:
     """A local file written under a temporary name and renamed when complete."""
 
-    def __init__(self, client: Any, path: str) -> None:
+    def __init__(self, client: Remote, path: str) -> None:
         self.client = client
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
@@ -241,7 +250,7 @@ class _PartialFile:
             pass
 
 
-def sftp_download(client: Any, sftp: SFTPSession, remote_file: str, local_file: str,
+def sftp_download(client: Remote, sftp: SFTPSession, remote_file: str, local_file: str,
                   remote: Optional[RemoteStat] = None,
                   progress: Optional[Progress] = None) -> None:
     """Download one remote file, keeping its permission bits."""
@@ -262,7 +271,7 @@ def sftp_download(client: Any, sftp: SFTPSession, remote_file: str, local_file: 
     target.commit(stat.S_IMODE(remote.mode))
 
 
-def list_remote_dir(client: Any, sftp: SFTPSession, directory: str) -> List[Tuple[str, RemoteStat]]:
+def list_remote_dir(client: Remote, sftp: SFTPSession, directory: str) -> List[Tuple[str, RemoteStat]]:
     """Entries of a remote directory, without ``.`` and ``..``."""
     return sftp.listdir(directory)
 
@@ -271,7 +280,7 @@ def _separators() -> Tuple[str, ...]:
     return tuple(sep for sep in ('/', os.sep, os.altsep) if sep)
 
 
-def check_entry_name(client: Any, name: str, directory: str, scp: bool = False) -> None:
+def check_entry_name(client: Remote, name: str, directory: str, scp: bool = False) -> None:
     """Refuse a name that a server listed in ``directory`` if it is not a plain
     file name: joined onto a local directory, it would reach outside it.
 
@@ -291,12 +300,12 @@ def check_entry_name(client: Any, name: str, directory: str, scp: bool = False) 
                     'for it', name, directory, client.host, problem)
 
 
-def _skip(client: Any, path: str, where: str, reason: str) -> None:
+def _skip(client: Remote, path: str, where: str, reason: str) -> None:
     logger.warning('Skipped %s (%s) while copying a tree with %s: %s', path, where,
                    client.host, reason)
 
 
-def walk_local(client: Any, local_dir: str) -> Iterator[Tuple[str, List[str], List[str]]]:
+def walk_local(client: Remote, local_dir: str) -> Iterator[Tuple[str, List[str], List[str]]]:
     """Like os.walk (top down), following symbolic links; raises instead of
     skipping directories it cannot read.
 
@@ -311,7 +320,7 @@ def walk_local(client: Any, local_dir: str) -> Iterator[Tuple[str, List[str], Li
     return _walk_local(client, local_dir, {(top.st_dev, top.st_ino)})
 
 
-def _walk_local(client: Any, directory: str,
+def _walk_local(client: Remote, directory: str,
                 ancestors: Set[Tuple[int, int]]) -> Iterator[Tuple[str, List[str], List[str]]]:
     try:
         with os.scandir(directory) as scan:
@@ -346,7 +355,7 @@ def _walk_local(client: Any, directory: str,
         yield from _walk_local(client, os.path.join(directory, name), ancestors | {identity})
 
 
-def remote_entries(client: Any, sftp: SFTPSession, directory: str, ancestors: Set[str],
+def remote_entries(client: Remote, sftp: SFTPSession, directory: str, ancestors: Set[str],
                    scp: bool = False) -> List[Tuple[str, RemoteStat, Optional[str]]]:
     """The entries of a remote directory to copy, links followed:
     ``(name, status, canonical path of a linked directory or None)``.
@@ -434,25 +443,21 @@ def run_concurrently(jobs: Iterator[Callable[[], None]], workers: int) -> None:
 class _SCPChannel:
     """An exec channel running the remote ``scp``, with buffered reads."""
 
-    def __init__(self, client: Any, command: str, what: str) -> None:
+    def __init__(self, client: Remote, command: str, what: str) -> None:
         self.client = client
         self.what = what
         self.channel = client.open_session()
-        self.raw = self.channel.raw
         self._buffer = b''
         try:
-            client._call(client._driver.request_exec, self.raw, command, timeout=client.timeout,
-                         what='starting scp')
+            self.channel.request('exec', command, what='starting scp')
         except BaseException:
-            client._discard_channel(self.channel)
+            self.channel.discard()
             raise
 
     def _read_some(self, size: int) -> bytes:
-        client = self.client
-        data = client._call(client._driver.read, self.raw, False, size, timeout=client.timeout,
-                            what=self.what)
+        data = self.channel.recv(size, what=self.what)
         if not data:
-            raise SCPError('%s: the connection ended early on %s', self.what, client.host)
+            raise SCPError('%s: the connection ended early on %s', self.what, self.client.host)
         return data
 
     def read_exact(self, size: int) -> bytes:
@@ -478,15 +483,14 @@ class _SCPChannel:
                        message or 'status %r' % status)
 
     def write(self, data: bytes) -> None:
-        self.client.eagain_write(self.raw, data)
+        self.channel.write_all(data)
 
     def finish(self) -> None:
-        client = self.client
         try:
-            client._call(client._driver.send_eof, self.raw, timeout=client.timeout, what=self.what)
+            self.channel.end_input(what=self.what)
         except Exception:  # the transfer itself already succeeded or failed
             pass
-        _close_quietly(client, self.raw)
+        self.channel.discard()
 
 
 def shell_quote(text: str) -> str:
@@ -494,7 +498,7 @@ def shell_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def scp_upload(client: Any, sftp: SFTPSession, local_file: str, remote_file: str,
+def scp_upload(client: Remote, sftp: SFTPSession, local_file: str, remote_file: str,
                progress: Optional[Progress] = None) -> None:
     """Send one regular file over SCP, keeping its permission bits.
 
@@ -554,7 +558,7 @@ def scp_upload(client: Any, sftp: SFTPSession, local_file: str, remote_file: str
             raise
 
 
-def scp_download(client: Any, remote_file: str, local_file: str,
+def scp_download(client: Remote, remote_file: str, local_file: str,
                  progress: Optional[Progress] = None) -> None:
     """Receive one remote file over SCP, keeping its permission bits."""
     scp = _SCPChannel(client, 'scp -f -- %s' % shell_quote(remote_file),
@@ -598,10 +602,3 @@ def scp_download(client: Any, remote_file: str, local_file: str,
         target.commit(stat.S_IMODE(mode))
     finally:
         scp.finish()
-
-
-def _close_quietly(client: Any, raw: Any) -> None:
-    try:
-        client._call(client._driver.close, raw, timeout=client.timeout, what='closing SCP channel')
-    except Exception:  # the transfer's own outcome is what matters
-        pass

@@ -23,7 +23,6 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Name
 
 import gevent
 from gevent import socket as gsocket
-from gevent.event import Event
 
 from ... import _checks, logger
 from ..._deprecation import deprecated
@@ -39,6 +38,7 @@ from ...exceptions import (
 from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
+from ._channel import Channel
 from ._connection import Connection
 from ._driver import AGAIN, Driver, SessionPrefs
 from ._io import SessionIO
@@ -144,60 +144,6 @@ def build_command(command: str, sudo: bool = False, user: Optional[str] = None,
     return line
 
 
-class Channel:
-    """A channel of a session, with what has been learnt about its command.
-
-    Wraps the SSH library's channel object (attributes not defined here are
-    looked up on it, so code that used the library's channel directly keeps
-    working).
-    """
-
-    __slots__ = ('raw', 'client', 'exit_code', 'exit_signal', 'error', 'closed', '_done',
-                 '_output_ended', '_cut', 'eof_sent', '_buffers', '__weakref__')
-
-    def __init__(self, raw: Any, client: 'BaseSSHClient') -> None:
-        self.raw = raw
-        self.client = client
-        #: Exit status; minus the signal number when killed by a signal.
-        self.exit_code: Optional[int] = None
-        #: Name of the signal that ended the command (``'KILL'``...), if any.
-        self.exit_signal: Optional[str] = None
-        #: What stopped reading this channel early, if anything did.
-        self.error: Optional[BaseException] = None
-        self.closed = False
-        #: End-of-file was sent to the command's stdin (nothing more may be written).
-        self.eof_sent = False
-        self._done = Event()
-        # The reader has seen the end of both output streams.
-        self._output_ended = False
-        # We closed the channel before that: the command's status is unknown.
-        self._cut = False
-        # The command's stdout and stderr buffers, once it has output.
-        self._buffers: Tuple[ConcurrentRWBuffer, ...] = ()
-
-    @property
-    def done(self) -> bool:
-        """True once the command's output has ended and its status is recorded."""
-        return self._done.is_set()
-
-    def unpause(self) -> None:
-        """Somebody waits for the command's end: a ``buffer_limit`` no longer
-        pauses it, so that the end can come without the output being read."""
-        for buffer in self._buffers:
-            buffer.allow_unbounded()
-
-    def wait_done(self, timeout: Optional[float] = None) -> bool:
-        return self._done.wait(timeout)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.raw, name)
-
-    def __repr__(self) -> str:
-        return '<Channel of %s exit_code=%r%s>' % (
-            self.client.host, self.exit_code,
-            ' signal=%s' % self.exit_signal if self.exit_signal else '')
-
-
 class Stdin:
     """The standard input of a remote command."""
 
@@ -247,10 +193,7 @@ class Stdin:
             logger.debug('%s: stdin of an ended command: end-of-file not sent',
                          self._client.host)
             return
-        if channel.eof_sent:
-            return
-        self._client._call(self._client._driver.send_eof, channel.raw)
-        channel.eof_sent = True
+        channel.end_input()
 
 
 class InteractiveShell:
@@ -883,7 +826,7 @@ class BaseSSHClient(PollMixIn):
                 'Server %s:%s refused to open another session on this connection (servers '
                 'limit the sessions open at once per connection, OpenSSH with '
                 'MaxSessions): %s', self.host, self.port, exc) from exc
-        return Channel(raw, self)
+        return Channel(raw, self._conn)
 
     @property
     def connection_lost(self) -> bool:
@@ -950,16 +893,14 @@ class BaseSSHClient(PollMixIn):
         try:
             if self.forward_ssh_agent:
                 try:
-                    self._call(self._driver.request_agent_forwarding, channel.raw, timeout=self.timeout)
+                    channel.request('agent', what='requesting agent forwarding')
                 except SSHError as exc:
                     logger.debug('%s: agent forwarding refused: %s', self.host, exc)
             if use_pty:
-                self._call(self._driver.request_pty, channel.raw, timeout=self.timeout,
-                           what='requesting a PTY')
-            self._call(self._driver.request_exec, channel.raw, line, timeout=self.timeout,
-                       what='starting the command')
+                channel.request('pty', what='requesting a PTY')
+            channel.request('exec', line, what='starting the command')
         except BaseException:
-            self._discard_channel(channel)
+            channel.discard()
             raise
         self._commands.add(channel)
         return self._make_output(channel, encoding, read_timeout, line, buffer_limit)
@@ -981,12 +922,6 @@ class BaseSSHClient(PollMixIn):
                     self._command_limit_reason))
 
     _command_limit_reason = 'that one SSH request may carry'
-
-    def _discard_channel(self, channel: Channel) -> None:
-        try:
-            self.close_channel(channel)
-        except Exception:  # the original error matters more
-            pass
 
     def _read_channel(self, channel: Channel, out: ConcurrentRWBuffer,
                       err: ConcurrentRWBuffer) -> None:
@@ -1024,17 +959,14 @@ class BaseSSHClient(PollMixIn):
                 if io.settle(before) or progressed or not streams:
                     continue
                 io.wait_for(self._driver.block_directions)
-            status = self._call(self._driver.wait_closed, raw,
-                                what='waiting for the channel to close')
+            status = channel.wait_exit()
             if not channel._cut:
                 # (A channel we closed while its command ran has no status of
                 # its own: what the library reports then is made up.)
                 channel.exit_code, channel.exit_signal = status
             # Answer the server's close, so that it frees the session (servers
             # allow only so many per connection).
-            if not channel.closed:
-                channel.closed = True
-                self._call(self._driver.close, raw, timeout=self.timeout, what='closing a channel')
+            channel.shut()
         except Exception as exc:
             error = self._conn.error_for(exc, io, 'reading output', None)
             if channel._cut and (io is None or io.closed_reason is None):
@@ -1096,20 +1028,17 @@ class BaseSSHClient(PollMixIn):
     def close_channel(self, channel: Any) -> None:
         """Close ``channel``. A command running with a PTY is ended by this."""
         if isinstance(channel, Channel):
-            if channel.closed:
-                return
-            channel.closed = True
-            # Until the reader has recorded the command's end, what the
-            # library would report after our close is made up (libssh2: 0),
-            # even when the output has ended (a command that closed its
-            # output and runs on).
-            channel._cut = not channel.done
-            raw = channel.raw
-        else:
-            raw = channel
-        if self._io is None:
+            if not channel.closed:
+                # Until the reader has recorded the command's end, what the
+                # library would report after our close is made up (libssh2: 0),
+                # even when the output has ended (a command that closed its
+                # output and runs on).
+                channel._cut = not channel.done
+                channel.shut()
             return
-        self._call(self._driver.close, raw, timeout=self.timeout, what='closing a channel')
+        if self._io is not None:
+            self._call(self._driver.close, channel, timeout=self.timeout,
+                       what='closing a channel')
 
     def open_shell(self, encoding: str = 'utf-8',
                    read_timeout: Optional[float] = None) -> InteractiveShell:
@@ -1122,13 +1051,12 @@ class BaseSSHClient(PollMixIn):
         read_timeout = _checks.read_timeout(read_timeout, 'open_shell', self.host)
         channel = self.open_session()
         try:
-            self._call(self._driver.request_shell, channel.raw, timeout=self.timeout,
-                       what='starting a shell')
+            channel.request('shell', what='starting a shell')
         except SSHError as exc:
-            self._discard_channel(channel)
+            channel.discard()
             raise ShellError('Could not start a shell on %s:%s: %s', self.host, self.port, exc) from exc
         except BaseException:
-            self._discard_channel(channel)
+            channel.discard()
             raise
         return InteractiveShell(channel, self, encoding=encoding, read_timeout=read_timeout)
 
@@ -1441,10 +1369,10 @@ class BaseSSHClient(PollMixIn):
         if channel is None:
             channel = self.open_session()
         elif not isinstance(channel, Channel):
-            channel = Channel(channel, self)
+            channel = Channel(channel, self._conn)
         if use_pty:
-            self._call(self._driver.request_pty, channel.raw, timeout=self.timeout)
-        self._call(self._driver.request_exec, channel.raw, cmd, timeout=self.timeout)
+            channel.request('pty')
+        channel.request('exec', cmd)
         return channel
 
     def __enter__(self) -> 'BaseSSHClient':
