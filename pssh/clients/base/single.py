@@ -14,8 +14,6 @@ import functools
 import getpass
 import os
 import posixpath
-import shlex
-import signal
 import socket
 import weakref
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
@@ -35,10 +33,12 @@ from ...exceptions import (
     InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
     HostKeyError, ProxyError, SCPError, SessionError, SFTPIOError,
     ShellError, SSHError, Timeout)
-from ...output import BufferData, HostOutput, HostOutputBuffers, _LineStream
+from ...output import HostOutput, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
 from ._channel import Channel
+from ._command import (  # noqa: F401 (public here)
+    InteractiveShell, Stdin, build_command, command_encoding, make_output, signal_exit_code)
 from ._connection import Connection
 from ._driver import AGAIN, Driver, SessionPrefs
 from ._io import SessionIO
@@ -114,145 +114,6 @@ def key_name(pkey: Any) -> str:
         return os.path.expanduser(os.fspath(pkey))
     path = getattr(pkey, 'path', None)
     return path if path is not None else 'key given as bytes'
-
-
-def command_encoding(encoding: str) -> str:
-    """The codec a command line is sent in when output is decoded with ``encoding``.
-
-    That codec, if it writes ASCII as ASCII (as the shell on the other side
-    expects); else (UTF-16, UTF-32) UTF-8.
-    """
-    try:
-        if 'sh -c\n%$'.encode(encoding) == b'sh -c\n%$':
-            return encoding
-    except (UnicodeError, LookupError):
-        pass
-    return 'utf-8'
-
-
-def build_command(command: str, sudo: bool = False, user: Optional[str] = None,
-                  shell: Optional[str] = None) -> str:
-    """The command line sent to the server for ``command`` and these options."""
-    if not (sudo or user or shell):
-        return command
-    line = '%s %s' % (shell or '$SHELL -c', _transfer.shell_quote(command))
-    if user:
-        # Quoted where needed: a user name is not shell syntax.
-        return 'sudo -u %s -S %s' % (shlex.quote(user), line)
-    if sudo:
-        return 'sudo -S ' + line
-    return line
-
-
-class Stdin:
-    """The standard input of a remote command."""
-
-    __slots__ = ('_channel', '_client')
-
-    def __init__(self, channel: Channel, client: 'BaseSSHClient') -> None:
-        self._channel = channel
-        self._client = client
-
-    def write(self, data: Union[str, bytes]) -> None:
-        """Send ``data`` (``str`` is sent as UTF-8); returns once all of it is sent.
-
-        Waits for as long as the command takes to accept the data. Data for a
-        command that has ended (or whose channel was closed) is dropped, with a
-        debug log line: a password written to every host's ``sudo`` must not fail
-        on the hosts where sudo did not ask and the command is already over.
-
-        :raises SessionError: :meth:`close` sent end-of-file already and the
-          command still runs.
-        :raises SSHError: the connection was lost.
-        """
-        if isinstance(data, str):
-            data = data.encode('utf-8')
-        # The command may need its output read to take in more input: while
-        # this write waits, a buffer_limit does not pause it.
-        buffers = self._channel._buffers
-        for buffer in buffers:
-            buffer.hold_open()
-        try:
-            self._client._write_channel(self._channel, data)
-        finally:
-            for buffer in buffers:
-                buffer.release()
-
-    def flush(self) -> None:
-        """Nothing to do: :meth:`write` returns only once its data is sent."""
-
-    def close(self) -> None:
-        """Send end-of-file: the command sees its standard input close.
-
-        Nothing is sent once the channel is closed (the command has ended): a
-        server drops the whole connection over a packet for a channel it has
-        freed.
-        """
-        channel = self._channel
-        if channel.closed:
-            logger.debug('%s: stdin of an ended command: end-of-file not sent',
-                         self._client.host)
-            return
-        channel.end_input()
-
-
-class InteractiveShell:
-    """A login shell on one host, fed with :meth:`run` and read through :attr:`output`.
-
-    Used as a context manager, leaving the block closes the shell and waits for
-    it to exit, after which all its output can be read.
-    """
-
-    def __init__(self, channel: Channel, client: 'BaseSSHClient', encoding: str = 'utf-8',
-                 read_timeout: Optional[float] = None) -> None:
-        self._chan = channel
-        self._client = client
-        self.output = client._make_output(channel, encoding, read_timeout, None)
-
-    @property
-    def stdout(self) -> Optional[Iterator[str]]:
-        return self.output.stdout
-
-    @property
-    def stderr(self) -> Optional[Iterator[str]]:
-        return self.output.stderr
-
-    @property
-    def stdin(self) -> Optional[Stdin]:
-        return self.output.stdin
-
-    @property
-    def exit_code(self) -> Optional[int]:
-        return self.output.exit_code
-
-    def run(self, cmd: str) -> None:
-        """Send ``cmd`` and a newline to the shell, encoded with the shell's encoding
-        (UTF-8 if that encoding does not write ASCII as ASCII, as UTF-16 does not).
-
-        :raises UnicodeEncodeError: ``cmd`` has characters the encoding cannot represent.
-        :raises ShellError: the shell is closed or the write failed.
-        """
-        data = (cmd + '\n').encode(command_encoding(self.output.encoding))
-        if self._chan.done or self._chan.closed:
-            # (Stdin.write would drop it: a shell's commands must not vanish.)
-            raise ShellError('Could not send command to shell on %s: the shell has %s',
-                             self._client.host, 'exited' if self._chan.done else 'been closed')
-        try:
-            self.output.stdin.write(data)
-        except Exception as exc:
-            raise ShellError('Could not send command to shell on %s: %s',
-                             self._client.host, exc) from exc
-
-    def close(self) -> None:
-        """Send end-of-file to the shell and wait for it to exit."""
-        self.output.stdin.close()
-        self._client.wait_finished(self.output)
-
-    def __enter__(self) -> 'InteractiveShell':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
 
 
 class PollMixIn:
@@ -483,53 +344,6 @@ class BaseSSHClient(PollMixIn):
         raw = getattr(write_func, 'raw', write_func)
         raw = getattr(raw, '__self__', raw)
         self._conn.write_all(raw, data)
-
-    def _write_channel(self, channel: Channel, data: bytes) -> None:
-        """Write all of ``data`` to a command's channel, for as long as it runs."""
-        io = self._io
-        if io is None:
-            raise self._conn.not_connected('writing to the command')
-        raw = channel.raw
-        view = memoryview(data)
-        while view:
-            if io.closing is not None:
-                # Not a command that ended: the data cannot be sent.
-                raise self._conn.closed_here_error(io.closing, 'writing to the command')
-            if channel.done or channel.closed:
-                self._drop_input(channel, len(view))
-                return
-            if channel.eof_sent:
-                raise SessionError("Cannot write to the command's stdin on %s:%s: end-of-file "
-                                   'was sent already (stdin.close())', self.host, self.port)
-            piece = bytes(view[:_WRITE_PIECE])
-            before = io.unread()
-            try:
-                sent = self._driver.write(raw, piece)
-                io.settle(before)
-                if sent is AGAIN:
-                    # Woken by the socket, or by the command ending (reader greenlet).
-                    io.wait_for(self._driver.block_directions)
-                    continue
-            except Exception as exc:
-                if io.closed_reason is None and self._input_refused(channel):
-                    self._drop_input(channel, len(view))
-                    return
-                raise self._conn.error_for(exc, io, 'writing to the command', None) from exc
-            view = view[sent:]
-
-    def _input_refused(self, channel: Channel) -> bool:
-        """After a failed write: has the command's side of the channel ended (the
-        write failed for that reason, not for the connection)?"""
-        if channel.done or channel.closed:
-            return True
-        try:
-            return bool(self._driver.eof(channel.raw))
-        except Exception:  # the write's own error is the one to report
-            return False
-
-    def _drop_input(self, channel: Channel, size: int) -> None:
-        logger.debug('%s: command has ended; %s bytes written to its stdin dropped',
-                     self.host, size)
 
     def poll(self, timeout: Optional[float] = None) -> None:
         """Wait until the session's socket is ready in the direction the library needs."""
@@ -833,18 +647,6 @@ class BaseSSHClient(PollMixIn):
         """True once the connection is closed or was lost (a new client is needed)."""
         return self._conn.lost
 
-    def _make_output(self, channel: Channel, encoding: str, read_timeout: Optional[float],
-                     fully_qualified_command: Optional[bytes],
-                     buffer_limit: Optional[int] = None) -> HostOutput:
-        out, err = ConcurrentRWBuffer(buffer_limit), ConcurrentRWBuffer(buffer_limit)
-        out.peers, err.peers = (err,), (out,)
-        channel._buffers = (out, err)
-        reader = gevent.spawn(self._read_channel, channel, out, err)
-        buffers = HostOutputBuffers(BufferData(reader, out), BufferData(reader, err))
-        return HostOutput(self.host, channel, Stdin(channel, self), self, alias=self.alias,
-                          encoding=encoding, read_timeout=read_timeout, buffers=buffers,
-                          fully_qualified_command=fully_qualified_command)
-
     def run_command(self, command: str, sudo: bool = False, user: Optional[str] = None,
                     use_pty: bool = False, shell: Optional[str] = None,
                     encoding: str = 'utf-8', timeout: Optional[float] = None,
@@ -903,7 +705,7 @@ class BaseSSHClient(PollMixIn):
             channel.discard()
             raise
         self._commands.add(channel)
-        return self._make_output(channel, encoding, read_timeout, line, buffer_limit)
+        return make_output(self, channel, encoding, read_timeout, line, buffer_limit)
 
     #: Longest command line, in bytes once encoded (with the ``sudo``/``shell``
     #: wrapping), sent in one request. Backends set it to what their library
@@ -922,66 +724,6 @@ class BaseSSHClient(PollMixIn):
                     self._command_limit_reason))
 
     _command_limit_reason = 'that one SSH request may carry'
-
-    def _read_channel(self, channel: Channel, out: ConcurrentRWBuffer,
-                      err: ConcurrentRWBuffer) -> None:
-        """Reader greenlet: move a channel's output into its buffers until it ends."""
-        raw, read = channel.raw, self._driver.read
-        io = self._io
-        try:
-            streams = [(out, False), (err, True)]
-            while streams:
-                progressed = False
-                before = io.unread() if io is not None else 0
-                for stream in list(streams):
-                    buffer, is_err = stream
-                    while True:
-                        buffer.wait_writable()
-                        data = read(raw, is_err, _READ_SIZE)
-                        if data is AGAIN:
-                            break
-                        if not data:
-                            # The stream's end is announced to readers only once
-                            # the exit status is known too (below), so that code
-                            # reading all output can then read exit_code.
-                            streams.remove(stream)
-                            channel._output_ended = not streams
-                            break
-                        buffer.write(data)
-                        progressed = True
-                if io is None or self._io is not io:
-                    closing = io.closing if io is not None else self._conn.closed_here
-                    if closing is not None:
-                        raise self._conn.closed_here_error(closing, 'reading output')
-                    raise SSHError('Session to %s:%s was closed', self.host, self.port)
-                # Bytes taken off the socket by one stream's read may hold the
-                # other stream's data, or another channel's: look again first.
-                if io.settle(before) or progressed or not streams:
-                    continue
-                io.wait_for(self._driver.block_directions)
-            status = channel.wait_exit()
-            if not channel._cut:
-                # (A channel we closed while its command ran has no status of
-                # its own: what the library reports then is made up.)
-                channel.exit_code, channel.exit_signal = status
-            # Answer the server's close, so that it frees the session (servers
-            # allow only so many per connection).
-            channel.shut()
-        except Exception as exc:
-            error = self._conn.error_for(exc, io, 'reading output', None)
-            if channel._cut and (io is None or io.closed_reason is None):
-                # Reading a channel we closed ourselves may fail: that is no
-                # error of the command's.
-                logger.debug('%s: reading a closed channel stopped: %s', self.host, error)
-            else:
-                channel.error = error
-                logger.debug('%s: reading output stopped: %s', self.host, channel.error)
-        finally:
-            out.set_eof()
-            err.set_eof()
-            channel._done.set()
-            if io is not None:
-                io.notify()  # a writer waiting to feed this command's stdin
 
     def wait_finished(self, host_output: HostOutput, timeout: Optional[float] = None) -> None:
         """Wait for the command of ``host_output`` to finish (output fully received).
@@ -1380,13 +1122,3 @@ class BaseSSHClient(PollMixIn):
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
-
-
-def signal_exit_code(name: Optional[str]) -> Optional[int]:
-    """Minus the number of signal ``name`` (``'KILL'`` -> -9), or None if unknown."""
-    if not name:
-        return None
-    try:
-        return -signal.Signals['SIG' + name.upper()].value
-    except KeyError:
-        return None
