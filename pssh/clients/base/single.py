@@ -16,8 +16,8 @@ import os
 import posixpath
 import socket
 import weakref
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional,
-                    Sequence, Set, Tuple, Type, Union)
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
+                    Sequence, Set, Tuple, Union)
 
 import gevent
 from gevent import socket as gsocket
@@ -29,13 +29,15 @@ from ...config import apply_ssh_config, open_ssh_config, ssh_config_settings
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...hostkeys import HostKeyChecker
 from ...exceptions import (
-    AuthenticationError, HostConnectionError,
+    HostConnectionError,
     InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
     HostKeyError, ProxyError, SCPError, SessionError, SFTPIOError,
     ShellError, SSHError, Timeout)
 from ...output import HostOutput, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _transfer
+from ._auth import (  # noqa: F401 (public here)
+    Credentials, _KeyBytes, _plain, key_name, load_private_key, login)
 from ._channel import Channel
 from ._command import (  # noqa: F401 (public here)
     InteractiveShell, Stdin, build_command, command_encoding, make_output, signal_exit_code)
@@ -48,72 +50,6 @@ __all__ = ['BaseSSHClient', 'PollMixIn', 'InteractiveShell', 'Stdin', 'Channel']
 
 _READ_SIZE = 256 * 1024
 _WRITE_PIECE = 64 * 1024
-
-
-class LoginSource(NamedTuple):
-    """One way of logging in, in the login order."""
-
-    #: How the failed-login error lists it.
-    label: str
-    #: What a timeout or a lost connection says was going on.
-    what: str
-    #: Driver calls to try in turn (an agent has one per key); the first that
-    #: does not raise AuthenticationError logs us in.
-    attempts: Callable[[], Iterable[Callable[[], Any]]]
-    #: Errors that move on to the next source (unless the connection is lost).
-    tolerate: Tuple[Type[Exception], ...]
-    #: Whether this source's error is the "last error" of a failed login.
-    record: bool
-
-
-def _identity_attempt(driver: Driver, path: str, passphrase: str
-                      ) -> List[Callable[[], Any]]:
-    key = _plain(load_private_key(path))
-    assert key is not None
-    return [functools.partial(driver.auth_key, key, passphrase)]
-
-
-class _KeyBytes(bytes):
-    """The bytes of a key read from a file, which remember the file's path so
-    that errors about the key can name it. Its repr never shows the key."""
-
-    path: str
-
-    def __repr__(self) -> str:
-        return '<private key read from %s>' % (self.path,)
-
-
-def load_private_key(pkey: Union[str, bytes, 'os.PathLike[str]', None]) -> Optional[bytes]:
-    """The bytes of a private key given as a path or as the key itself.
-
-    :raises PKeyFileError: the path does not exist or cannot be read.
-    """
-    if pkey is None or isinstance(pkey, bytes):
-        return pkey
-    if not isinstance(pkey, (str, os.PathLike)):
-        raise PKeyFileError('Private key must be a path or bytes, got %s', type(pkey).__name__)
-    path = os.path.expanduser(os.fspath(pkey))
-    try:
-        with open(path, 'rb') as fh:
-            key = _KeyBytes(fh.read())
-    except OSError as exc:
-        raise PKeyFileError('Cannot read private key file %s: %s', path,
-                            exc.strerror or exc) from None
-    key.path = path
-    return key
-
-
-def _plain(key: Optional[bytes]) -> Optional[bytes]:
-    # The SSH libraries take exactly bytes, not a subclass.
-    return bytes(key) if key is not None and type(key) is not bytes else key
-
-
-def key_name(pkey: Any) -> str:
-    """How messages name a private key: its path, never its bytes."""
-    if isinstance(pkey, (str, os.PathLike)):
-        return os.path.expanduser(os.fspath(pkey))
-    path = getattr(pkey, 'path', None)
-    return path if path is not None else 'key given as bytes'
 
 
 class PollMixIn:
@@ -243,7 +179,7 @@ class BaseSSHClient(PollMixIn):
         # Channels of the commands started by run_command (for disconnect()).
         self._commands: 'weakref.WeakSet[Channel]' = weakref.WeakSet()
         self._closer: Optional[gevent.Greenlet] = None
-        # Which connection attempt got as far as logging in (see _auth_error).
+        # Which connection attempt got as far as logging in (reported by a failed login).
         self._connected_attempt = 1
         self.allow_agent = allow_agent
         self.identity_auth = identity_auth
@@ -520,88 +456,12 @@ class BaseSSHClient(PollMixIn):
             last method tried (None if nothing could be tried), ``attempt`` the
             connection attempt that got as far as logging in.
         """
-        passphrase = self.password or ''
-        if self._pkey_data is not None:
-            name = key_name(self.pkey)
-            try:
-                self._call(self._driver.auth_key, self._pkey_data, passphrase,
-                           self._pkey_cert(), timeout=self.timeout,
-                           what='public key authentication')
-                return
-            except AuthenticationError as exc:
-                raise self._auth_error(' with private key %s' % name, exc) from None
-            except PKeyFileError as exc:
-                cause = exc.__cause__
-                detail = ' (%s)' % type(cause).__name__ if cause is not None else ''
-                raise PKeyFileError(
-                    'Private key %s could not be used for %s@%s:%s: it is corrupt, of an '
-                    'unsupported type, or its passphrase is wrong%s', name, self.user, self.host,
-                    self.port, detail) from None
-        tried: List[str] = []
-        failure: Optional[BaseException] = None
-        for source in self._login_sources():
-            tried.append(source.label)
-            attempts: Any = None
-            try:
-                attempts = iter(source.attempts())
-                for attempt in attempts:
-                    try:
-                        self._call(attempt, timeout=self.timeout, what=source.what)
-                        return
-                    except AuthenticationError as exc:
-                        logger.debug('%s: %s failed: %s', self.host, source.label, exc)
-                        if source.record:
-                            failure = exc
-            except source.tolerate as exc:
-                io = self._io
-                if io is not None and io.closed_reason is not None:
-                    # A lost connection (or one the guard closed) ends the login.
-                    raise self._conn.error_for(exc, io, source.what, None) from exc
-                logger.debug('%s: %s failed: %s', self.host, source.label, exc)
-                if source.record:
-                    failure = exc
-            finally:
-                if attempts is not None and hasattr(attempts, 'close'):
-                    attempts.close()
-        raise self._auth_error(
-            '; tried: %s' % (', '.join(tried) or 'nothing (no key, agent, identity or password)'),
-            failure)
-
-    def _login_sources(self) -> List[LoginSource]:
-        """The login order (after an explicit ``pkey``, which is tried alone):
-        GSS-API when asked for, the SSH agent, the identity files, then the
-        password or keyboard-interactive."""
-        driver = self._driver
-        sources = []
-        if self._wants_gssapi():
-            # Not fatal: a host without Kerberos still takes other methods.
-            sources.append(LoginSource('GSS-API', 'GSS-API authentication',
-                                       lambda: [driver.auth_gssapi], (SSHError,), False))
-        if self.allow_agent:
-            # Agent trouble is never fatal, and a refused agent key is not the
-            # error reported at the end.
-            sources.append(LoginSource('ssh-agent', 'agent authentication',
-                                       driver.agent_attempts, (Exception,), False))
-        if self.identity_auth:
-            passphrase = self.password or ''
-            for path in self.IDENTITIES:
-                if os.path.isfile(path):
-                    sources.append(LoginSource(
-                        path, 'public key authentication',
-                        functools.partial(_identity_attempt, driver, path, passphrase),
-                        (PKeyFileError,), True))
-        password = self.password
-        if password is not None:
-            if self.keyboard_interactive:
-                sources.append(LoginSource(
-                    'keyboard-interactive', 'password authentication',
-                    lambda: [functools.partial(driver.auth_keyboard_interactive, password)],
-                    (), True))
-            else:
-                sources.append(LoginSource(
-                    'password', 'password authentication',
-                    lambda: [functools.partial(driver.auth_password, password)], (), True))
-        return sources
+        login(self._conn, Credentials(
+            user=self.user, password=self.password, pkey=self.pkey, pkey_data=self._pkey_data,
+            pkey_cert=self._pkey_cert(), allow_agent=self.allow_agent,
+            identity_auth=self.identity_auth, identities=tuple(self.IDENTITIES),
+            keyboard_interactive=self.keyboard_interactive, gssapi=self._wants_gssapi()),
+            self._connected_attempt, self.num_retries)
 
     def _wants_gssapi(self) -> bool:
         """Whether to try GSS-API first (a libssh client option)."""
@@ -610,16 +470,6 @@ class BaseSSHClient(PollMixIn):
     def _pkey_cert(self) -> Optional[str]:
         """An OpenSSH certificate to present with ``pkey`` (a libssh client option)."""
         return None
-
-    def _auth_error(self, tried: str, failure: Optional[BaseException]) -> AuthenticationError:
-        """The AuthenticationError of a failed login, after ``failure`` (ours) last."""
-        # The library's own exception, which _call keeps as the cause of ours.
-        cause = failure.__cause__ if failure is not None and failure.__cause__ else failure
-        detail = ' (last error: %s)' % failure if failure is not None else ''
-        message = 'Authentication as %s failed on %%s:%%s%s%s' % (
-            self.user.replace('%', '%%'), tried.replace('%', '%%'), detail.replace('%', '%%'))
-        return AuthenticationError(message, self.host, self.port, cause,
-                                   self._connected_attempt, self.num_retries)
 
     # ------------------------------------------------------------------
     # Channels and commands.
