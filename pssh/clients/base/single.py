@@ -9,15 +9,12 @@ session and channel objects, each of which either finishes or returns
 here then waits on the session's :class:`~pssh.clients.base._io.SessionIO` for
 exactly as long as needed.
 """
-import contextlib
-import functools
 import getpass
 import os
-import posixpath
 import socket
 import weakref
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
-                    Sequence, Set, Tuple, Union)
+                    Sequence, Tuple, Union)
 
 import gevent
 from gevent import socket as gsocket
@@ -31,11 +28,10 @@ from ...hostkeys import HostKeyChecker
 from ...exceptions import (
     HostConnectionError,
     InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
-    HostKeyError, ProxyError, SCPError, SessionError, SFTPIOError,
-    ShellError, SSHError, Timeout)
+    HostKeyError, ProxyError, SessionError, ShellError, SSHError, Timeout)
 from ...output import HostOutput, _LineStream
 from ..reader import ConcurrentRWBuffer
-from . import _transfer
+from . import _copy, _transfer
 from ._auth import (  # noqa: F401 (public here)
     Credentials, _KeyBytes, _plain, key_name, load_private_key, login)
 from ._channel import Channel
@@ -682,7 +678,7 @@ class BaseSSHClient(PollMixIn):
             callback(*(callback_args or ()))
 
     # ------------------------------------------------------------------
-    # File copies. See _transfer for how they work.
+    # File copies: see _copy, _transfer and _sftp.
 
     def _make_sftp(self) -> Any:
         """Start an SFTP session; pass it as ``sftp`` to reuse it across copies.
@@ -690,18 +686,6 @@ class BaseSSHClient(PollMixIn):
         :raises SFTPError: the server has no SFTP subsystem or refused it.
         """
         return _transfer.open_sftp(self)
-
-    @contextlib.contextmanager
-    def _sftp_session(self, sftp: Any) -> Iterator[Any]:
-        """``sftp`` if given, else a new session ended afterwards."""
-        if sftp is not None:
-            yield sftp
-            return
-        sftp = self._make_sftp()
-        try:
-            yield sftp
-        finally:
-            sftp.end()
 
     def mkdir(self, sftp: Any, directory: str) -> None:
         """Create ``directory`` on the server, with any missing parents."""
@@ -716,18 +700,6 @@ class BaseSSHClient(PollMixIn):
                  progress: Optional[_transfer.Progress] = None) -> None:
         """Download one file over an open SFTP session."""
         _transfer.sftp_download(self, sftp, remote_file, local_file, progress=progress)
-
-    def _check_local_source(self, local_file: str, recurse: bool) -> bool:
-        """True if ``local_file`` is a directory to copy; raises if it cannot be."""
-        if os.path.isdir(local_file):
-            if not recurse:
-                raise ValueError('%s is a directory: use recurse=True to copy it to %s'
-                                 % (local_file, self.host))
-            return True
-        if not os.path.exists(local_file):
-            raise _transfer._local_error(
-                self, FileNotFoundError(2, 'No such file or directory'), local_file, 'reading')
-        return False
 
     def copy_file(self, local_file: str, remote_file: str, recurse: bool = False,
                   sftp: Any = None, *, progress: Optional[_transfer.Progress] = None) -> None:
@@ -744,39 +716,11 @@ class BaseSSHClient(PollMixIn):
         :raises SFTPError: SFTP could not be started.
         :raises SFTPIOError: a remote file or directory could not be written.
         """
-        _checks.copy_paths('copy_file', self.host, local_file, remote_file)
-        is_dir = self._check_local_source(local_file, recurse)
-        with self._sftp_session(sftp) as sftp:
-            self._upload(sftp, local_file, remote_file, is_dir, _transfer.sftp_upload, progress)
+        _copy.copy_file(self, local_file, remote_file, recurse, sftp, progress,
+                        self._UPLOAD_WORKERS)
 
     #: Files of a tree uploaded over SFTP at the same time (one session).
-    _UPLOAD_WORKERS = 32
-
-    def _upload(self, sftp: Any, local_file: str, remote_file: str, is_dir: bool,
-                send: Callable[..., None], progress: Optional[_transfer.Progress]) -> None:
-        if not is_dir:
-            _transfer.make_remote_dirs(self, sftp, posixpath.dirname(remote_file))
-            send(self, sftp, local_file, remote_file, progress)
-            return
-        _transfer.make_remote_dirs(self, sftp, remote_file)
-
-        def jobs() -> Iterator[Callable[[], None]]:
-            for directory, dirs, files in _transfer.walk_local(self, local_file):
-                relative = os.path.relpath(directory, local_file)
-                remote_dir = remote_file if relative == '.' else posixpath.join(
-                    remote_file, *relative.split(os.sep))
-                for name in dirs:
-                    _transfer.make_remote_dirs(self, sftp, posixpath.join(remote_dir, name))
-                for name in files:
-                    yield functools.partial(send, self, sftp, os.path.join(directory, name),
-                                            posixpath.join(remote_dir, name), progress)
-
-        # Many files at once over one SFTP session hide the round trips of each
-        # (open, write, close, rename). SCP opens a channel per file and a
-        # progress callback reports one file at a time: those go one by one.
-        workers = self._UPLOAD_WORKERS if send is _transfer.sftp_upload and progress is None \
-            else 1
-        _transfer.run_concurrently(jobs(), workers)
+    _UPLOAD_WORKERS = _copy.UPLOAD_WORKERS
 
     def copy_remote_file(self, remote_file: str, local_file: str, recurse: bool = False,
                          sftp: Any = None, encoding: str = 'utf-8', *,
@@ -793,45 +737,7 @@ class BaseSSHClient(PollMixIn):
         :raises OSError: ``local_file`` cannot be written.
         :raises LookupError: unknown ``encoding``.
         """
-        _checks.copy_paths('copy_remote_file', self.host, local_file, remote_file)
-        _checks.encoding(encoding)
-        with self._sftp_session(sftp) as sftp:
-            remote = _transfer.remote_stat(self, sftp, remote_file)
-            if remote is None:
-                raise SFTPIOError('Remote file %s does not exist on %s', remote_file, self.host)
-            if not remote.is_dir:
-                _transfer.sftp_download(self, sftp, remote_file, local_file, remote, progress)
-                return
-            if not recurse:
-                raise ValueError('%s on %s is a directory: use recurse=True to copy it'
-                                 % (remote_file, self.host))
-            self._download_tree(sftp, remote_file, local_file, progress)
-
-    def _download_tree(self, sftp: Any, remote_dir: str, local_dir: str,
-                       progress: Optional[_transfer.Progress], scp: bool = False,
-                       ancestors: Optional[Set[str]] = None, canonical_dir: str = '') -> None:
-        try:
-            os.makedirs(local_dir, exist_ok=True)
-        except OSError as exc:
-            raise _transfer._local_error(self, exc, local_dir, 'writing') from None
-        if ancestors is None:
-            here = sftp.realpath(remote_dir)
-            ancestors = {here}
-        else:
-            here = canonical_dir
-        for name, info, canonical in _transfer.remote_entries(self, sftp, remote_dir,
-                                                              ancestors, scp):
-            remote_path = posixpath.join(remote_dir, name)
-            local_path = os.path.join(local_dir, name)
-            if info.is_dir:
-                if canonical is None:  # a directory, not a link to one
-                    canonical = posixpath.join(here, name)
-                self._download_tree(sftp, remote_path, local_path, progress, scp,
-                                    ancestors | {canonical}, canonical)
-            elif scp:
-                _transfer.scp_download(self, remote_path, local_path, progress)
-            else:
-                _transfer.sftp_download(self, sftp, remote_path, local_path, info, progress)
+        _copy.copy_remote_file(self, remote_file, local_file, recurse, sftp, encoding, progress)
 
     def scp_send(self, local_file: str, remote_file: str, recurse: bool = False,
                  sftp: Any = None, *, progress: Optional[_transfer.Progress] = None) -> None:
@@ -844,19 +750,7 @@ class BaseSSHClient(PollMixIn):
         :raises SCPError: the transfer failed.
         :raises OSError: ``local_file`` cannot be read.
         """
-        _checks.copy_paths('scp_send', self.host, local_file, remote_file)
-        is_dir = self._check_local_source(local_file, recurse)
-        if remote_file.endswith('/'):
-            remote_file = remote_file + os.path.basename(os.path.normpath(local_file))
-        with self._sftp_session(sftp) as sftp:
-            if not is_dir:
-                existing = _transfer.remote_stat(self, sftp, remote_file)
-                if existing is not None and existing.is_dir:
-                    # Where the remote scp puts it (and so parallel-ssh): into
-                    # that directory, under the last part of remote_file.
-                    remote_file = posixpath.join(remote_file, posixpath.basename(remote_file)
-                                                 or os.path.basename(local_file))
-            self._upload(sftp, local_file, remote_file, is_dir, _transfer.scp_upload, progress)
+        _copy.scp_send(self, local_file, remote_file, recurse, sftp, progress)
 
     def scp_recv(self, remote_file: str, local_file: str, recurse: bool = False,
                  sftp: Any = None, encoding: str = 'utf-8', *,
@@ -872,21 +766,7 @@ class BaseSSHClient(PollMixIn):
         :raises ValueError: it is a directory and ``recurse`` is False.
         :raises LookupError: unknown ``encoding``.
         """
-        _checks.copy_paths('scp_recv', self.host, local_file, remote_file)
-        _checks.encoding(encoding)
-        if local_file.endswith(os.sep) or local_file.endswith('/'):
-            local_file = os.path.join(local_file, posixpath.basename(remote_file.rstrip('/')))
-        if not recurse:
-            _transfer.scp_download(self, remote_file, local_file, progress)
-            return
-        with self._sftp_session(sftp) as sftp:
-            remote = _transfer.remote_stat(self, sftp, remote_file)
-            if remote is None:
-                raise SCPError('Remote file %s does not exist on %s', remote_file, self.host)
-            if remote.is_dir:
-                self._download_tree(sftp, remote_file, local_file, progress, scp=True)
-            else:
-                _transfer.scp_download(self, remote_file, local_file, progress)
+        _copy.scp_recv(self, remote_file, local_file, recurse, sftp, encoding, progress)
 
     # ------------------------------------------------------------------
     # Keepalive and disconnecting.

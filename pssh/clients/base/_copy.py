@@ -1,0 +1,170 @@
+"""The copy operations of a client, on a :class:`~pssh.clients.base._transfer.Remote`.
+
+What :meth:`BaseSSHClient.copy_file` and its siblings do: check the paths,
+start (or reuse) an SFTP session, and send one file or walk a tree, over SFTP
+or SCP. The protocols themselves are in :mod:`._transfer` and :mod:`._sftp`.
+"""
+import contextlib
+import functools
+import os
+import posixpath
+from typing import Any, Callable, Iterator, Optional, Set
+
+from ... import _checks
+from ...exceptions import SCPError, SFTPIOError
+from . import _transfer
+from ._transfer import Progress, Remote
+
+__all__ = ['copy_file', 'copy_remote_file', 'scp_send', 'scp_recv', 'sftp_session']
+
+#: Files of a tree uploaded over SFTP at the same time (one session).
+UPLOAD_WORKERS = 32
+
+
+@contextlib.contextmanager
+def sftp_session(remote: Remote, sftp: Any) -> Iterator[Any]:
+    """``sftp`` if given, else a new session ended afterwards."""
+    if sftp is not None:
+        yield sftp
+        return
+    sftp = _transfer.open_sftp(remote)
+    try:
+        yield sftp
+    finally:
+        sftp.end()
+
+
+def check_local_source(remote: Remote, local_file: str, recurse: bool) -> bool:
+    """True if ``local_file`` is a directory to copy; raises if it cannot be."""
+    if os.path.isdir(local_file):
+        if not recurse:
+            raise ValueError('%s is a directory: use recurse=True to copy it to %s'
+                             % (local_file, remote.host))
+        return True
+    if not os.path.exists(local_file):
+        raise _transfer._local_error(
+            remote, FileNotFoundError(2, 'No such file or directory'), local_file, 'reading')
+    return False
+
+
+def copy_file(remote: Remote, local_file: str, remote_file: str, recurse: bool, sftp: Any,
+              progress: Optional[Progress], workers: int = UPLOAD_WORKERS) -> None:
+    """Upload over SFTP (see :meth:`BaseSSHClient.copy_file`)."""
+    _checks.copy_paths('copy_file', remote.host, local_file, remote_file)
+    is_dir = check_local_source(remote, local_file, recurse)
+    with sftp_session(remote, sftp) as sftp:
+        upload(remote, sftp, local_file, remote_file, is_dir, _transfer.sftp_upload, progress,
+               workers)
+
+
+def upload(remote: Remote, sftp: Any, local_file: str, remote_file: str, is_dir: bool,
+           send: Callable[..., None], progress: Optional[Progress],
+           workers: int = UPLOAD_WORKERS) -> None:
+    """Send a file, or a tree, with ``send`` (SFTP's or SCP's upload)."""
+    if not is_dir:
+        _transfer.make_remote_dirs(remote, sftp, posixpath.dirname(remote_file))
+        send(remote, sftp, local_file, remote_file, progress)
+        return
+    _transfer.make_remote_dirs(remote, sftp, remote_file)
+
+    def jobs() -> Iterator[Callable[[], None]]:
+        for directory, dirs, files in _transfer.walk_local(remote, local_file):
+            relative = os.path.relpath(directory, local_file)
+            remote_dir = remote_file if relative == '.' else posixpath.join(
+                remote_file, *relative.split(os.sep))
+            for name in dirs:
+                _transfer.make_remote_dirs(remote, sftp, posixpath.join(remote_dir, name))
+            for name in files:
+                yield functools.partial(send, remote, sftp, os.path.join(directory, name),
+                                        posixpath.join(remote_dir, name), progress)
+
+    # Many files at once over one SFTP session hide the round trips of each
+    # (open, write, close, rename). SCP opens a channel per file and a
+    # progress callback reports one file at a time: those go one by one.
+    if send is not _transfer.sftp_upload or progress is not None:
+        workers = 1
+    _transfer.run_concurrently(jobs(), workers)
+
+
+def copy_remote_file(remote: Remote, remote_file: str, local_file: str, recurse: bool,
+                     sftp: Any, encoding: str, progress: Optional[Progress]) -> None:
+    """Download over SFTP (see :meth:`BaseSSHClient.copy_remote_file`)."""
+    _checks.copy_paths('copy_remote_file', remote.host, local_file, remote_file)
+    _checks.encoding(encoding)
+    with sftp_session(remote, sftp) as sftp:
+        found = _transfer.remote_stat(remote, sftp, remote_file)
+        if found is None:
+            raise SFTPIOError('Remote file %s does not exist on %s', remote_file, remote.host)
+        if not found.is_dir:
+            _transfer.sftp_download(remote, sftp, remote_file, local_file, found, progress)
+            return
+        if not recurse:
+            raise ValueError('%s on %s is a directory: use recurse=True to copy it'
+                             % (remote_file, remote.host))
+        download_tree(remote, sftp, remote_file, local_file, progress)
+
+
+def download_tree(remote: Remote, sftp: Any, remote_dir: str, local_dir: str,
+                  progress: Optional[Progress], scp: bool = False,
+                  ancestors: Optional[Set[str]] = None, canonical_dir: str = '') -> None:
+    """Fetch the tree ``remote_dir`` (files over SCP if ``scp``) into ``local_dir``."""
+    try:
+        os.makedirs(local_dir, exist_ok=True)
+    except OSError as exc:
+        raise _transfer._local_error(remote, exc, local_dir, 'writing') from None
+    if ancestors is None:
+        here = sftp.realpath(remote_dir)
+        ancestors = {here}
+    else:
+        here = canonical_dir
+    for name, info, canonical in _transfer.remote_entries(remote, sftp, remote_dir,
+                                                          ancestors, scp):
+        remote_path = posixpath.join(remote_dir, name)
+        local_path = os.path.join(local_dir, name)
+        if info.is_dir:
+            if canonical is None:  # a directory, not a link to one
+                canonical = posixpath.join(here, name)
+            download_tree(remote, sftp, remote_path, local_path, progress, scp,
+                          ancestors | {canonical}, canonical)
+        elif scp:
+            _transfer.scp_download(remote, remote_path, local_path, progress)
+        else:
+            _transfer.sftp_download(remote, sftp, remote_path, local_path, info, progress)
+
+
+def scp_send(remote: Remote, local_file: str, remote_file: str, recurse: bool, sftp: Any,
+             progress: Optional[Progress]) -> None:
+    """Upload over SCP (see :meth:`BaseSSHClient.scp_send`)."""
+    _checks.copy_paths('scp_send', remote.host, local_file, remote_file)
+    is_dir = check_local_source(remote, local_file, recurse)
+    if remote_file.endswith('/'):
+        remote_file = remote_file + os.path.basename(os.path.normpath(local_file))
+    with sftp_session(remote, sftp) as sftp:
+        if not is_dir:
+            existing = _transfer.remote_stat(remote, sftp, remote_file)
+            if existing is not None and existing.is_dir:
+                # Where the remote scp puts it (and so parallel-ssh): into
+                # that directory, under the last part of remote_file.
+                remote_file = posixpath.join(remote_file, posixpath.basename(remote_file)
+                                             or os.path.basename(local_file))
+        upload(remote, sftp, local_file, remote_file, is_dir, _transfer.scp_upload, progress)
+
+
+def scp_recv(remote: Remote, remote_file: str, local_file: str, recurse: bool, sftp: Any,
+             encoding: str, progress: Optional[Progress]) -> None:
+    """Download over SCP (see :meth:`BaseSSHClient.scp_recv`)."""
+    _checks.copy_paths('scp_recv', remote.host, local_file, remote_file)
+    _checks.encoding(encoding)
+    if local_file.endswith(os.sep) or local_file.endswith('/'):
+        local_file = os.path.join(local_file, posixpath.basename(remote_file.rstrip('/')))
+    if not recurse:
+        _transfer.scp_download(remote, remote_file, local_file, progress)
+        return
+    with sftp_session(remote, sftp) as sftp:
+        found = _transfer.remote_stat(remote, sftp, remote_file)
+        if found is None:
+            raise SCPError('Remote file %s does not exist on %s', remote_file, remote.host)
+        if found.is_dir:
+            download_tree(remote, sftp, remote_file, local_file, progress, scp=True)
+        else:
+            _transfer.scp_download(remote, remote_file, local_file, progress)
