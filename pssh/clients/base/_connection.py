@@ -17,6 +17,7 @@ import weakref
 from typing import Any, Callable, List, Optional, Set, Tuple
 
 import gevent
+from gevent import socket as gsocket
 from gevent.lock import Semaphore
 
 from ... import logger
@@ -29,7 +30,7 @@ from ._driver import AGAIN, Driver
 from ._guard import PacketGuard
 from ._io import ClosedHere, SessionIO, call_until_done
 
-__all__ = ['Connection', 'KEEPALIVE_COUNT_MAX']
+__all__ = ['Connection', 'KEEPALIVE_COUNT_MAX', 'open_tcp']
 
 #: Keepalive intervals without a byte from the server after which the
 #: connection is declared dead (OpenSSH's ServerAliveCountMax).
@@ -70,6 +71,59 @@ def _keepalive_loop(ref: 'weakref.ReferenceType[Connection]', seconds: int) -> N
         io.settle(before)
         del conn, io
         gevent.sleep(interval)
+
+
+def _resolve(host: str, hostname: str, port: int, ipv6_only: bool) -> List[tuple]:
+    # All families, also with ipv6_only: the error then lists what the name
+    # resolved to instead.
+    family = socket.AF_UNSPEC
+    try:
+        try:
+            # Literal addresses need no resolver (and no resolver thread).
+            infos = socket.getaddrinfo(hostname, port, family, socket.SOCK_STREAM,
+                                       socket.IPPROTO_TCP, socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            infos = gsocket.getaddrinfo(hostname, port, family,
+                                        socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    except UnicodeError as exc:
+        # The IDNA codec refuses the name (a label over 63 characters, an
+        # empty label): no resolver could find it either.
+        raise socket.gaierror(socket.EAI_NONAME, 'not a valid host name (%s)' % (
+            exc.__cause__ or exc)) from None
+    if ipv6_only:
+        found = [info[4][:2] for info in infos]
+        infos = [info for info in infos if info[0] == socket.AF_INET6]
+        if not infos:
+            raise NoIPv6AddressFoundError(
+                'No IPv6 address found for %s (ipv6_only); it resolved to %s',
+                host, found)
+    return infos
+
+def open_tcp(host: str, hostname: str, port: int, timeout: Optional[float],
+             ipv6_only: bool = False) -> Any:
+    """A TCP connection to ``hostname:port`` (the first address that answers)."""
+    infos = _resolve(host, hostname, port, ipv6_only)
+    refused: Optional[BaseException] = None
+    last: Optional[BaseException] = None
+    for family, socktype, proto, _name, address in infos:
+        sock = gsocket.socket(family, socktype, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except ConnectionRefusedError as exc:
+            sock.close()
+            refused = exc
+            continue
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(None)
+        return sock
+    if last is not None:
+        raise last
+    raise refused or OSError('no address to connect to')
 
 
 class Connection:

@@ -11,13 +11,11 @@ exactly as long as needed.
 """
 import getpass
 import os
-import socket
 import weakref
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
+from typing import (Any, Callable, Dict, Iterable, Iterator, Mapping, Optional,
                     Sequence, Tuple, Union)
 
 import gevent
-from gevent import socket as gsocket
 
 from ... import _checks, logger
 from ..._deprecation import deprecated
@@ -27,7 +25,7 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...hostkeys import HostKeyChecker
 from ...exceptions import (
     HostConnectionError,
-    InvalidAPIUseError, NoIPv6AddressFoundError, PKeyFileError,
+    InvalidAPIUseError, PKeyFileError,
     HostKeyError, ProxyError, SessionError, ShellError, SSHError, Timeout)
 from ...output import HostOutput, _LineStream
 from ..reader import ConcurrentRWBuffer
@@ -37,7 +35,7 @@ from ._auth import (  # noqa: F401 (public here)
 from ._channel import Channel
 from ._command import (  # noqa: F401 (public here)
     InteractiveShell, Stdin, build_command, command_encoding, make_output, signal_exit_code)
-from ._connection import Connection
+from ._connection import Connection, open_tcp
 from ._driver import AGAIN, Driver, SessionPrefs
 from ._io import SessionIO
 from ._tunnel import ChannelTransport, Hop, ProxyPool, hops_for
@@ -284,56 +282,6 @@ class BaseSSHClient(PollMixIn):
     # ------------------------------------------------------------------
     # Connecting.
 
-    def _resolve(self) -> List[tuple]:
-        # All families, also with ipv6_only: the error then lists what the name
-        # resolved to instead.
-        family = socket.AF_UNSPEC
-        try:
-            try:
-                # Literal addresses need no resolver (and no resolver thread).
-                infos = socket.getaddrinfo(self.hostname, self.port, family, socket.SOCK_STREAM,
-                                           socket.IPPROTO_TCP, socket.AI_NUMERICHOST)
-            except socket.gaierror:
-                infos = gsocket.getaddrinfo(self.hostname, self.port, family,
-                                            socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        except UnicodeError as exc:
-            # The IDNA codec refuses the name (a label over 63 characters, an
-            # empty label): no resolver could find it either.
-            raise socket.gaierror(socket.EAI_NONAME, 'not a valid host name (%s)' % (
-                exc.__cause__ or exc)) from None
-        if self.ipv6_only:
-            found = [info[4][:2] for info in infos]
-            infos = [info for info in infos if info[0] == socket.AF_INET6]
-            if not infos:
-                raise NoIPv6AddressFoundError(
-                    'No IPv6 address found for %s (ipv6_only); it resolved to %s',
-                    self.host, found)
-        return infos
-
-    def _open_socket(self) -> Any:
-        infos = self._resolve()
-        refused: Optional[BaseException] = None
-        last: Optional[BaseException] = None
-        for family, socktype, proto, _name, address in infos:
-            sock = gsocket.socket(family, socktype, proto)
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(address)
-            except ConnectionRefusedError as exc:
-                sock.close()
-                refused = exc
-                continue
-            except OSError as exc:
-                sock.close()
-                last = exc
-                continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.settimeout(None)
-            return sock
-        if last is not None:
-            raise last
-        raise refused or OSError('no address to connect to')
-
     def _connect(self) -> None:
         """Connect, handshake and authenticate: the only network I/O of the constructor."""
         # Which attempt connected: a failed login reports it.
@@ -414,7 +362,7 @@ class BaseSSHClient(PollMixIn):
     def _open_transport(self) -> Any:
         via = self._via
         if via is None and not self._hops:
-            return self._open_socket()
+            return open_tcp(self.host, self.hostname, self.port, self.timeout, self.ipv6_only)
         if via is None:
             key, connect = self._bastion_entry(len(self._hops))
             hop = self._hops[-1]
