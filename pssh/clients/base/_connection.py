@@ -135,10 +135,14 @@ class Connection:
     :param driver: the backend's driver (its session is made on each attempt).
     :param host_keys: the host-key policy to check the server's key with.
     :param allow_unchecked_lengths: see ``BaseSSHClient.ALLOW_UNCHECKED_LENGTHS``.
+    :param guarded: put the packet guard in the relay (only a fake library,
+      which speaks no SSH, goes without).
     """
 
     def __init__(self, host: str, port: int, timeout: Optional[float], driver: Driver,
-                 host_keys: HostKeyChecker, allow_unchecked_lengths: bool = True) -> None:
+                 host_keys: HostKeyChecker, allow_unchecked_lengths: bool = True,
+                 guarded: bool = True) -> None:
+        self.guarded = guarded
         self.host = host
         self.port = port
         self.timeout = timeout
@@ -398,8 +402,8 @@ class Connection:
         sock = open_transport()
         self.sock = sock
         driver = self.driver
-        io = self.io = SessionIO(sock, '%s:%s' % (self.host, self.port),
-                                 PacketGuard(self.host, self.port, driver.max_packet))
+        guard = PacketGuard(self.host, self.port, driver.max_packet) if self.guarded else None
+        io = self.io = SessionIO(sock, '%s:%s' % (self.host, self.port), guard)
         self._finalizer = weakref.finalize(self, io.close)
         try:
             driver.start(io)
