@@ -287,36 +287,7 @@ HostConfig.__init__.__signature__ = inspect.Signature(  # type: ignore[attr-defi
        for name in _FIELDS if name not in _POSITIONAL])
 
 
-def merge(client_values: Dict[str, Any], host_config: Optional[HostConfig],
-          mapping: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
-    """Settings for one host: the client's values, overridden by what the host sets.
-
-    :param client_values: the client's settings, keyed by client argument name.
-    :param host_config: the host's :class:`HostConfig`, or None.
-    :param mapping: client argument name -> HostConfig field name where they
-      differ (``pkey`` -> ``private_key``).
-    """
-    result = dict(client_values)
-    if host_config is None:
-        return result
-    mapping = mapping or {}
-    for arg in client_values:
-        field = mapping.get(arg, arg)
-        if field in _FIELDS and host_config.is_set(field):
-            result[arg] = getattr(host_config, field)
-    return result
-
-
 KeyType = Union[str, bytes, os.PathLike, None]
-
-
-# Client argument -> the value that means "not given", for the settings an ssh
-# config may supply. An argument left at this value takes the config's value.
-SSH_CONFIG_DEFAULTS: Dict[str, Any] = {
-    'user': None, 'port': None, 'hostname': None, 'identity_files': None,
-    'proxy_jump': None, 'timeout': None, 'keepalive_seconds': 60, 'known_hosts': None,
-    'host_key_policy': None, 'compress': False,
-}
 
 
 def open_ssh_config(ssh_config: Any) -> Any:
@@ -353,18 +324,110 @@ def ssh_config_settings(host: str, ssh_config: Any, user: Optional[str] = None) 
     return found
 
 
-def apply_ssh_config(settings: Dict[str, Any], found: Dict[str, Any],
-                     defaults: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """``settings`` with the ssh config's values where the client gave none.
+#: A single-host client's settings and their defaults (the backends add their own).
+CLIENT_DEFAULTS: Dict[str, Any] = {
+    'user': None, 'password': None, 'port': None, 'pkey': None, 'alias': None,
+    'num_retries': 3, 'retry_delay': 5, 'allow_agent': True, 'timeout': None,
+    'proxy_host': None, 'proxy_port': None, 'proxy_pkey': None, 'proxy_user': None,
+    'proxy_password': None, 'forward_ssh_agent': False, 'keepalive_seconds': 60,
+    'identity_auth': True, 'ipv6_only': False, 'compress': False,
+    'keyboard_interactive': False, 'proxy_jump': None, 'host_key_policy': None,
+    'known_hosts': None, 'host_key': None, 'hostname': None, 'identity_files': None,
+    'ssh_config': None, 'algorithms': None,
+}
 
-    Arguments given to the client win over the config, as ``ssh``'s command
-    line does; a proxy given as ``proxy_host`` keeps the config's ProxyJump out.
+
+class ClientSettings:
+    """The settings of one single-host client, resolved once, remembering which
+    of them the caller gave (an argument away from its default, or a field a
+    :class:`HostConfig` set) as opposed to defaults and ssh config values.
+
+    Immutable: each ``with_*`` method returns new settings. Read a setting as an
+    attribute (``settings.port``).
     """
-    unset = dict(SSH_CONFIG_DEFAULTS, **(defaults or {}))
-    result = dict(settings)
-    for name, value in found.items():
-        if name == 'proxy_jump' and result.get('proxy_host') is not None:
-            continue
-        if result.get(name, unset.get(name)) == unset.get(name):
-            result[name] = value
-    return result
+
+    __slots__ = ('host', '_values', 'given', '_config_applied')
+
+    def __init__(self, host: str, values: Dict[str, Any], given: FrozenSet[str],
+                 config_applied: bool = False) -> None:
+        self.host = host
+        self._values = values
+        #: The settings the caller gave.
+        self.given = given
+        self._config_applied = config_applied
+
+    @classmethod
+    def from_arguments(cls, host: str, arguments: Dict[str, Any],
+                       defaults: Optional[Dict[str, Any]] = None) -> 'ClientSettings':
+        """Settings from a client's arguments (``defaults``: what counts as not given)."""
+        defaults = CLIENT_DEFAULTS if defaults is None else defaults
+        values = dict(CLIENT_DEFAULTS, **arguments)
+        given = frozenset(name for name, value in arguments.items()
+                          if name not in defaults or not _same(value, defaults[name]))
+        return cls(host, values, given)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._values.get(name, default)
+
+    def replace(self, **values: Any) -> 'ClientSettings':
+        """These settings with ``values`` changed (what they were given as is kept)."""
+        return ClientSettings(self.host, dict(self._values, **values), self.given,
+                              self._config_applied)
+
+    def with_host_config(self, config: Optional[HostConfig],
+                         mapping: Optional[Dict[str, str]] = None) -> 'ClientSettings':
+        """These settings with what ``config`` sets, which counts as given."""
+        if config is None:
+            return self
+        mapping = mapping or {}
+        values = dict(self._values)
+        given = set(self.given)
+        for name in self._values:
+            field = mapping.get(name, name)
+            if field in _FIELDS and config.is_set(field):
+                values[name] = getattr(config, field)
+                given.add(name)
+        return ClientSettings(self.host, values, frozenset(given), self._config_applied)
+
+    def with_ssh_config(self) -> 'ClientSettings':
+        """These settings with the ``ssh_config`` entry of the host filling in
+        what was not given (as ``ssh``'s command line wins over its config; a
+        ``proxy_host`` keeps the config's ProxyJump out). Applied once."""
+        ssh_config = self._values.get('ssh_config')
+        if self._config_applied or not ssh_config:
+            return self
+        found = ssh_config_settings(self.host, ssh_config, user=self._values.get('user'))
+        values = dict(self._values)
+        for name, value in found.items():
+            if name in self.given:
+                continue
+            if name == 'proxy_jump' and values.get('proxy_host') is not None:
+                continue
+            values[name] = value
+        return ClientSettings(self.host, values, self.given, True)
+
+    def bastion_host_keys(self) -> Tuple[Any, Any]:
+        """``(host_key_policy, known_hosts)`` as the caller gave them (None where
+        not given): a bastion's key is checked so, else as its own ssh config
+        entry says, never as the target's entry alone says."""
+        return tuple(self._values.get(name) if name in self.given else None  # type: ignore
+                     for name in ('host_key_policy', 'known_hosts'))
+
+    def __repr__(self) -> str:
+        shown = {name: ('<hidden>' if name in ('password', 'proxy_password', 'pkey',
+                                               'proxy_pkey') and value is not None else value)
+                 for name, value in self._values.items() if name in self.given}
+        return '<ClientSettings %s given=%r>' % (self.host, shown)
+
+
+def _same(value: Any, default: Any) -> bool:
+    try:
+        return bool(value is default or value == default)
+    except Exception:  # noqa: BLE001 - an odd object compares as different
+        return False

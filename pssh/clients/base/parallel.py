@@ -16,7 +16,7 @@ from gevent.pool import Pool
 from ... import _checks, _compat, _deprecation, hostkeys, logger
 from ..._keys import check_private_key
 from ...config import (
-    HostConfig, apply_ssh_config, merge, open_ssh_config, ssh_config_settings)
+    CLIENT_DEFAULTS, ClientSettings, HostConfig, open_ssh_config)
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     HostArgumentError, HostConfigError, InvalidAPIUseError, PKeyFileError, ShellError, Timeout)
@@ -253,8 +253,9 @@ class BaseParallelSSHClient:
             held.append(check_private_key(data, passphrase, key_name(hop.pkey), where))
         return held
 
-    def _client_settings(self) -> Dict[str, Any]:
-        settings = dict(
+    def _client_arguments(self) -> Dict[str, Any]:
+        """The single-host client arguments this client passes on to every host."""
+        arguments = dict(
             user=self.user, password=self.password, port=self.port, pkey=self._pkey_data,
             num_retries=self.num_retries, retry_delay=self.retry_delay,
             allow_agent=self.allow_agent, timeout=self.timeout, proxy_host=self.proxy_host,
@@ -262,48 +263,42 @@ class BaseParallelSSHClient:
             proxy_password=self.proxy_password, proxy_pkey=self._proxy_pkey_data,
             forward_ssh_agent=self.forward_ssh_agent, keepalive_seconds=self.keepalive_seconds,
             identity_auth=self.identity_auth, ipv6_only=self.ipv6_only, compress=self.compress,
-            keyboard_interactive=self.keyboard_interactive, alias=None, hostname=None,
-            identity_files=None,
-            _proxy_pool=self._proxy_pool, _bastion_config=self._ssh_config)
-        settings.update(self._extra_settings)
-        return settings
+            keyboard_interactive=self.keyboard_interactive, ssh_config=self._ssh_config)
+        arguments.update(self._extra_settings)
+        return arguments
 
-    def _settings_for(self, index: int) -> Dict[str, Any]:
+    def _settings_for(self, index: int) -> ClientSettings:
+        """The settings of host ``index``: this client's arguments, then what its
+        HostConfig sets, then its ssh config entry for what neither gave."""
         config = None
         if self.host_config is not None and index < len(self.host_config):
             config = self.host_config[index]
-        settings = self._client_settings()
-        if self._ssh_config is not None:
-            found = ssh_config_settings(self._hosts[index], self._ssh_config, user=self.user)
-            settings = apply_ssh_config(settings, found, defaults={'port': 22})
-        settings = merge(settings, config, _FIELD_NAMES)
-        # What the caller set for this host (HostConfig, else the client's
-        # arguments), as opposed to what the host's ssh config entry filled in:
-        # its bastions are checked with that, or as their own entries say.
-        settings['_bastion_host_keys'] = tuple(
-            getattr(config, name) if config is not None and config.is_set(name)
-            else self._extra_settings.get(name) for name in ('host_key_policy', 'known_hosts'))
+        host = self._hosts[index]
+        # The port this client defaults to is no port given: the ssh config's wins.
+        settings = ClientSettings.from_arguments(
+            host, self._client_arguments(), dict(CLIENT_DEFAULTS, port=22)).with_host_config(
+                config, _FIELD_NAMES)
         if config is not None:
             # A host's own proxy replaces the client's, of either kind.
             if config.is_set('proxy_host'):
-                settings['proxy_jump'] = None
+                settings = settings.replace(proxy_jump=None)
             elif config.is_set('proxy_jump'):
-                settings['proxy_host'] = None
+                settings = settings.replace(proxy_host=None)
             try:
                 if config.is_set('private_key'):
-                    settings['pkey'] = load_private_key(config.private_key)
+                    settings = settings.replace(pkey=load_private_key(config.private_key))
                 if config.is_set('proxy_pkey'):
-                    settings['proxy_pkey'] = load_private_key(config.proxy_pkey)
+                    settings = settings.replace(proxy_pkey=load_private_key(config.proxy_pkey))
             except PKeyFileError as exc:
-                raise PKeyFileError('%s (host_config[%s], host %s)', exc, index,
-                                    self._hosts[index] if index < len(self._hosts) else '?') \
-                    from None
-        if isinstance(settings.get('host_key'), dict):
-            settings['host_key'] = settings['host_key'].get(self._hosts[index])
+                raise PKeyFileError('%s (host_config[%s], host %s)', exc, index, host) from None
+        if isinstance(settings.host_key, dict):
+            settings = settings.replace(host_key=settings.host_key.get(host))
         return settings
 
     def _make_client(self, index: int, host: str) -> BaseSSHClient:
-        return self._client_class(host, **self._settings_for(index))
+        client: BaseSSHClient = self._client_class._with_settings(
+            self._settings_for(index), proxy_pool=self._proxy_pool)
+        return client
 
     def _get_client(self, index: int, host: str) -> BaseSSHClient:
         key = (index, host)

@@ -20,7 +20,7 @@ import gevent
 from ... import _checks, logger
 from ..._deprecation import deprecated
 from ..._keys import check_private_key
-from ...config import apply_ssh_config, open_ssh_config, ssh_config_settings
+from ...config import ClientSettings, open_ssh_config, ssh_config_settings
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...hostkeys import HostKeyChecker
 from ...exceptions import (
@@ -119,27 +119,53 @@ class BaseSSHClient(PollMixIn):
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
                  identity_files: Optional[Sequence[Any]] = None, ssh_config: Any = None,
-                 algorithms: Optional[Mapping[str, Any]] = None,
-                 _proxy_pool: Optional[ProxyPool] = None, _via: Any = None,
-                 _bastion_config: Any = None,
-                 _bastion_host_keys: Optional[Tuple[Any, Any]] = None) -> None:
-        # The host_key_policy and known_hosts the caller gave (not those the
-        # target's ssh config entry set): see _bastion.
-        self._bastion_host_keys = (_bastion_host_keys if _bastion_host_keys is not None
-                                   else (host_key_policy, known_hosts))
+                 algorithms: Optional[Mapping[str, Any]] = None) -> None:
+        self._setup(ClientSettings.from_arguments(host, dict(
+            user=user, password=password, port=port, pkey=pkey, alias=alias,
+            num_retries=num_retries, retry_delay=retry_delay, allow_agent=allow_agent,
+            timeout=timeout, proxy_host=proxy_host, proxy_port=proxy_port,
+            proxy_pkey=proxy_pkey, proxy_user=proxy_user, proxy_password=proxy_password,
+            forward_ssh_agent=forward_ssh_agent, keepalive_seconds=keepalive_seconds,
+            identity_auth=identity_auth, ipv6_only=ipv6_only, compress=compress,
+            keyboard_interactive=keyboard_interactive, proxy_jump=proxy_jump,
+            host_key_policy=host_key_policy, known_hosts=known_hosts, host_key=host_key,
+            hostname=hostname, identity_files=identity_files, ssh_config=ssh_config,
+            algorithms=algorithms)))
+
+    @classmethod
+    def _with_settings(cls, settings: ClientSettings, proxy_pool: Optional[ProxyPool] = None,
+                       via: Optional['BaseSSHClient'] = None) -> Any:
+        """A client connected with ``settings`` (how parallel clients and bastions
+        make theirs), sharing ``proxy_pool``'s bastion connections, or running
+        over a tunnel through the connected bastion ``via``."""
+        client = cls.__new__(cls)
+        client._setup(settings, proxy_pool, via)
+        return client
+
+    def _backend_setup(self, settings: ClientSettings) -> None:
+        """The backend's own settings and checks, before anything else."""
+
+    def _setup(self, settings: ClientSettings, _proxy_pool: Optional[ProxyPool] = None,
+               _via: Optional['BaseSSHClient'] = None) -> None:
+        """Check and keep ``settings``, then connect and log in."""
+        host = settings.host
+        self._backend_setup(settings)
         _checks.no_nul('host', host, type(self).__name__)
-        if ssh_config and isinstance(host, str) and host:
-            given = apply_ssh_config(dict(
-                user=user, port=port, hostname=hostname, identity_files=identity_files,
-                proxy_jump=proxy_jump, proxy_host=proxy_host, timeout=timeout,
-                keepalive_seconds=keepalive_seconds, known_hosts=known_hosts,
-                host_key_policy=host_key_policy, compress=compress),
-                ssh_config_settings(host, ssh_config, user=user))
-            user, port, hostname = given['user'], given['port'], given['hostname']
-            identity_files, proxy_jump = given['identity_files'], given['proxy_jump']
-            timeout, keepalive_seconds = given['timeout'], given['keepalive_seconds']
-            known_hosts, host_key_policy = given['known_hosts'], given['host_key_policy']
-            compress = given['compress']
+        if isinstance(host, str) and host:
+            settings = settings.with_ssh_config()
+        #: The settings as resolved (arguments, HostConfig, ssh config).
+        self._settings = settings
+        # The host_key_policy and known_hosts the caller gave (not those the
+        # target's ssh config entry set): see _bastion_entry.
+        self._bastion_host_keys = settings.bastion_host_keys()
+        s = settings
+        user, password, port, pkey, alias = s.user, s.password, s.port, s.pkey, s.alias
+        num_retries, retry_delay, timeout = s.num_retries, s.retry_delay, s.timeout
+        proxy_host, proxy_port, proxy_user = s.proxy_host, s.proxy_port, s.proxy_user
+        proxy_password, proxy_pkey, proxy_jump = s.proxy_password, s.proxy_pkey, s.proxy_jump
+        keepalive_seconds, hostname, identity_files = s.keepalive_seconds, s.hostname, \
+            s.identity_files
+        host_key_policy, known_hosts, host_key = s.host_key_policy, s.known_hosts, s.host_key
         if not isinstance(host, str) or not host:
             raise ValueError('host must be a non-empty host name string, got %s %r'
                              % (type(host).__name__, host))
@@ -150,12 +176,12 @@ class BaseSSHClient(PollMixIn):
                          keepalive_seconds=keepalive_seconds, user=user, password=password,
                          alias=alias, proxy_host=proxy_host, proxy_user=proxy_user,
                          proxy_password=proxy_password)
-        if keyboard_interactive and not password:
+        if s.keyboard_interactive and not password:
             raise InvalidAPIUseError(
                 'keyboard_interactive=True needs a password to answer the prompt (host %s)', host)
         #: Algorithm lists given by the caller, by kind (``'kex'``, ``'hostkey'``,
         #: ``'cipher'``, ``'mac'``), each a comma-separated str; None for ours.
-        self.algorithms = _checks.algorithms(algorithms, type(self).__name__, host)
+        self.algorithms = _checks.algorithms(s.algorithms, type(self).__name__, host)
         self.host = host
         #: The address connected to: ``hostname`` if given (as from an ssh
         #: config ``HostName``), else ``host``.
@@ -175,13 +201,13 @@ class BaseSSHClient(PollMixIn):
         self._closer: Optional[gevent.Greenlet] = None
         # Which connection attempt got as far as logging in (reported by a failed login).
         self._connected_attempt = 1
-        self.allow_agent = allow_agent
-        self.identity_auth = identity_auth
-        self.ipv6_only = ipv6_only
-        self.compress = compress
+        self.allow_agent = s.allow_agent
+        self.identity_auth = s.identity_auth
+        self.ipv6_only = s.ipv6_only
+        self.compress = s.compress
         self.keepalive_seconds = keepalive_seconds
-        self.forward_ssh_agent = forward_ssh_agent
-        self.keyboard_interactive = keyboard_interactive
+        self.forward_ssh_agent = s.forward_ssh_agent
+        self.keyboard_interactive = s.keyboard_interactive
         self.proxy_host = proxy_host
         self.proxy_port = proxy_port
         self.proxy_user = proxy_user
@@ -195,10 +221,8 @@ class BaseSSHClient(PollMixIn):
         # (and shared with other clients using the key) while we live.
         self._keys_held = [check_private_key(self._pkey_data, password, key_name(pkey), host)]
         self.proxy_jump = proxy_jump
-        # Bastions look themselves up in the same files (a parallel client
-        # hands its parsed files over for that alone: its hosts' own settings
-        # are already resolved).
-        self._ssh_config = open_ssh_config(ssh_config or _bastion_config)
+        # Bastions look themselves up in the same files.
+        self._ssh_config = open_ssh_config(s.ssh_config)
         self.host_key_policy = host_key_policy
         self.known_hosts = known_hosts
         self._host_keys = HostKeyChecker(self.hostname, port, host_key_policy, known_hosts,
@@ -341,14 +365,14 @@ class BaseSSHClient(PollMixIn):
             # is not followed (the chain is the one the target names, as given).
             identities = None if entry.get('identity_files') else self.IDENTITIES
             try:
-                return type(self)(
-                    hop.host, user=hop.user, port=hop.port, password=hop.password, pkey=hop.pkey,
+                return type(self)._with_settings(ClientSettings.from_arguments(hop.host, dict(
+                    user=hop.user, port=hop.port, password=hop.password, pkey=hop.pkey,
                     num_retries=self.num_retries, retry_delay=self.retry_delay,
                     allow_agent=self.allow_agent, timeout=self.timeout,
                     keepalive_seconds=self.keepalive_seconds, identity_auth=self.identity_auth,
                     ipv6_only=self.ipv6_only, host_key_policy=policy,
                     known_hosts=known_hosts, identity_files=identities,
-                    ssh_config=self._ssh_config, proxy_jump=[], _via=via)
+                    ssh_config=self._ssh_config, proxy_jump=[])), via=via)
             except HostKeyError:
                 raise
             except Exception as exc:

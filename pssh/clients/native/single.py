@@ -20,6 +20,7 @@ from ... import logger
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     AuthenticationError, InvalidAPIUseError, PKeyFileError, SessionError, SSHError, Timeout)
+from ...config import ClientSettings
 from ..base._driver import AGAIN, ExitStatus, SessionPrefs
 from ..base._guard import LIBSSH2_MAX_PACKET
 from ..base._io import SessionIO
@@ -178,11 +179,7 @@ class SSHClient(BaseSSHClient):
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
                  identity_files: Any = None, ssh_config: Any = None,
-                 algorithms: Optional[Mapping[str, Any]] = None,
-                 _proxy_pool: Any = None, _via: Any = None, _bastion_config: Any = None,
-                 _bastion_host_keys: Any = None) -> None:
-        if forward_ssh_agent:
-            check_agent_forwarding(host)
+                 algorithms: Optional[Mapping[str, Any]] = None) -> None:
         super().__init__(
             host, user=user, password=password, port=port, pkey=pkey, alias=alias,
             num_retries=num_retries, retry_delay=retry_delay, allow_agent=allow_agent,
@@ -193,9 +190,11 @@ class SSHClient(BaseSSHClient):
             ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
             proxy_jump=proxy_jump, host_key_policy=host_key_policy,
             known_hosts=known_hosts, host_key=host_key, hostname=hostname,
-            identity_files=identity_files, ssh_config=ssh_config, algorithms=algorithms,
-            _proxy_pool=_proxy_pool, _via=_via,
-            _bastion_config=_bastion_config, _bastion_host_keys=_bastion_host_keys)
+            identity_files=identity_files, ssh_config=ssh_config, algorithms=algorithms)
+
+    def _backend_setup(self, settings: ClientSettings) -> None:
+        if settings.forward_ssh_agent:
+            check_agent_forwarding(settings.host)
 
     # libssh2 builds each outgoing packet in a fixed buffer of about 35,000
     # bytes: an ``exec`` request with a longer command line fails with

@@ -22,6 +22,7 @@ from ..._keys import SharedKey, import_private_key
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     AuthenticationError, InvalidAPIUseError, PKeyFileError, SessionError, SSHError, Timeout)
+from ...config import ClientSettings
 from ..base._driver import AGAIN, ExitStatus, SessionPrefs
 from ..base._io import READ, WRITE, SessionIO
 from ..base._guard import LIBSSH_MAX_PACKET
@@ -106,31 +107,33 @@ class SSHClient(BaseSSHClient):
                  host_key_policy: Optional[str] = None, known_hosts: Any = None,
                  host_key: Any = None, hostname: Optional[str] = None,
                  identity_files: Any = None, ssh_config: Any = None,
-                 algorithms: Optional[Mapping[str, Any]] = None,
-                 _proxy_pool: Any = None, _via: Any = None, _bastion_config: Any = None,
-                 _bastion_host_keys: Any = None) -> None:
-        if forward_ssh_agent:
-            check_agent_forwarding(host)
-        self.cert_file = os.path.expanduser(os.fspath(cert_file)) if cert_file else None
-        if self.cert_file is not None and not os.path.isfile(self.cert_file):
-            raise PKeyFileError('Certificate file %s does not exist', self.cert_file)
-        self.gssapi_auth = gssapi_auth
-        self.gssapi_server_identity = gssapi_server_identity
-        self.gssapi_client_identity = gssapi_client_identity
-        self.gssapi_delegate_credentials = gssapi_delegate_credentials
-        super().__init__(
-            host, user=user, password=password, port=port, pkey=pkey, alias=alias,
+                 algorithms: Optional[Mapping[str, Any]] = None) -> None:
+        self._setup(ClientSettings.from_arguments(host, dict(
+            user=user, password=password, port=port, pkey=pkey, alias=alias,
             num_retries=num_retries, retry_delay=retry_delay, allow_agent=allow_agent,
             timeout=timeout, proxy_host=proxy_host, proxy_port=proxy_port,
             proxy_pkey=proxy_pkey, proxy_user=proxy_user, proxy_password=proxy_password,
-            _auth_thread_pool=_auth_thread_pool, forward_ssh_agent=forward_ssh_agent,
-            keepalive_seconds=keepalive_seconds, identity_auth=identity_auth,
-            ipv6_only=ipv6_only, compress=compress, keyboard_interactive=keyboard_interactive,
-            proxy_jump=proxy_jump, host_key_policy=host_key_policy,
-            known_hosts=known_hosts, host_key=host_key, hostname=hostname,
-            identity_files=identity_files, ssh_config=ssh_config, algorithms=algorithms,
-            _proxy_pool=_proxy_pool, _via=_via,
-            _bastion_config=_bastion_config, _bastion_host_keys=_bastion_host_keys)
+            forward_ssh_agent=forward_ssh_agent, keepalive_seconds=keepalive_seconds,
+            identity_auth=identity_auth, ipv6_only=ipv6_only, compress=compress,
+            keyboard_interactive=keyboard_interactive, proxy_jump=proxy_jump,
+            host_key_policy=host_key_policy, known_hosts=known_hosts, host_key=host_key,
+            hostname=hostname, identity_files=identity_files, ssh_config=ssh_config,
+            algorithms=algorithms, cert_file=cert_file, gssapi_auth=gssapi_auth,
+            gssapi_server_identity=gssapi_server_identity,
+            gssapi_client_identity=gssapi_client_identity,
+            gssapi_delegate_credentials=gssapi_delegate_credentials)))
+
+    def _backend_setup(self, settings: ClientSettings) -> None:
+        if settings.forward_ssh_agent:
+            check_agent_forwarding(settings.host)
+        cert_file = settings.get('cert_file')
+        self.cert_file = os.path.expanduser(os.fspath(cert_file)) if cert_file else None
+        if self.cert_file is not None and not os.path.isfile(self.cert_file):
+            raise PKeyFileError('Certificate file %s does not exist', self.cert_file)
+        self.gssapi_auth = bool(settings.get('gssapi_auth'))
+        self.gssapi_server_identity = settings.get('gssapi_server_identity')
+        self.gssapi_client_identity = settings.get('gssapi_client_identity')
+        self.gssapi_delegate_credentials = bool(settings.get('gssapi_delegate_credentials'))
 
     # libssh sends any size, but OpenSSH's server drops the whole connection
     # over a packet of more than 256 KiB.
