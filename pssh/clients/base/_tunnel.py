@@ -14,13 +14,18 @@ import os
 import re
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import gevent
 from gevent.event import AsyncResult, Event
 
 from ... import _checks, logger
-from ...exceptions import InvalidAPIUseError, ProxyError, PsshError, Timeout
+from ..._keys import check_private_key
+from ...config import ClientSettings, ssh_config_settings
+from ...exceptions import (
+    HostConnectionError, HostKeyError, InvalidAPIUseError, ProxyError, PsshError, SSHError,
+    Timeout)
+from ._auth import key_name, load_private_key
 from ._connection import Connection
 
 __all__ = ['Hop', 'hops_for', 'ChannelTransport', 'ProxyPool']
@@ -325,3 +330,119 @@ class ProxyPool:
                 client.close()
             except Exception as exc:  # pragma: no cover - best effort
                 logger.debug('closing proxy: %s', exc)
+
+
+class BastionChain:
+    """The bastions a client reaches its host through, made from its settings.
+
+    Each hop of the chain (``proxy_host`` or ``proxy_jump``) gets what it leaves
+    out from its own ssh config entry (user, port), then from the target's
+    settings (user, password, key). A hop's connection is a client of the
+    target's class, made through the shared :class:`ProxyPool` so that targets
+    behind the same bastion share it; its host key is checked as the caller
+    asked for the target, else as the hop's own entry says, else as for the
+    target.
+
+    :param client_class: the target's client class (bastions are of the same).
+    :param settings: the target's resolved settings.
+    :param user: the target's user (the local user when none was given).
+    :param pkey_data: the target's private key bytes (None without).
+    :param identities: the target's identity files.
+    :param ssh_config: the parsed ssh config files (None without).
+    :param keys_held: where the keys of hops are kept while the target lives.
+    :param hops: False for a client that is itself a bastion (no chain).
+    """
+
+    def __init__(self, client_class: Any, settings: Any, user: str, pkey_data: Optional[bytes],
+                 identities: Sequence[str], ssh_config: Any, pool: 'ProxyPool',
+                 keys_held: List[Any], hops: bool = True) -> None:
+        self._class = client_class
+        self._settings = settings
+        self._user = user
+        self._pkey_data = pkey_data
+        self._identities = identities
+        self._ssh_config = ssh_config
+        self._pool = pool
+        self._keys_held = keys_held
+        s = settings
+        # The hops with our defaults filled in: what is actually used to log in
+        # to each bastion, and so what tells two bastion connections apart.
+        self.hops: List[Hop] = [
+            # proxy_host without proxy_port: the proxy listens where the target does.
+            self._with_defaults(hop, s.password, s.port if s.proxy_host is not None else 22)
+            for hop in hops_for(s.proxy_host, s.proxy_port, s.proxy_user, s.proxy_password,
+                                s.proxy_pkey, s.proxy_jump)] if hops else []
+
+    def _config_entry(self, hop: Hop) -> Dict[str, Any]:
+        """The settings of ``hop``'s own entry in the ssh config files ({} without)."""
+        if self._ssh_config is None:
+            return {}
+        return ssh_config_settings(hop.host, self._ssh_config, user=hop.user)
+
+    def _with_defaults(self, hop: Hop, password: Optional[str], port: int = 22) -> Hop:
+        found = self._config_entry(hop)
+        port = hop.port if hop.port is not None else found.get('port', port)
+        user = hop.user or found.get('user') or self._user
+        password = hop.password if hop.password is not None else password
+        pkey = self._pkey_data
+        if hop.pkey is not None:
+            pkey = load_private_key(hop.pkey)
+            self._keys_held.append(check_private_key(
+                pkey, password, key_name(hop.pkey), 'proxy %s on the way to %s' % (
+                    hop.host, self._settings.host)))
+        return Hop(hop.host, port, user, password, pkey)
+
+    def bastion(self, depth: int) -> Any:
+        """The connected client of hop ``depth`` (1 = nearest) of the chain."""
+        return self._pool.get(*self.entry(depth))
+
+    def entry(self, depth: int) -> Tuple[Any, Callable[[], Any]]:
+        """The proxy pool's key for hop ``depth``, and how to connect to it."""
+        s = self._settings
+        chain = tuple(self.hops[:depth])
+        hop = chain[-1]
+        entry = self._config_entry(hop)
+        # Its key is checked as the caller said (for the target), else as its
+        # own entry says (as ssh does for a ProxyJump hop), else as for the
+        # target - never as the target's entry alone said, where the bastion's
+        # own entry says otherwise.
+        policy, known_hosts = s.bastion_host_keys()
+        if policy is None:
+            policy = entry.get('host_key_policy', s.host_key_policy)
+        if known_hosts is None:
+            known_hosts = entry.get('known_hosts', s.known_hosts)
+
+        def connect() -> Any:
+            via = self.bastion(depth - 1) if depth > 1 else None
+            # A hop's own IdentityFile lines win over ours; its own ProxyJump
+            # is not followed (the chain is the one the target names, as given).
+            identities = None if entry.get('identity_files') else self._identities
+            try:
+                return self._class._with_settings(ClientSettings.from_arguments(hop.host, dict(
+                    user=hop.user, port=hop.port, password=hop.password, pkey=hop.pkey,
+                    num_retries=s.num_retries, retry_delay=s.retry_delay,
+                    allow_agent=s.allow_agent, timeout=s.timeout,
+                    keepalive_seconds=s.keepalive_seconds, identity_auth=s.identity_auth,
+                    ipv6_only=s.ipv6_only, host_key_policy=policy,
+                    known_hosts=known_hosts, identity_files=identities,
+                    ssh_config=self._ssh_config, proxy_jump=[])), via=via)
+            except HostKeyError:
+                raise
+            except Exception as exc:
+                raise ProxyError('Could not connect to proxy %s:%s (on the way to %s): %s',
+                                 hop.host, hop.port, s.host, exc) from exc
+
+        # Targets share a bastion connection only if it checked the key as each wants.
+        hashable = tuple(known_hosts) if isinstance(known_hosts, list) else known_hosts
+        return (chain, policy, hashable), connect
+
+    def tunnel(self, hostname: str, port: int) -> ChannelTransport:
+        """A tunnel to ``hostname:port`` through the last bastion of the chain."""
+        key, connect = self.entry(len(self.hops))
+        hop = self.hops[-1]
+        try:
+            return self._pool.tunnel(key, connect, hostname, port)
+        except (SSHError, Timeout) as exc:
+            raise HostConnectionError('Could not reach %s:%s through proxy %s:%s: %s',
+                                      self._settings.host, port, hop.host, hop.port,
+                                      exc) from None

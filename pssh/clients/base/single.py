@@ -12,7 +12,7 @@ exactly as long as needed.
 import getpass
 import os
 import weakref
-from typing import (Any, Callable, Dict, Iterable, Iterator, Mapping, Optional,
+from typing import (Any, Callable, Iterable, Iterator, List, Mapping, Optional,
                     Sequence, Tuple, Union)
 
 import gevent
@@ -20,13 +20,13 @@ import gevent
 from ... import _checks, logger
 from ..._deprecation import deprecated
 from ..._keys import check_private_key
-from ...config import ClientSettings, open_ssh_config, ssh_config_settings
+from ...config import ClientSettings, open_ssh_config
 from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...hostkeys import HostKeyChecker
 from ...exceptions import (
     HostConnectionError,
     InvalidAPIUseError, PKeyFileError,
-    HostKeyError, ProxyError, SessionError, ShellError, SSHError, Timeout)
+    SessionError, ShellError, SSHError, Timeout)
 from ...output import HostOutput, _LineStream
 from ..reader import ConcurrentRWBuffer
 from . import _copy, _transfer
@@ -38,7 +38,7 @@ from ._command import (  # noqa: F401 (public here)
 from ._connection import Connection, open_tcp
 from ._driver import AGAIN, Driver, SessionPrefs
 from ._io import SessionIO
-from ._tunnel import ChannelTransport, Hop, ProxyPool, hops_for
+from ._tunnel import BastionChain, ChannelTransport, Hop, ProxyPool
 
 __all__ = ['BaseSSHClient', 'PollMixIn', 'InteractiveShell', 'Stdin', 'Channel']
 
@@ -171,6 +171,8 @@ class BaseSSHClient(PollMixIn):
                              % (type(host).__name__, host))
         if port is None:
             port = 22
+            settings = s = settings.replace(port=22)
+            self._settings = settings
         _checks.settings(type(self).__name__, host, port=port, proxy_port=proxy_port,
                          timeout=timeout, retry_delay=retry_delay, num_retries=num_retries,
                          keepalive_seconds=keepalive_seconds, user=user, password=password,
@@ -233,15 +235,12 @@ class BaseSSHClient(PollMixIn):
             self.IDENTITIES = tuple(os.path.expanduser(os.fspath(path))
                                     for path in identity_files)
         self._via = _via
-        # The hops with our defaults filled in: what is actually used to log in
-        # to each bastion, and so what tells two bastion connections apart.
-        self._hops = [] if _via is not None else [
-            # proxy_host without proxy_port: the proxy listens where the target does.
-            self._hop_with_defaults(hop, password, port if proxy_host is not None else 22)
-            for hop in hops_for(proxy_host, proxy_port, proxy_user, proxy_password, proxy_pkey,
-                                proxy_jump)]
         self._owns_proxy_pool = _proxy_pool is None
         self._proxy_pool = _proxy_pool if _proxy_pool is not None else ProxyPool()
+        # Bastions (none for a client that is itself one, running over ``via``).
+        self._bastions = BastionChain(
+            type(self), settings, self.user, self._pkey_data, self.IDENTITIES, self._ssh_config,
+            self._proxy_pool, self._keys_held, hops=_via is None)
         #: The SSH library's session, through the backend's driver.
         self._driver: Driver = self._driver_for(self._session_prefs())
         self._conn = Connection(host, port, self.timeout, self._driver, self._host_keys,
@@ -318,88 +317,22 @@ class BaseSSHClient(PollMixIn):
             raise
         self._conn.start_keepalive(self.keepalive_seconds)
 
-    def _config_entry(self, hop: Hop) -> Dict[str, Any]:
-        """The settings of ``hop``'s own entry in our ssh config files ({} without)."""
-        if self._ssh_config is None:
-            return {}
-        return ssh_config_settings(hop.host, self._ssh_config, user=hop.user)
-
-    def _hop_with_defaults(self, hop: Hop, password: Optional[str], port: int = 22) -> Hop:
-        """``hop`` with what it leaves out filled in: from the ssh config's entry
-        for the hop (user, port), then from ours (user, password, key) and
-        ``port``."""
-        found = self._config_entry(hop)
-        port = hop.port if hop.port is not None else found.get('port', port)
-        user = hop.user or found.get('user') or self.user
-        password = hop.password if hop.password is not None else password
-        pkey = self._pkey_data
-        if hop.pkey is not None:
-            pkey = load_private_key(hop.pkey)
-            self._keys_held.append(check_private_key(
-                pkey, password, key_name(hop.pkey), 'proxy %s on the way to %s' % (
-                    hop.host, self.host)))
-        return Hop(hop.host, port, user, password, pkey)
-
-    def _bastion(self, depth: int) -> 'BaseSSHClient':
-        """The connected client of hop ``depth`` (1 = nearest) of our proxy chain."""
-        return self._proxy_pool.get(*self._bastion_entry(depth))
-
-    def _bastion_entry(self, depth: int) -> Tuple[Any, Callable[[], 'BaseSSHClient']]:
-        """The proxy pool's key for hop ``depth`` of our chain, and how to connect to it."""
-        chain = tuple(self._hops[:depth])
-        hop = chain[-1]
-        entry = self._config_entry(hop)
-        # Its key is checked as the caller said (for the target), else as its
-        # own entry says (as ssh does for a ProxyJump hop), else as for the
-        # target - never as the target's entry alone said, where the bastion's
-        # own entry says otherwise.
-        policy, known_hosts = self._bastion_host_keys
-        if policy is None:
-            policy = entry.get('host_key_policy', self.host_key_policy)
-        if known_hosts is None:
-            known_hosts = entry.get('known_hosts', self.known_hosts)
-
-        def connect() -> 'BaseSSHClient':
-            via = self._bastion(depth - 1) if depth > 1 else None
-            # A hop's own IdentityFile lines win over ours; its own ProxyJump
-            # is not followed (the chain is the one the target names, as given).
-            identities = None if entry.get('identity_files') else self.IDENTITIES
-            try:
-                return type(self)._with_settings(ClientSettings.from_arguments(hop.host, dict(
-                    user=hop.user, port=hop.port, password=hop.password, pkey=hop.pkey,
-                    num_retries=self.num_retries, retry_delay=self.retry_delay,
-                    allow_agent=self.allow_agent, timeout=self.timeout,
-                    keepalive_seconds=self.keepalive_seconds, identity_auth=self.identity_auth,
-                    ipv6_only=self.ipv6_only, host_key_policy=policy,
-                    known_hosts=known_hosts, identity_files=identities,
-                    ssh_config=self._ssh_config, proxy_jump=[])), via=via)
-            except HostKeyError:
-                raise
-            except Exception as exc:
-                raise ProxyError('Could not connect to proxy %s:%s (on the way to %s): %s',
-                                 hop.host, hop.port, self.host, exc) from exc
-
-        # Targets share a bastion connection only if it checked the key as each wants.
-        hashable = tuple(known_hosts) if isinstance(known_hosts, list) else known_hosts
-        return (chain, policy, hashable), connect
-
     def _open_transport(self) -> Any:
         via = self._via
-        if via is None and not self._hops:
+        if via is None and not self._bastions.hops:
             return open_tcp(self.host, self.hostname, self.port, self.timeout, self.ipv6_only)
         if via is None:
-            key, connect = self._bastion_entry(len(self._hops))
-            hop = self._hops[-1]
-            via_host, via_port = hop.host, hop.port
-        else:
-            via_host, via_port = via.host, via.port
+            return self._bastions.tunnel(self.hostname, self.port)
         try:
-            if via is None:
-                return self._proxy_pool.tunnel(key, connect, self.hostname, self.port)
             return ChannelTransport(via._conn, self.hostname, self.port)
         except (SSHError, Timeout) as exc:
             raise HostConnectionError('Could not reach %s:%s through proxy %s:%s: %s',
-                                      self.host, self.port, via_host, via_port, exc) from None
+                                      self.host, self.port, via.host, via.port, exc) from None
+
+    @property
+    def _hops(self) -> List[Hop]:
+        """Our bastion chain, with what each hop leaves out filled in."""
+        return self._bastions.hops
 
     def _session_prefs(self) -> SessionPrefs:
         """What the driver needs to set up its library session."""
