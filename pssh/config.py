@@ -4,6 +4,7 @@ import os
 from typing import Any, Dict, FrozenSet, Optional, Tuple, Union
 
 from . import _checks, hostkeys
+from .constants import DEFAULT_RETRIES, RETRY_DELAY
 from .exceptions import InvalidAPIUseError
 
 __all__ = ['HostConfig']
@@ -327,7 +328,8 @@ def ssh_config_settings(host: str, ssh_config: Any, user: Optional[str] = None) 
 #: A single-host client's settings and their defaults (the backends add their own).
 CLIENT_DEFAULTS: Dict[str, Any] = {
     'user': None, 'password': None, 'port': None, 'pkey': None, 'alias': None,
-    'num_retries': 3, 'retry_delay': 5, 'allow_agent': True, 'timeout': None,
+    'num_retries': DEFAULT_RETRIES, 'retry_delay': RETRY_DELAY, 'allow_agent': True,
+    'timeout': None,
     'proxy_host': None, 'proxy_port': None, 'proxy_pkey': None, 'proxy_user': None,
     'proxy_password': None, 'forward_ssh_agent': False, 'keepalive_seconds': 60,
     'identity_auth': True, 'ipv6_only': False, 'compress': False,
@@ -411,6 +413,44 @@ class ClientSettings:
                 continue
             values[name] = value
         return ClientSettings(self.host, values, self.given, True)
+
+    def checked(self, owner: str) -> 'ClientSettings':
+        """These settings with the ssh config applied, checked (raising a clear
+        error naming ``owner`` and the host), and normalised: port 22 by
+        default, a timeout of 0 meaning none, identity files as expanded paths.
+
+        :raises ValueError: the host is not a non-empty string.
+        :raises InvalidAPIUseError: a setting is out of range or contradictory.
+        """
+        host = self.host
+        _checks.no_nul('host', host, owner)
+        settings = self.with_ssh_config() if isinstance(host, str) and host else self
+        if not isinstance(host, str) or not host:
+            raise ValueError('host must be a non-empty host name string, got %s %r'
+                             % (type(host).__name__, host))
+        v = dict(settings._values)
+        if v['port'] is None:
+            v['port'] = 22
+        _checks.settings(owner, host, **{name: v[name] for name in (
+            'port', 'proxy_port', 'timeout', 'retry_delay', 'num_retries', 'keepalive_seconds',
+            'user', 'password', 'alias', 'proxy_host', 'proxy_user', 'proxy_password')})
+        if v['keyboard_interactive'] and not v['password']:
+            raise InvalidAPIUseError(
+                'keyboard_interactive=True needs a password to answer the prompt (host %s)', host)
+        v['algorithms'] = _checks.algorithms(v['algorithms'], owner, host)
+        v['num_retries'] = (max(1, int(v['num_retries'])) if v['num_retries'] is not None
+                            else CLIENT_DEFAULTS['num_retries'])
+        if v['retry_delay'] is None:
+            v['retry_delay'] = CLIENT_DEFAULTS['retry_delay']
+        # 0 means no timeout, as None does (a socket timeout of 0 would make
+        # every connect fail at once).
+        v['timeout'] = v['timeout'] or None
+        files = v['identity_files']
+        if files is not None:
+            if isinstance(files, (str, bytes, os.PathLike)):
+                files = [files]
+            v['identity_files'] = tuple(os.path.expanduser(os.fspath(path)) for path in files)
+        return ClientSettings(host, v, settings.given, True)
 
     def bastion_host_keys(self) -> Tuple[Any, Any]:
         """``(host_key_policy, known_hosts)`` as the caller gave them (None where

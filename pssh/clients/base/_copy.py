@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, Optional, Set
 from ... import _checks
 from ...exceptions import SCPError, SFTPIOError
 from . import _transfer
+from ._channel import Channel
 from ._transfer import Progress, Remote
 
 __all__ = ['copy_file', 'copy_remote_file', 'scp_send', 'scp_recv', 'sftp_session']
@@ -168,3 +169,100 @@ def scp_recv(remote: Remote, remote_file: str, local_file: str, recurse: bool, s
             download_tree(remote, sftp, remote_file, local_file, progress, scp=True)
         else:
             _transfer.scp_download(remote, remote_file, local_file, progress)
+
+
+class CopyMixIn:
+    """The file-copy methods of :class:`~pssh.clients.base.single.BaseSSHClient`
+    (a client is the :class:`~pssh.clients.base._transfer.Remote` they copy to
+    and from)."""
+
+    host: str
+    open_session: Callable[[], Channel]
+
+    def _make_sftp(self) -> Any:
+        """Start an SFTP session; pass it as ``sftp`` to reuse it across copies.
+
+        :raises SFTPError: the server has no SFTP subsystem or refused it.
+        """
+        return _transfer.open_sftp(self)
+
+    def mkdir(self, sftp: Any, directory: str) -> None:
+        """Create ``directory`` on the server, with any missing parents."""
+        _transfer.make_remote_dirs(self, sftp, directory)
+
+    def sftp_put(self, sftp: Any, local_file: str, remote_file: str, *,
+                 progress: Optional[_transfer.Progress] = None) -> None:
+        """Upload one file over an open SFTP session (no parent directories made)."""
+        _transfer.sftp_upload(self, sftp, local_file, remote_file, progress)
+
+    def sftp_get(self, sftp: Any, remote_file: str, local_file: str, *,
+                 progress: Optional[_transfer.Progress] = None) -> None:
+        """Download one file over an open SFTP session."""
+        _transfer.sftp_download(self, sftp, remote_file, local_file, progress=progress)
+
+    def copy_file(self, local_file: str, remote_file: str, recurse: bool = False,
+                  sftp: Any = None, *, progress: Optional[_transfer.Progress] = None) -> None:
+        """Upload ``local_file`` to ``remote_file`` over SFTP.
+
+        Missing remote parent directories are created. Permission bits are kept.
+
+        :param recurse: copy a directory tree (nested and empty directories too).
+        :param sftp: an SFTP session from :meth:`_make_sftp` to reuse.
+        :param progress: ``progress(bytes_done, bytes_total)`` called per file as
+          it is sent.
+        :raises ValueError: ``local_file`` is a directory and ``recurse`` is False.
+        :raises OSError: ``local_file`` cannot be read (message names host and path).
+        :raises SFTPError: SFTP could not be started.
+        :raises SFTPIOError: a remote file or directory could not be written.
+        """
+        copy_file(self, local_file, remote_file, recurse, sftp, progress,
+                        self._UPLOAD_WORKERS)
+
+    #: Files of a tree uploaded over SFTP at the same time (one session).
+    _UPLOAD_WORKERS = UPLOAD_WORKERS
+
+    def copy_remote_file(self, remote_file: str, local_file: str, recurse: bool = False,
+                         sftp: Any = None, encoding: str = 'utf-8', *,
+                         progress: Optional[_transfer.Progress] = None) -> None:
+        """Download ``remote_file`` to ``local_file`` over SFTP.
+
+        Missing local parent directories are created; permission bits are kept. A
+        failed download leaves nothing under ``local_file``.
+
+        :param recurse: copy a directory tree.
+        :param encoding: kept for compatibility; paths are sent as UTF-8.
+        :raises ValueError: ``remote_file`` is a directory and ``recurse`` is False.
+        :raises SFTPIOError: ``remote_file`` does not exist or cannot be read.
+        :raises OSError: ``local_file`` cannot be written.
+        :raises LookupError: unknown ``encoding``.
+        """
+        copy_remote_file(self, remote_file, local_file, recurse, sftp, encoding, progress)
+
+    def scp_send(self, local_file: str, remote_file: str, recurse: bool = False,
+                 sftp: Any = None, *, progress: Optional[_transfer.Progress] = None) -> None:
+        """Upload ``local_file`` to ``remote_file`` over SCP.
+
+        A ``remote_file`` ending in ``/`` means "into this directory". Missing
+        remote directories are created (over SFTP).
+
+        :raises ValueError: ``local_file`` is a directory and ``recurse`` is False.
+        :raises SCPError: the transfer failed.
+        :raises OSError: ``local_file`` cannot be read.
+        """
+        scp_send(self, local_file, remote_file, recurse, sftp, progress)
+
+    def scp_recv(self, remote_file: str, local_file: str, recurse: bool = False,
+                 sftp: Any = None, encoding: str = 'utf-8', *,
+                 progress: Optional[_transfer.Progress] = None) -> None:
+        """Download ``remote_file`` to ``local_file`` over SCP.
+
+        A ``local_file`` ending in ``/`` means "into this directory" (an existing
+        directory named without the slash is an error, as with ``cp``). With
+        ``recurse``, directories are listed over SFTP and their files fetched
+        over SCP.
+
+        :raises SCPError: the remote file is missing or the transfer failed.
+        :raises ValueError: it is a directory and ``recurse`` is False.
+        :raises LookupError: unknown ``encoding``.
+        """
+        scp_recv(self, remote_file, local_file, recurse, sftp, encoding, progress)

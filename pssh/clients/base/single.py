@@ -25,11 +25,11 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...hostkeys import HostKeyChecker
 from ...exceptions import (
     HostConnectionError,
-    InvalidAPIUseError, PKeyFileError,
+    PKeyFileError,
     SessionError, ShellError, SSHError, Timeout)
 from ...output import HostOutput, _LineStream
 from ..reader import ConcurrentRWBuffer
-from . import _copy, _transfer
+from ._copy import CopyMixIn
 from ._auth import (  # noqa: F401 (public here)
     Credentials, _KeyBytes, _plain, key_name, load_private_key, login)
 from ._channel import Channel
@@ -76,7 +76,7 @@ class PollMixIn:
         raise NotImplementedError('%s does not implement eagain_write()' % type(self).__name__)
 
 
-class BaseSSHClient(PollMixIn):
+class BaseSSHClient(PollMixIn, CopyMixIn):
     """A client of one SSH server; backends subclass it.
 
     The constructor connects and authenticates. See the native
@@ -148,56 +148,23 @@ class BaseSSHClient(PollMixIn):
     def _setup(self, settings: ClientSettings, _proxy_pool: Optional[ProxyPool] = None,
                _via: Optional['BaseSSHClient'] = None) -> None:
         """Check and keep ``settings``, then connect and log in."""
-        host = settings.host
         self._backend_setup(settings)
-        _checks.no_nul('host', host, type(self).__name__)
-        if isinstance(host, str) and host:
-            settings = settings.with_ssh_config()
-        #: The settings as resolved (arguments, HostConfig, ssh config).
-        self._settings = settings
-        # The host_key_policy and known_hosts the caller gave (not those the
-        # target's ssh config entry set): see _bastion_entry.
-        self._bastion_host_keys = settings.bastion_host_keys()
-        s = settings
-        user, password, port, pkey, alias = s.user, s.password, s.port, s.pkey, s.alias
-        num_retries, retry_delay, timeout = s.num_retries, s.retry_delay, s.timeout
-        proxy_host, proxy_port, proxy_user = s.proxy_host, s.proxy_port, s.proxy_user
-        proxy_password, proxy_pkey, proxy_jump = s.proxy_password, s.proxy_pkey, s.proxy_jump
-        keepalive_seconds, hostname, identity_files = s.keepalive_seconds, s.hostname, \
-            s.identity_files
-        host_key_policy, known_hosts, host_key = s.host_key_policy, s.known_hosts, s.host_key
-        if not isinstance(host, str) or not host:
-            raise ValueError('host must be a non-empty host name string, got %s %r'
-                             % (type(host).__name__, host))
-        if port is None:
-            port = 22
-            settings = s = settings.replace(port=22)
-            self._settings = settings
-        _checks.settings(type(self).__name__, host, port=port, proxy_port=proxy_port,
-                         timeout=timeout, retry_delay=retry_delay, num_retries=num_retries,
-                         keepalive_seconds=keepalive_seconds, user=user, password=password,
-                         alias=alias, proxy_host=proxy_host, proxy_user=proxy_user,
-                         proxy_password=proxy_password)
-        if s.keyboard_interactive and not password:
-            raise InvalidAPIUseError(
-                'keyboard_interactive=True needs a password to answer the prompt (host %s)', host)
+        #: The settings as resolved (arguments, HostConfig, ssh config) and checked.
+        self._settings = s = settings = settings.checked(type(self).__name__)
+        host, port, password, pkey = s.host, s.port, s.password, s.pkey
         #: Algorithm lists given by the caller, by kind (``'kex'``, ``'hostkey'``,
         #: ``'cipher'``, ``'mac'``), each a comma-separated str; None for ours.
-        self.algorithms = _checks.algorithms(s.algorithms, type(self).__name__, host)
+        self.algorithms = s.algorithms
         self.host = host
         #: The address connected to: ``hostname`` if given (as from an ssh
         #: config ``HostName``), else ``host``.
-        self.hostname = hostname or host
-        self.alias = alias
-        self.user = user or getpass.getuser()
+        self.hostname = s.hostname or host
+        self.alias = s.alias
+        self.user = s.user or getpass.getuser()
         self.password = password
         self.port = port
         self.pkey = pkey
-        self.num_retries = max(1, int(num_retries)) if num_retries is not None else DEFAULT_RETRIES
-        self.retry_delay = retry_delay if retry_delay is not None else RETRY_DELAY
-        # 0 means no timeout, as None does (a socket timeout of 0 would make
-        # every connect fail at once).
-        self.timeout = timeout or None
+        self.num_retries, self.retry_delay, self.timeout = s.num_retries, s.retry_delay, s.timeout
         # Channels of the commands started by run_command (for disconnect()).
         self._commands: 'weakref.WeakSet[Channel]' = weakref.WeakSet()
         self._closer: Optional[gevent.Greenlet] = None
@@ -207,14 +174,11 @@ class BaseSSHClient(PollMixIn):
         self.identity_auth = s.identity_auth
         self.ipv6_only = s.ipv6_only
         self.compress = s.compress
-        self.keepalive_seconds = keepalive_seconds
+        self.keepalive_seconds = s.keepalive_seconds
         self.forward_ssh_agent = s.forward_ssh_agent
         self.keyboard_interactive = s.keyboard_interactive
-        self.proxy_host = proxy_host
-        self.proxy_port = proxy_port
-        self.proxy_user = proxy_user
-        self.proxy_password = proxy_password
-        self.proxy_pkey = proxy_pkey
+        self.proxy_host, self.proxy_port, self.proxy_pkey = s.proxy_host, s.proxy_port, s.proxy_pkey
+        self.proxy_user, self.proxy_password = s.proxy_user, s.proxy_password
         try:
             self._pkey_data = _plain(load_private_key(pkey))
         except PKeyFileError as exc:
@@ -222,18 +186,14 @@ class BaseSSHClient(PollMixIn):
         # A key that cannot work fails here, not at login; the import is kept
         # (and shared with other clients using the key) while we live.
         self._keys_held = [check_private_key(self._pkey_data, password, key_name(pkey), host)]
-        self.proxy_jump = proxy_jump
+        self.proxy_jump = s.proxy_jump
         # Bastions look themselves up in the same files.
         self._ssh_config = open_ssh_config(s.ssh_config)
-        self.host_key_policy = host_key_policy
-        self.known_hosts = known_hosts
-        self._host_keys = HostKeyChecker(self.hostname, port, host_key_policy, known_hosts,
-                                         host_key)
-        if identity_files is not None:
-            if isinstance(identity_files, (str, bytes, os.PathLike)):
-                identity_files = [identity_files]
-            self.IDENTITIES = tuple(os.path.expanduser(os.fspath(path))
-                                    for path in identity_files)
+        self.host_key_policy, self.known_hosts = s.host_key_policy, s.known_hosts
+        self._host_keys = HostKeyChecker(self.hostname, port, s.host_key_policy, s.known_hosts,
+                                         s.host_key)
+        if s.identity_files is not None:
+            self.IDENTITIES = s.identity_files
         self._via = _via
         self._owns_proxy_pool = _proxy_pool is None
         self._proxy_pool = _proxy_pool if _proxy_pool is not None else ProxyPool()
@@ -581,97 +541,6 @@ class BaseSSHClient(PollMixIn):
             yield line
         if callback is not None:
             callback(*(callback_args or ()))
-
-    # ------------------------------------------------------------------
-    # File copies: see _copy, _transfer and _sftp.
-
-    def _make_sftp(self) -> Any:
-        """Start an SFTP session; pass it as ``sftp`` to reuse it across copies.
-
-        :raises SFTPError: the server has no SFTP subsystem or refused it.
-        """
-        return _transfer.open_sftp(self)
-
-    def mkdir(self, sftp: Any, directory: str) -> None:
-        """Create ``directory`` on the server, with any missing parents."""
-        _transfer.make_remote_dirs(self, sftp, directory)
-
-    def sftp_put(self, sftp: Any, local_file: str, remote_file: str, *,
-                 progress: Optional[_transfer.Progress] = None) -> None:
-        """Upload one file over an open SFTP session (no parent directories made)."""
-        _transfer.sftp_upload(self, sftp, local_file, remote_file, progress)
-
-    def sftp_get(self, sftp: Any, remote_file: str, local_file: str, *,
-                 progress: Optional[_transfer.Progress] = None) -> None:
-        """Download one file over an open SFTP session."""
-        _transfer.sftp_download(self, sftp, remote_file, local_file, progress=progress)
-
-    def copy_file(self, local_file: str, remote_file: str, recurse: bool = False,
-                  sftp: Any = None, *, progress: Optional[_transfer.Progress] = None) -> None:
-        """Upload ``local_file`` to ``remote_file`` over SFTP.
-
-        Missing remote parent directories are created. Permission bits are kept.
-
-        :param recurse: copy a directory tree (nested and empty directories too).
-        :param sftp: an SFTP session from :meth:`_make_sftp` to reuse.
-        :param progress: ``progress(bytes_done, bytes_total)`` called per file as
-          it is sent.
-        :raises ValueError: ``local_file`` is a directory and ``recurse`` is False.
-        :raises OSError: ``local_file`` cannot be read (message names host and path).
-        :raises SFTPError: SFTP could not be started.
-        :raises SFTPIOError: a remote file or directory could not be written.
-        """
-        _copy.copy_file(self, local_file, remote_file, recurse, sftp, progress,
-                        self._UPLOAD_WORKERS)
-
-    #: Files of a tree uploaded over SFTP at the same time (one session).
-    _UPLOAD_WORKERS = _copy.UPLOAD_WORKERS
-
-    def copy_remote_file(self, remote_file: str, local_file: str, recurse: bool = False,
-                         sftp: Any = None, encoding: str = 'utf-8', *,
-                         progress: Optional[_transfer.Progress] = None) -> None:
-        """Download ``remote_file`` to ``local_file`` over SFTP.
-
-        Missing local parent directories are created; permission bits are kept. A
-        failed download leaves nothing under ``local_file``.
-
-        :param recurse: copy a directory tree.
-        :param encoding: kept for compatibility; paths are sent as UTF-8.
-        :raises ValueError: ``remote_file`` is a directory and ``recurse`` is False.
-        :raises SFTPIOError: ``remote_file`` does not exist or cannot be read.
-        :raises OSError: ``local_file`` cannot be written.
-        :raises LookupError: unknown ``encoding``.
-        """
-        _copy.copy_remote_file(self, remote_file, local_file, recurse, sftp, encoding, progress)
-
-    def scp_send(self, local_file: str, remote_file: str, recurse: bool = False,
-                 sftp: Any = None, *, progress: Optional[_transfer.Progress] = None) -> None:
-        """Upload ``local_file`` to ``remote_file`` over SCP.
-
-        A ``remote_file`` ending in ``/`` means "into this directory". Missing
-        remote directories are created (over SFTP).
-
-        :raises ValueError: ``local_file`` is a directory and ``recurse`` is False.
-        :raises SCPError: the transfer failed.
-        :raises OSError: ``local_file`` cannot be read.
-        """
-        _copy.scp_send(self, local_file, remote_file, recurse, sftp, progress)
-
-    def scp_recv(self, remote_file: str, local_file: str, recurse: bool = False,
-                 sftp: Any = None, encoding: str = 'utf-8', *,
-                 progress: Optional[_transfer.Progress] = None) -> None:
-        """Download ``remote_file`` to ``local_file`` over SCP.
-
-        A ``local_file`` ending in ``/`` means "into this directory" (an existing
-        directory named without the slash is an error, as with ``cp``). With
-        ``recurse``, directories are listed over SFTP and their files fetched
-        over SCP.
-
-        :raises SCPError: the remote file is missing or the transfer failed.
-        :raises ValueError: it is a directory and ``recurse`` is False.
-        :raises LookupError: unknown ``encoding``.
-        """
-        _copy.scp_recv(self, remote_file, local_file, recurse, sftp, encoding, progress)
 
     # ------------------------------------------------------------------
     # Keepalive and disconnecting.
