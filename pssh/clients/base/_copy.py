@@ -8,11 +8,11 @@ import contextlib
 import functools
 import os
 import posixpath
-from typing import Any, Callable, Iterator, Optional, Set
+from typing import Any, Callable, Iterator, Optional
 
 from ... import _checks
 from ...exceptions import SCPError, SFTPIOError
-from . import _transfer
+from . import _transfer, _tree
 from ._channel import Channel
 from ._transfer import Progress, Remote
 
@@ -69,15 +69,12 @@ def upload(remote: Remote, sftp: Any, local_file: str, remote_file: str, is_dir:
     _transfer.make_remote_dirs(remote, sftp, remote_file)
 
     def jobs() -> Iterator[Callable[[], None]]:
-        for directory, dirs, files in _transfer.walk_local(remote, local_file):
-            relative = os.path.relpath(directory, local_file)
-            remote_dir = remote_file if relative == '.' else posixpath.join(
-                remote_file, *relative.split(os.sep))
-            for name in dirs:
-                _transfer.make_remote_dirs(remote, sftp, posixpath.join(remote_dir, name))
-            for name in files:
-                yield functools.partial(send, remote, sftp, os.path.join(directory, name),
-                                        posixpath.join(remote_dir, name), progress)
+        for entry in _tree.walk_tree(_tree.LocalTree(remote), local_file):
+            target = posixpath.join(remote_file, *entry.relative)
+            if entry.is_dir:
+                _transfer.make_remote_dirs(remote, sftp, target)
+            else:
+                yield functools.partial(send, remote, sftp, entry.path, target, progress)
 
     # Many files at once over one SFTP session hide the round trips of each
     # (open, write, close, rename). SCP opens a channel per file and a
@@ -106,31 +103,24 @@ def copy_remote_file(remote: Remote, remote_file: str, local_file: str, recurse:
 
 
 def download_tree(remote: Remote, sftp: Any, remote_dir: str, local_dir: str,
-                  progress: Optional[Progress], scp: bool = False,
-                  ancestors: Optional[Set[str]] = None, canonical_dir: str = '') -> None:
+                  progress: Optional[Progress], scp: bool = False) -> None:
     """Fetch the tree ``remote_dir`` (files over SCP if ``scp``) into ``local_dir``."""
-    try:
-        os.makedirs(local_dir, exist_ok=True)
-    except OSError as exc:
-        raise _transfer._local_error(remote, exc, local_dir, 'writing') from None
-    if ancestors is None:
-        here = sftp.realpath(remote_dir)
-        ancestors = {here}
-    else:
-        here = canonical_dir
-    for name, info, canonical in _transfer.remote_entries(remote, sftp, remote_dir,
-                                                          ancestors, scp):
-        remote_path = posixpath.join(remote_dir, name)
-        local_path = os.path.join(local_dir, name)
-        if info.is_dir:
-            if canonical is None:  # a directory, not a link to one
-                canonical = posixpath.join(here, name)
-            download_tree(remote, sftp, remote_path, local_path, progress, scp,
-                          ancestors | {canonical}, canonical)
+    _make_local_dir(remote, local_dir)
+    for entry in _tree.walk_tree(_tree.RemoteTree(remote, sftp, scp), remote_dir):
+        target = os.path.join(local_dir, *entry.relative)
+        if entry.is_dir:
+            _make_local_dir(remote, target)
         elif scp:
-            _transfer.scp_download(remote, remote_path, local_path, progress)
+            _transfer.scp_download(remote, entry.path, target, progress)
         else:
-            _transfer.sftp_download(remote, sftp, remote_path, local_path, info, progress)
+            _transfer.sftp_download(remote, sftp, entry.path, target, entry.info, progress)
+
+
+def _make_local_dir(remote: Remote, directory: str) -> None:
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise _transfer._local_error(remote, exc, directory, 'writing') from None
 
 
 def scp_send(remote: Remote, local_file: str, remote_file: str, recurse: bool, sftp: Any,

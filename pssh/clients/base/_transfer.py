@@ -11,20 +11,16 @@ Both directions write to a temporary name beside the destination and rename
 it into place only when complete: a failed copy never leaves a truncated file
 under the final name.
 
-Trees are walked following symbolic links, as parallel-ssh does; a link that
-cannot be resolved, a link back into a directory being copied (a loop), and
-anything that is neither a regular file nor a directory are skipped with a
-warning on the ``pssh`` logger, the same in both directions and over both
-protocols. Named directly as the file to copy, such a path is refused.
+Trees are walked by :mod:`._tree`, the same way in both directions. A
+special file named directly as the file to copy is refused.
 """
 import errno
-import logging
 import os
 import posixpath
 import secrets
 import stat
 import tempfile
-from typing import IO, Any, Callable, Iterator, List, Optional, Protocol, Set, Tuple
+from typing import IO, Any, Callable, Iterator, List, Optional, Protocol, Tuple
 
 import gevent
 from gevent.pool import Pool
@@ -32,8 +28,6 @@ from gevent.pool import Pool
 from ...exceptions import PsshError, SCPError, SFTPIOError
 from ._channel import Channel
 from ._sftp import RemoteStat, SFTPSession
-
-logger = logging.getLogger('pssh.copy')
 
 __all__ = ['RemoteStat', 'Progress']
 
@@ -274,128 +268,6 @@ def sftp_download(client: Remote, sftp: SFTPSession, remote_file: str, local_fil
 def list_remote_dir(client: Remote, sftp: SFTPSession, directory: str) -> List[Tuple[str, RemoteStat]]:
     """Entries of a remote directory, without ``.`` and ``..``."""
     return sftp.listdir(directory)
-
-
-def _separators() -> Tuple[str, ...]:
-    return tuple(sep for sep in ('/', os.sep, os.altsep) if sep)
-
-
-def check_entry_name(client: Remote, name: str, directory: str, scp: bool = False) -> None:
-    """Refuse a name that a server listed in ``directory`` if it is not a plain
-    file name: joined onto a local directory, it would reach outside it.
-
-    :raises SFTPIOError: (:class:`SCPError` for ``scp``) ``name`` is empty,
-      ``.`` or ``..``, absolute, holds a path separator or a NUL.
-    """
-    problem = None
-    if name in ('', '.', '..'):
-        problem = 'is not a file name'
-    elif '\0' in name:
-        problem = 'contains a NUL byte'
-    elif any(sep in name for sep in _separators()) or os.path.isabs(name):
-        problem = 'contains a path separator'
-    if problem is not None:
-        error = SCPError if scp else SFTPIOError
-        raise error('Refusing entry %r listed in %s by %s: the name %s; nothing was written '
-                    'for it', name, directory, client.host, problem)
-
-
-def _skip(client: Remote, path: str, where: str, reason: str) -> None:
-    logger.warning('Skipped %s (%s) while copying a tree with %s: %s', path, where,
-                   client.host, reason)
-
-
-def walk_local(client: Remote, local_dir: str) -> Iterator[Tuple[str, List[str], List[str]]]:
-    """Like os.walk (top down), following symbolic links; raises instead of
-    skipping directories it cannot read.
-
-    Links that cannot be resolved, links to a directory that is being walked
-    already (loops, found by device and inode) and entries that are neither
-    regular files nor directories are left out, with a warning.
-    """
-    try:
-        top = os.stat(local_dir)
-    except OSError as exc:
-        raise _local_error(client, exc, local_dir, 'reading') from None
-    return _walk_local(client, local_dir, {(top.st_dev, top.st_ino)})
-
-
-def _walk_local(client: Remote, directory: str,
-                ancestors: Set[Tuple[int, int]]) -> Iterator[Tuple[str, List[str], List[str]]]:
-    try:
-        with os.scandir(directory) as scan:
-            entries = sorted(scan, key=lambda entry: entry.name)
-    except OSError as exc:
-        raise _local_error(client, exc, directory, 'reading') from None
-    dirs: List[Tuple[str, Tuple[int, int]]] = []
-    files: List[str] = []
-    for entry in entries:
-        try:
-            info = entry.stat(follow_symlinks=True)
-        except OSError as exc:
-            if entry.is_symlink():
-                reason = ('a symbolic link loop' if exc.errno == errno.ELOOP
-                          else 'a symbolic link to nothing (%s)' % (exc.strerror or exc))
-                _skip(client, entry.path, 'local', reason)
-                continue
-            raise _local_error(client, exc, entry.path, 'reading') from None
-        if stat.S_ISDIR(info.st_mode):
-            identity = (info.st_dev, info.st_ino)
-            if identity in ancestors:
-                _skip(client, entry.path, 'local',
-                      'a symbolic link to a directory that contains it (a loop)')
-                continue
-            dirs.append((entry.name, identity))
-        elif stat.S_ISREG(info.st_mode):
-            files.append(entry.name)
-        else:
-            _skip(client, entry.path, 'local', 'not a regular file or directory')
-    yield directory, [name for name, _ in dirs], files
-    for name, identity in dirs:
-        yield from _walk_local(client, os.path.join(directory, name), ancestors | {identity})
-
-
-def remote_entries(client: Remote, sftp: SFTPSession, directory: str, ancestors: Set[str],
-                   scp: bool = False) -> List[Tuple[str, RemoteStat, Optional[str]]]:
-    """The entries of a remote directory to copy, links followed:
-    ``(name, status, canonical path of a linked directory or None)``.
-
-    The same entries as :func:`walk_local` leaves out are left out here, with a
-    warning. ``ancestors`` holds the canonical paths of the directories being
-    walked: SFTP version 3 reports no inode numbers, and a directory has one
-    canonical path.
-    """
-    entries = sftp.listdir(directory)
-    # The server chooses these names: none may lead out of the local directory.
-    for name, _info in entries:
-        check_entry_name(client, name, directory, scp)
-    chosen = []
-    for name, info in sorted(entries):
-        path = posixpath.join(directory, name)
-        canonical = None
-        if not info.is_dir and not info.is_file:
-            # A link, or a server that gave no file type: look at what it is.
-            try:
-                followed = sftp.stat(path)
-            except SFTPIOError as exc:
-                _skip(client, path, 'remote', 'a symbolic link that cannot be followed (%s)'
-                      % exc)
-                continue
-            if followed is None:
-                _skip(client, path, 'remote', 'a symbolic link to nothing')
-                continue
-            info = followed
-            if info.is_dir:
-                canonical = sftp.realpath(path)
-                if canonical in ancestors:
-                    _skip(client, path, 'remote',
-                          'a symbolic link to a directory that contains it (a loop)')
-                    continue
-        if info.is_dir or info.is_file:
-            chosen.append((name, info, canonical))
-        else:
-            _skip(client, path, 'remote', 'not a regular file or directory')
-    return chosen
 
 
 def run_concurrently(jobs: Iterator[Callable[[], None]], workers: int) -> None:
