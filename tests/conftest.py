@@ -62,6 +62,21 @@ def agent_sock(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def sessions(monkeypatch):
+    """Every SessionIO (relay) the clients make during the test."""
+    from pssh.clients.base import _connection
+    made = []
+
+    class Recorded(_connection.SessionIO):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(_connection, 'SessionIO', Recorded)
+    return made
+
+
+@pytest.fixture
 def client_kwargs(server):
     """Keyword arguments that connect a client to ``server`` with its key."""
     return dict(port=server.port, user=server.user, pkey=server.user_key, num_retries=1,

@@ -10,7 +10,6 @@ first after NEWKEYS, and record what the client's library answered.
 import gevent
 import pytest
 
-from pssh.clients.base import _connection as base_connection
 from pssh.clients.native import SSHClient
 from pssh.exceptions import (NoCommonAlgorithmError, PacketLengthError, SSHError,
                              UnknownHostKeyError)
@@ -29,20 +28,6 @@ LIMITS = {'native': 40000, 'ssh': 256 * 1024}
 @pytest.fixture(scope='module')
 def user_key(tmp_path_factory, make_key):
     return make_key(tmp_path_factory.mktemp('hostile') / 'id_ed25519')
-
-
-@pytest.fixture
-def sessions(monkeypatch):
-    """Every SessionIO the clients make during the test."""
-    made = []
-
-    class Recorded(base_connection.SessionIO):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(base_connection, 'SessionIO', Recorded)
-    return made
 
 
 def connect(srv, user_key, **kwargs):

@@ -81,20 +81,6 @@ def test_the_client_still_works_after_a_refused_server(server):
         assert client._io.guard.opaque is False
 
 
-@pytest.fixture
-def sessions(monkeypatch):
-    """Every SessionIO the clients make during the test."""
-    made = []
-
-    class Recorded(base_connection.SessionIO):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(base_connection, 'SessionIO', Recorded)
-    return made
-
-
 def test_refused_host_key_means_no_encrypted_byte_reached_the_library(server, sessions,
                                                                       tmp_path):
     with pytest.raises(UnknownHostKeyError):
