@@ -18,7 +18,7 @@ from pssh.config import HostConfig
 from pssh.exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError, HostConnectionRefusedError,
     NoIPv6AddressFoundError, ProxyError, PsshError, UnknownHostError, UnknownHostKeyError)
-from pssh.testing import OpenSSHServer
+from pssh.testing import MisbehavingListener, OpenSSHServer
 
 from _net import wait_closed
 
@@ -186,28 +186,13 @@ def test_nothing_to_try_has_no_cause(server, client_kwargs):
 @pytest.fixture
 def closing_listener():
     """A loopback port that accepts connections and closes them at once."""
-    sock = gevent.socket.socket()
-    sock.bind((LOCALHOST, 0))
-    sock.listen(16)
-    accepted = []
-
-    def serve():
-        while True:
-            conn, _ = sock.accept()
-            accepted.append(1)
-            conn.close()
-
-    server = gevent.spawn(serve)
-    try:
-        yield sock.getsockname()[1], accepted
-    finally:
-        server.kill()
-        sock.close()
+    with MisbehavingListener('hang_up', LOCALHOST) as listener:
+        yield listener
 
 
 @pytest.mark.timeout(30)
 def test_connection_error_after_retries_args(closing_listener, client_kwargs):
-    port, accepted = closing_listener
+    port = closing_listener.port
     with pytest.raises(HostConnectionError) as info:
         SSHClient(LOCALHOST, **dict(client_kwargs, port=port, num_retries=2, retry_delay=0.1))
     exc = info.value
@@ -216,19 +201,14 @@ def test_connection_error_after_retries_args(closing_listener, client_kwargs):
     assert (host, port_, attempt, num_retries) == (LOCALHOST, port, 2, 2)
     assert isinstance(message, str) and isinstance(reason, str) and reason
     assert f'{LOCALHOST}:{port}' in str(exc) and reason in str(exc)
-    assert len(accepted) == 2
+    assert closing_listener.accepted == 2
 
 
 @pytest.fixture
 def silent_listener():
     """A loopback port that accepts TCP connections and never says anything."""
-    sock = socket.socket()
-    sock.bind((LOCALHOST, 0))
-    sock.listen(16)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
+    with MisbehavingListener('silent', LOCALHOST) as listener:
+        yield listener.port
 
 
 @pytest.mark.timeout(30)

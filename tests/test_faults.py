@@ -1,15 +1,15 @@
 """Hostile servers and network faults: every failure ends in a typed pssh error,
 within the client's timeout, naming the host; nothing hangs, nothing is lost.
 
-The faults come from real processes and sockets: a scripted TCP server for
-servers that misbehave, real sshd processes that are killed, and
+The faults come from real processes and sockets: misbehaving listeners
+(:class:`pssh.testing.MisbehavingListener`) for servers that misbehave, real
+sshd processes that are killed, and
 :class:`pssh.testing.FaultProxy` for slow, sliced, silent and reset links.
 """
 import hashlib
 import os
 import socket
 import subprocess
-import threading
 import time
 
 import gevent
@@ -19,65 +19,13 @@ from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.exceptions import (
     ConnectTimeoutError, HostConnectionError, PacketLengthError, SCPError, SFTPError, SSHError,
     Timeout)
-from pssh.testing import FaultProxy, OpenSSHServer
+from pssh.testing import FaultProxy, MisbehavingListener, OpenSSHServer
 
 BOTH_BACKENDS = True
 
 
 # ----------------------------------------------------------------------
 # Helpers
-
-class ScriptedServer:
-    """A TCP server on a free loopback port that runs ``script(conn)`` per connection.
-
-    Connections are kept open until :meth:`stop`, so a script that returns
-    leaves a silent peer.
-    """
-
-    def __init__(self, script):
-        self.script = script
-        self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.host = '127.0.0.1'
-        self.conns = []
-        self.threads = []
-        self._accepting = threading.Thread(target=self._accept, daemon=True)
-        self._accepting.start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn):
-        try:
-            self.script(conn)
-        except OSError:
-            pass
-
-    def stop(self):
-        self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        self._accepting.join(5)
-        for conn in self.conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.close()
-        for thread in self.threads:
-            thread.join(5)
-        assert not self._accepting.is_alive()
-        assert not any(thread.is_alive() for thread in self.threads)
-
 
 def _read_line(conn):
     data = b''
@@ -103,64 +51,15 @@ def kexinit(server):
         return banner, data[:4 + int.from_bytes(data[:4], 'big')]
 
 
-def _banner(conn):
-    conn.sendall(b'SSH-2.0-OpenSSH_9.2p1 Debian\r\n')
-
-
 def _wait_closed(conn):
-    # Keep the connection open (silent) until the client or stop() closes it.
+    # Keep the connection open (silent) until the client or the listener closes it.
     while conn.recv(65536):
         pass
 
 
-def _garbage(conn):
-    conn.sendall(os.urandom(4096) + b'\n' + os.urandom(4096))
-    _wait_closed(conn)
-
-
-def _http(conn):
-    conn.sendall(b'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n')
-    conn.close()
-
-
-def _close_after_banner(conn):
-    _banner(conn)
-    _read_line(conn)
-    conn.close()
-
-
-def _silent(conn):
-    _wait_closed(conn)
-
-
-def _silent_after_banner(conn):
-    _banner(conn)
-    _wait_closed(conn)
-
-
-def _garbage_after_banner(conn):
-    _banner(conn)
-    _read_line(conn)
-    conn.sendall(b'\x00\x00\x00\x0c\x0a' + os.urandom(64))
-    _wait_closed(conn)
-
-
-def _huge_packet_after_banner(conn):
-    _banner(conn)
-    _read_line(conn)
-    conn.sendall(b'\x7f\xff\xff\xf0\x04' + b'\0' * 1024)
-    _wait_closed(conn)
-
-
-SCRIPTS = {
-    'garbage': _garbage,
-    'http': _http,
-    'close_after_banner': _close_after_banner,
-    'silent': _silent,
-    'silent_after_banner': _silent_after_banner,
-    'garbage_after_banner': _garbage_after_banner,
-    'huge_packet_after_banner': _huge_packet_after_banner,
-}
+#: Misbehaving listeners (see pssh.testing.MisbehavingListener) the client meets.
+SCRIPTS = ('close_after_banner', 'garbage', 'garbage_after_banner', 'http',
+           'huge_packet_after_banner', 'silent', 'silent_after_banner')
 #: Scripts where the only way out is the client's timeout.
 SILENT = {'silent', 'silent_after_banner'}
 
@@ -180,7 +79,7 @@ def _timed(func):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('script', sorted(SCRIPTS))
 def test_hostile_server_single_client(script):
-    hostile = ScriptedServer(SCRIPTS[script])
+    hostile = MisbehavingListener(script)
     try:
         exc, elapsed = _timed(lambda: SSHClient(
             hostile.host, port=hostile.port, user='nobody', password='x', num_retries=1,
@@ -221,7 +120,7 @@ def _kexinit_then(kexinit, action):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('action', ['close', 'silent'])
 def test_server_stops_after_kexinit(kexinit, action):
-    hostile = ScriptedServer(_kexinit_then(kexinit, action))
+    hostile = MisbehavingListener(_kexinit_then(kexinit, action))
     try:
         exc, elapsed = _timed(lambda: SSHClient(
             hostile.host, port=hostile.port, user='nobody', password='x', num_retries=1,
@@ -237,7 +136,7 @@ def test_server_stops_after_kexinit(kexinit, action):
 
 @pytest.mark.timeout(60)
 def test_hostile_servers_in_parallel_client(server, client_kwargs):
-    hostiles = [ScriptedServer(SCRIPTS[name]) for name in ('garbage', 'http', 'silent')]
+    hostiles = [MisbehavingListener(name) for name in ('garbage', 'http', 'silent')]
     config_ports = [h.port for h in hostiles] + [server.port]
     from pssh.config import HostConfig
     host_config = [HostConfig(port=port) for port in config_ports]

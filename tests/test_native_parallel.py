@@ -10,7 +10,6 @@ import logging
 import os
 import socket
 import subprocess
-import threading
 import time
 
 import gevent
@@ -25,7 +24,7 @@ from pssh.exceptions import (
     NoIPv6AddressFoundError, PKeyFileError, ShellError, Timeout, UnknownHostError)
 from pssh.exceptions import ConnectionError as PsshConnectionError
 from pssh.output import HostOutput
-from pssh.testing import OpenSSHServer, start_servers
+from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
@@ -83,45 +82,11 @@ def refused_port():
         sock.close()
 
 
-class SilentServer:
-    """Accepts TCP connections on SILENT_ADDR and never sends a byte."""
-
-    def __init__(self):
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind((SILENT_ADDR, 0))
-        self.listener.listen(128)
-        self.listener.settimeout(0.1)
-        self.port = self.listener.getsockname()[1]
-        self.conns = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _addr = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.conns.append(conn)
-
-    def stop(self):
-        self.stopping.set()
-        self.thread.join(5)
-        self.listener.close()
-        for conn in self.conns:
-            conn.close()
-
-
 @pytest.fixture(scope='module')
 def silent():
-    srv = SilentServer()
-    try:
+    """Accepts TCP connections on SILENT_ADDR and never sends a byte."""
+    with MisbehavingListener('silent', SILENT_ADDR, backlog=128) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
@@ -559,27 +524,10 @@ def test_unresponsive_hosts_time_out_in_parallel(silent, make_client):
         assert SILENT_ADDR in str(host_out.exception)
 
 
-class HangUpServer(SilentServer):
-    """Sends a line that is not an SSH banner and closes every connection."""
-
-    def _serve(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _addr = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepted = getattr(self, 'accepted', 0) + 1
-            try:
-                conn.sendall(b'not ssh\r\n')
-            finally:
-                conn.close()
-
-
 @pytest.mark.timeout(60)
 def test_hang_up_retried_then_connection_error(make_client):
-    server = HangUpServer()
+    # Sends a line that is not an SSH banner and closes every connection.
+    server = MisbehavingListener('not_ssh', SILENT_ADDR)
     try:
         client = make_client([SILENT_ADDR] * 3, port=server.port, num_retries=2,
                              retry_delay=0.5, timeout=5)

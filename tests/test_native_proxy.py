@@ -33,7 +33,7 @@ from pssh.exceptions import (
     UnknownHostKeyError,
 )
 from pssh.output import HostOutput
-from pssh.testing import OpenSSHServer, start_servers
+from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
 from _net import own_tcp_peers, wait_closed
 
@@ -691,10 +691,8 @@ def test_target_port_closed_does_not_break_shared_bastion(b1, t1, kw):
 def test_silent_target_behind_bastion_times_out(fresh_bastion, kw):
     """A target that accepts TCP but never speaks SSH: the handshake through the
     tunnel times out instead of hanging."""
-    listener = socket.socket()
-    listener.bind((LOCALHOST, 0))
-    listener.listen(8)
-    port = listener.getsockname()[1]
+    listener = MisbehavingListener('silent', LOCALHOST)
+    port = listener.port
     try:
         started = time.monotonic()
         with pytest.raises(PsshError) as info:

@@ -11,7 +11,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import gevent
@@ -24,7 +23,7 @@ from pssh.exceptions import (
     NoIPv6AddressFoundError, PKeyFileError, PsshError, SessionError, SSHError, Timeout,
     UnknownHostError)
 from pssh.output import HostOutput
-from pssh.testing import OpenSSHServer
+from pssh.testing import MisbehavingListener, OpenSSHServer
 
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
@@ -1212,36 +1211,13 @@ def test_connection_refused_is_not_retried(client_kwargs):
 @pytest.fixture
 def silent_listener():
     """A loopback port that accepts TCP connections but never says anything."""
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    sock.listen(16)
-    accepted = []
-    stop = threading.Event()
-
-    def accept():
-        sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            accepted.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join(5)
-        for conn in accepted:
-            conn.close()
-        sock.close()
+    with MisbehavingListener('silent') as listener:
+        yield listener
 
 
 @pytest.mark.timeout(30)
 def test_connect_timeout_no_banner(silent_listener, client_kwargs):
-    port, accepted = silent_listener
+    port = silent_listener.port
     started = time.monotonic()
     with pytest.raises(ConnectTimeoutError) as excinfo:
         SSHClient('127.0.0.1', **dict(client_kwargs, port=port, timeout=1, num_retries=1))
@@ -1254,12 +1230,12 @@ def test_connect_timeout_no_banner(silent_listener, client_kwargs):
     assert isinstance(exc, HostConnectionError)
     assert_names_host(exc, '127.0.0.1')
     assert '127.0.0.1' in exc.args
-    assert len(accepted) == 1
+    assert silent_listener.accepted == 1
 
 
 @pytest.mark.timeout(30)
 def test_connect_timeout_retried(silent_listener, client_kwargs):
-    port, accepted = silent_listener
+    port = silent_listener.port
     started = time.monotonic()
     with pytest.raises(ConnectTimeoutError):
         SSHClient('127.0.0.1', **dict(client_kwargs, port=port, timeout=0.5, num_retries=3,
@@ -1267,41 +1243,19 @@ def test_connect_timeout_retried(silent_listener, client_kwargs):
     elapsed = time.monotonic() - started
     # Three attempts of 0.5 s and two pauses of 0.2 s.
     assert 1.5 <= elapsed < 6
-    assert len(accepted) == 3
+    assert silent_listener.accepted == 3
 
 
 @pytest.fixture
 def closing_listener():
     """A loopback port that accepts connections and closes them at once."""
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    sock.listen(16)
-    accepted = []
-    stop = threading.Event()
-
-    def accept():
-        sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            accepted.append(1)
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join(5)
-        sock.close()
+    with MisbehavingListener('hang_up') as listener:
+        yield listener
 
 
 @pytest.mark.timeout(30)
 def test_connection_error_after_retries(closing_listener, client_kwargs):
-    port, accepted = closing_listener
+    port = closing_listener.port
     with pytest.raises(ConnectionError) as excinfo:
         SSHClient('127.0.0.1', **dict(client_kwargs, port=port, num_retries=2, retry_delay=0.1))
     exc = excinfo.value
@@ -1309,7 +1263,7 @@ def test_connection_error_after_retries(closing_listener, client_kwargs):
     assert not isinstance(exc, ConnectionRefusedError)
     assert_names_host(exc, '127.0.0.1')
     assert '127.0.0.1' in exc.args
-    assert len(accepted) == 2
+    assert closing_listener.accepted == 2
 
 
 # ---------------------------------------------------------------------------
