@@ -44,7 +44,7 @@ setup(
         'ssh-python>=1.0',
     ],
     extras_require={
-        'test': ['pytest', 'pytest-timeout'],
+        'test': ['pytest', 'pytest-timeout', 'pytest-xdist'],
         'docs': ['sphinx'],
     },
     entry_points={

@@ -20,7 +20,7 @@ from pssh.exceptions import (
     NoIPv6AddressFoundError, ProxyError, PsshError, UnknownHostError, UnknownHostKeyError)
 from pssh.testing import MisbehavingListener, OpenSSHServer
 
-from _net import wait_closed
+from _net import machine_lock, refused_port, wait_closed
 
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
@@ -30,10 +30,8 @@ PASSWORD = 'not-the-password-8c1f'
 
 
 def closed_port(address=LOCALHOST):
-    """A port on ``address`` with nothing listening (bound, then let go)."""
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
+    """A port on ``address`` with nothing listening (bound and held, never listening)."""
+    return refused_port(address)
 
 
 def run(client, command):
@@ -246,19 +244,22 @@ def underscore_host():
     """``UNDERSCORE_HOST`` resolving to 127.0.0.1 for the test (an /etc/hosts
     line, removed afterwards)."""
     line = '%s %s\n' % (LOCALHOST, UNDERSCORE_HOST)
-    try:
-        with open('/etc/hosts', 'a') as fh:
-            fh.write(line)
-    except OSError:
-        pytest.skip('/etc/hosts is not writable here')
-    try:
-        assert socket.getaddrinfo(UNDERSCORE_HOST, 22)[0][4][0] == LOCALHOST
-        yield UNDERSCORE_HOST
-    finally:
-        with open('/etc/hosts') as fh:
-            lines = fh.readlines()
-        with open('/etc/hosts', 'w') as fh:
-            fh.writelines(kept for kept in lines if kept != line)
+    # Test workers running side by side (pytest-xdist) take turns: each removes
+    # every copy of the line when it is done.
+    with machine_lock('etc-hosts'):
+        try:
+            with open('/etc/hosts', 'a') as fh:
+                fh.write(line)
+        except OSError:
+            pytest.skip('/etc/hosts is not writable here')
+        try:
+            assert socket.getaddrinfo(UNDERSCORE_HOST, 22)[0][4][0] == LOCALHOST
+            yield UNDERSCORE_HOST
+        finally:
+            with open('/etc/hosts') as fh:
+                lines = fh.readlines()
+            with open('/etc/hosts', 'w') as fh:
+                fh.writelines(kept for kept in lines if kept != line)
 
 
 @pytest.mark.timeout(30)

@@ -21,6 +21,8 @@ from pssh.exceptions import (
     Timeout)
 from pssh.testing import FaultProxy, MisbehavingListener, OpenSSHServer
 
+from _net import machine_lock
+
 BOTH_BACKENDS = True
 
 
@@ -516,6 +518,11 @@ def netns_server():
         pytest.skip('network namespaces need root')
     if _run('sh', '-c', 'command -v iptables').returncode != 0:
         pytest.fail('iptables is not installed: apt-get install -y iptables (.ci/run does)')
+    with machine_lock('netns'):
+        yield from _netns_server()
+
+
+def _netns_server():
     suffix = os.getpid() % 60000
     name = 'pssh-faults-%d' % suffix
     host_if, ns_if = 'psf%dh' % suffix, 'psf%dn' % suffix

@@ -35,7 +35,7 @@ from pssh.exceptions import (
 from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
-from _net import own_tcp_peers, wait_closed
+from _net import own_tcp_peers, refused_port, wait_closed
 
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
@@ -54,10 +54,8 @@ def accepted(server):
 
 
 def free_port():
-    """A loopback port with nothing listening on it."""
-    with socket.socket() as sock:
-        sock.bind((LOCALHOST, 0))
-        return sock.getsockname()[1]
+    """A loopback port with nothing listening on it (bound and held, never listening)."""
+    return refused_port(LOCALHOST)
 
 
 def keygen(directory, name):

@@ -25,6 +25,8 @@ from pssh.exceptions import (
 from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener, OpenSSHServer
 
+from _net import refused_port
+
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
 
@@ -64,10 +66,8 @@ def keygen(tmp_path, name, key_type='ed25519', passphrase='', key_format=None):
 
 
 def free_port():
-    """A loopback port with nothing listening on it."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    """A loopback port with nothing listening on it (bound and held, never listening)."""
+    return refused_port('127.0.0.1')
 
 
 def ipv6_loopback_usable():
