@@ -36,7 +36,8 @@ SILENT_TIMEOUT = 3
 
 @pytest.fixture(scope='module')
 def servers():
-    with start_servers(len(SERVER_ADDRESSES), addresses=SERVER_ADDRESSES) as group:
+    # Thousands of connections: sshd serves them from forks of itself.
+    with start_servers(len(SERVER_ADDRESSES), addresses=SERVER_ADDRESSES, reexec=False) as group:
         yield group
 
 
