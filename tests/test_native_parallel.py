@@ -764,7 +764,8 @@ def test_join_non_list(names, make_client):
 def test_join_timeout(names, make_client):
     hosts, port = names
     client = make_client(hosts, port=port)
-    output = client.run_command('%s', host_args=['sleep 3; echo late', 'echo a', 'echo b'])
+    # Host 0 waits for a line on its stdin, written once the timeout was seen.
+    output = client.run_command('%s', host_args=['read x; echo late', 'echo a', 'echo b'])
     start = time.monotonic()
     with pytest.raises(Timeout) as info:
         client.join(output, timeout=1)
@@ -782,6 +783,7 @@ def test_join_timeout(names, make_client):
     assert not client.finished(output)
     # Output stays readable, and join can be called again.
     assert lines(output[1].stdout) == ['a']
+    output[0].stdin.write('go\n')
     client.join(output)
     assert client.finished(output)
     assert lines(output[0].stdout) == ['late']
@@ -793,13 +795,15 @@ def test_join_timeout(names, make_client):
 def test_join_timeout_is_overall_not_per_host(names, make_client):
     hosts, port = names
     client = make_client(hosts, port=port)
-    output = client.run_command('sleep 2')
+    output = client.run_command('read x')  # until a line is written to its stdin
     start = time.monotonic()
     with pytest.raises(Timeout) as info:
         client.join(output, timeout=0.5)
     assert time.monotonic() - start < 1.4
     assert len(info.value.args[3]) == 3
     assert info.value.args[2] == []
+    for host_out in output:
+        host_out.stdin.write('go\n')
     client.join(output)
     assert [host_out.exit_code for host_out in output] == [0, 0, 0]
 
@@ -839,10 +843,12 @@ def test_finished_and_get_last_output(names, make_client):
     client = make_client(hosts, port=port)
     assert client.finished() is True
     assert client.get_last_output() is None
-    output = client.run_command('sleep 1')
+    output = client.run_command('read x')  # until a line is written to its stdin
     assert client.get_last_output() is output
     assert client.finished(output) is False
     assert client.finished() is False
+    for host_out in output:
+        host_out.stdin.write('go\n')
     client.join(output)
     assert client.finished(output) is True
     assert client.finished() is True
@@ -982,7 +988,7 @@ def test_join_shells_timeout(names, make_client):
 def test_read_timeout(names, make_client):
     hosts, port = names
     client = make_client(hosts[:2], port=port)
-    output = client.run_command('echo a; sleep 2; echo b', read_timeout=1)
+    output = client.run_command('echo a; read x; echo b', read_timeout=1)
     for host_out in output:
         assert host_out.read_timeout == 1
     got = []
@@ -992,6 +998,8 @@ def test_read_timeout(names, make_client):
             got.append(line)
     assert got == ['a']
     assert 0.9 <= time.monotonic() - start < 2.5
+    for host_out in output:
+        host_out.stdin.write('go\n')
     client.join(output)
     assert lines(output[0].stdout) == ['b']
     assert lines(output[1].stdout) == ['a', 'b']
@@ -1013,13 +1021,14 @@ def test_use_pty_merges_stderr(names, make_client):
 def test_slow_host_does_not_delay_others(group, make_client):
     client = make_client(['127.0.0.1'] * 4, host_config=port_config(group, 4))
     output = client.run_command(
-        '%s', host_args=['sleep 3; echo slow', 'echo fast1', 'echo fast2', 'echo fast3'])
+        '%s', host_args=['read x; echo slow', 'echo fast1', 'echo fast2', 'echo fast3'])
     start = time.monotonic()
     for index in (1, 2, 3):
         assert lines(output[index].stdout) == ['fast%d' % index]
-    assert time.monotonic() - start < 2.5  # host 0 needs 3 s
+    assert time.monotonic() - start < 2.5  # host 0 waits for a line on its stdin
     assert output[0].exit_code is None
     assert not client.finished(output)
+    output[0].stdin.write('go\n')
     client.join(output)
     assert lines(output[0].stdout) == ['slow']
 
@@ -1061,10 +1070,12 @@ def test_encoding(names, make_client):
 def test_overlapping_runs_on_same_connections(names, make_client):
     hosts, port = names
     client = make_client(hosts, port=port)
-    slow = client.run_command('sleep 1; echo first')
+    slow = client.run_command('read x; echo first')  # until a line is written to its stdin
     fast = client.run_command('echo second')
     assert [lines(host_out.stdout) for host_out in fast] == [['second']] * 3
     assert slow[0].exit_code is None
+    for host_out in slow:
+        host_out.stdin.write('go\n')
     client.join(slow)
     assert [lines(host_out.stdout) for host_out in slow] == [['first']] * 3
     assert client.get_last_output() is fast

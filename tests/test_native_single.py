@@ -539,7 +539,8 @@ def test_unknown_encoding(client):
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize('arg', ['read_timeout', 'timeout'])
 def test_read_timeout(client, server, arg):
-    output = client.run_command('echo start; sleep 3; echo end', **{arg: 1})
+    # The command waits for a line on its stdin, written once the timeout was seen.
+    output = client.run_command('echo start; read x; echo end', **{arg: 1})
     assert output.read_timeout == 1
     lines = []
     started = time.monotonic()
@@ -547,6 +548,7 @@ def test_read_timeout(client, server, arg):
         for line in output.stdout:
             lines.append(line)
     elapsed = time.monotonic() - started
+    output.stdin.write('go\n')
     assert lines == ['start']
     assert 0.8 <= elapsed < 2.5
     assert isinstance(excinfo.value, TimeoutError)
@@ -558,11 +560,12 @@ def test_read_timeout(client, server, arg):
 
 @pytest.mark.timeout(30)
 def test_read_timeout_on_stderr(client):
-    output = client.run_command('echo e1 >&2; sleep 3; echo e2 >&2', read_timeout=0.5)
+    output = client.run_command('echo e1 >&2; read x; echo e2 >&2', read_timeout=0.5)
     got = []
     with pytest.raises(Timeout):
         for line in output.stderr:
             got.append(line)
+    output.stdin.write('go\n')
     assert got == ['e1']
     client.wait_finished(output)
     assert list(output.stderr) == ['e2']
@@ -576,13 +579,14 @@ def test_read_timeout_not_hit_by_fast_command(client):
 
 @pytest.mark.timeout(30)
 def test_wait_finished_timeout(client, server):
-    output = client.run_command('echo before; sleep 3; echo after')
+    output = client.run_command('echo before; read x; echo after')
     started = time.monotonic()
     with pytest.raises(Timeout) as excinfo:
         client.wait_finished(output, timeout=0.5)
     assert time.monotonic() - started < 2
     assert_names_host(excinfo.value, server.host)
     assert output.exit_code is None
+    output.stdin.write('go\n')
     client.wait_finished(output)
     assert list(output.stdout) == ['before', 'after']
     assert output.exit_code == 0
