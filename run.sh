@@ -177,7 +177,7 @@ case "$cmd" in
         # PSSH_TEST_WORKERS processes (pytest-xdist); tests that change the
         # machine take turns through file locks. ARGS come last, so `-n 0` (or
         # any other -n) given to run.sh wins.
-        "$PY" -m pytest tests -n "${PSSH_TEST_WORKERS:-4}" --dist loadgroup "$@" || rc=$?
+        "$PY" -m pytest tests -n "${PSSH_TEST_WORKERS:-4}" --dist load "$@" || rc=$?
         if [ "$rc" -eq 5 ]; then
             say "pytest collected no tests: counting that as a failure"
         fi

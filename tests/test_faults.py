@@ -322,6 +322,7 @@ def test_sshd_killed_mid_copy(fresh_server, proxy, tmp_path, kind):
     client.close()
 
 
+@pytest.mark.slow(10)
 @pytest.mark.timeout(120)
 def test_latency_and_byte_at_a_time_delivery(fresh_server, proxy, tmp_path):
     proxy.set_latency(0.1)
@@ -336,7 +337,9 @@ def test_latency_and_byte_at_a_time_delivery(fresh_server, proxy, tmp_path):
     assert list(host_out.stderr) == ['err']
     assert host_out.exit_code == 3
     for kind in COPIES:
-        local, remote, digest = _copy_files(tmp_path, fresh_server, kind, 300 * 1024)
+        # Several SFTP requests and SCP writes' worth, each byte its own write
+        # (about 15 us a byte through the proxy: the size sets the test's time).
+        local, remote, digest = _copy_files(tmp_path, fresh_server, kind, 128 * 1024)
         _start_copy(client, kind, local, remote).get(timeout=60)
         assert _sha256(remote if kind.endswith('upload') else local) == digest
         os.unlink(remote)
@@ -344,6 +347,7 @@ def test_latency_and_byte_at_a_time_delivery(fresh_server, proxy, tmp_path):
     client.close()
 
 
+@pytest.mark.slow(5)
 @pytest.mark.timeout(60)
 def test_keepalive_keeps_a_quiet_healthy_connection(server):
     client = SSHClient(server.host, **_kwargs(server, keepalive_seconds=1))

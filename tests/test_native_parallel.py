@@ -216,6 +216,7 @@ def test_default_user_is_local_user(names, make_client):
     assert output[0].client.user == getpass.getuser()
 
 
+@pytest.mark.slow(3)
 @pytest.mark.timeout(90)
 def test_120_concurrent_connections(group, make_client):
     count = 120

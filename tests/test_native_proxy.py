@@ -857,6 +857,7 @@ def test_scp_copies_50mb_through_bastion(b1, t1, kw, file_50mb, tmp_path):
         assert sha256_file(back) == digest
 
 
+@pytest.mark.slow(5)
 @pytest.mark.timeout(120)
 def test_parallel_copies_50mb_through_one_bastion(b1, t1, t2, kw, file_50mb, tmp_path):
     local, digest = file_50mb
@@ -881,6 +882,7 @@ def test_parallel_copies_50mb_through_one_bastion(b1, t1, t2, kw, file_50mb, tmp
         assert own_tcp_peers()[b1.port] == 1
 
 
+@pytest.mark.slow(10)
 @pytest.mark.timeout(120)
 def test_copy_200mb_through_bastion_slow(b1, t1, kw, tmp_path):
     """Slow-ish: 200 MB up and down through the bastion, within 120 s in all."""

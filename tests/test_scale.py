@@ -144,6 +144,7 @@ EXPECTED_ERRORS = {
 }
 
 
+@pytest.mark.slow(15)
 @pytest.mark.timeout(240)
 def test_500_hosts_with_assorted_failures(servers, bad_listeners, other_key, fd_limit):
     hosts, config, expect = _plan(servers, bad_listeners, other_key)
@@ -267,6 +268,7 @@ def _levels():
             'blocks': sys.getallocatedblocks(), 'rss': _rss_kb()}
 
 
+@pytest.mark.slow(60)
 @pytest.mark.timeout(240)
 def test_no_leaks_over_rounds_of_connect_run_close(backend, servers, fd_limit, tmp_path):
     hosts = [servers[index % len(servers)].host for index in range(LEAK_HOSTS)]
