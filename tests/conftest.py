@@ -30,8 +30,9 @@ def restore_default_known_hosts(monkeypatch):
 
 @pytest.fixture(scope='module')
 def server():
-    """One embedded sshd for the tests of a module."""
-    with OpenSSHServer() as srv:
+    """One embedded sshd for the tests of a module (serving connections from
+    forks of itself: cheaper per connection, see OpenSSHServer's reexec)."""
+    with OpenSSHServer(reexec=False) as srv:
         yield srv
 
 

@@ -97,7 +97,7 @@ class SlowTarget:
 @pytest.fixture(scope='module')
 def group():
     """bastion, good target, and the sshd behind the slow port."""
-    with start_servers(3) as servers:
+    with start_servers(3, reexec=False) as servers:
         yield servers
 
 

@@ -239,7 +239,7 @@ def test_output_sent_before_the_connection_drops_is_kept(fresh_server, proxy):
 def test_sshd_killed_mid_command_other_hosts_unaffected():
     from pssh.config import HostConfig
     from pssh.testing import start_servers
-    with start_servers(2) as group:
+    with start_servers(2, reexec=False) as group:
         client = ParallelSSHClient(
             ['127.0.0.1'] * 2, host_config=[HostConfig(port=port) for port in group.ports],
             user=group.user, pkey=group.user_key, num_retries=1, timeout=10, allow_agent=False,

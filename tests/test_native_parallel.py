@@ -42,7 +42,7 @@ UNKNOWN_HOST = 'no-such-host.invalid'
 @pytest.fixture(scope='module')
 def group():
     """Four sshd on 127.0.0.1, one shared user key."""
-    with start_servers(4) as servers:
+    with start_servers(4, reexec=False) as servers:
         yield servers
 
 

@@ -105,7 +105,7 @@ def hop(server, **extra):
 @pytest.fixture(scope='module')
 def group():
     """bastion1, bastion2, target1, target2: four sshd sharing one user key."""
-    with start_servers(4) as servers:
+    with start_servers(4, reexec=False) as servers:
         yield servers
 
 
