@@ -329,16 +329,19 @@ def test_latency_and_byte_at_a_time_delivery(fresh_server, proxy, tmp_path):
     proxy.set_slicing(1)
     # Keepalives on, with an interval a link this slow can answer within: at
     # one byte per write, a busy machine can take seconds for one packet each
-    # way (OpenSSH with ServerAliveInterval 1 would give up on it too).
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=10))
+    # way (OpenSSH with ServerAliveInterval 1 would give up on it too). The
+    # same for the timeout: one SFTP request of 128 KiB is 131072 writes by
+    # the proxy, over 10 s on a machine busy with other tests.
+    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=10,
+                                             timeout=60))
     host_out = client.run_command('seq 1 2000; echo err >&2; exit 3')
     client.wait_finished(host_out, timeout=60)
     assert list(host_out.stdout) == [str(i) for i in range(1, 2001)]
     assert list(host_out.stderr) == ['err']
     assert host_out.exit_code == 3
     for kind in COPIES:
-        # Several SFTP requests and SCP writes' worth, each byte its own write
-        # (about 15 us a byte through the proxy: the size sets the test's time).
+        # Four channel packets' worth or more each way, one byte per write (the
+        # size sets the test's time: each byte is a send and a receive).
         local, remote, digest = _copy_files(tmp_path, fresh_server, kind, 128 * 1024)
         _start_copy(client, kind, local, remote).get(timeout=60)
         assert _sha256(remote if kind.endswith('upload') else local) == digest
