@@ -22,6 +22,7 @@ import time
 import gevent
 import pytest
 
+from pssh.clients.base._tunnel import ProxyPool
 from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import (
@@ -135,6 +136,15 @@ def no_leftover_connections(group):
     assert wait_closed(*group.ports) == {}
     yield
     assert wait_closed(*group.ports) == {}
+
+
+@pytest.fixture(autouse=True)
+def patient_bastion_lease(monkeypatch):
+    """Tests here count the connections to a bastion. On a machine busy with
+    other tests a tunnel open can take longer than ``ProxyPool.lease`` (1 s),
+    which rightly sends the next targets through a second connection
+    (test_bastion_slow_target.py tests that): here an open gets 30 s."""
+    monkeypatch.setattr(ProxyPool, 'lease', 30.0)
 
 
 @pytest.fixture
