@@ -2,8 +2,10 @@
 # Quick start for pssh.
 #
 #   bash run.sh demo [ARGS...]   set up, then run examples/demo.py
-#   bash run.sh test [ARGS...]   set up, run the test suite (ARGS go to pytest),
-#                                then build the docs with warnings as errors
+#   bash run.sh test [ARGS...]   set up, run the test suite in parallel (ARGS go
+#                                to pytest; PSSH_TEST_WORKERS sets the number of
+#                                worker processes, default 4), then build the
+#                                docs with warnings as errors
 #   bash run.sh check            the static checks: tox -e mypy,lint
 #   bash run.sh setup            set up only
 #
@@ -159,7 +161,7 @@ setup_all() {
     ensure_python_deps "$extras" "$modules"
 }
 
-TEST_MODULES=gevent,ssh2,ssh,pytest,pytest_timeout,paramiko
+TEST_MODULES=gevent,ssh2,ssh,pytest,pytest_timeout,paramiko,xdist
 
 cmd=${1:-}
 [ $# -eq 0 ] || shift
@@ -172,7 +174,11 @@ case "$cmd" in
         setup_all test,docs "$TEST_MODULES,sphinx"
         ensure_fault_tools
         rc=0
-        "$PY" -m pytest tests "$@" || rc=$?
+        # Much of the suite waits on the network and on timeouts: run it in
+        # PSSH_TEST_WORKERS processes (pytest-xdist); tests that change the
+        # machine take turns through file locks. ARGS come last, so `-n 0` (or
+        # any other -n) given to run.sh wins.
+        "$PY" -m pytest tests -n "${PSSH_TEST_WORKERS:-4}" --dist load "$@" || rc=$?
         if [ "$rc" -eq 5 ]; then
             say "pytest collected no tests: counting that as a failure"
         fi

@@ -1,6 +1,11 @@
-"""Helpers for tests that check which TCP connections this process holds."""
+"""Helpers for tests: which TCP connections this process holds, ports where
+connecting is refused, and locks for tests that change the machine."""
 import collections
+import contextlib
+import fcntl
 import os
+import socket
+import tempfile
 import time
 
 import gevent
@@ -47,3 +52,32 @@ def wait_closed(*ports, timeout=5.0):
         if not left or time.monotonic() > deadline:
             return left
         gevent.sleep(0.01)
+
+
+#: Sockets bound by :func:`refused_port`, held until the process ends.
+_HELD = []
+
+
+def refused_port(address='127.0.0.1'):
+    """A port on ``address`` where connecting is refused: bound, never listening,
+    and held for the rest of the test run, so that no other process (another
+    test worker's server, say) can take it meanwhile."""
+    family = socket.AF_INET6 if ':' in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.bind((address, 0))
+    _HELD.append(sock)
+    return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def machine_lock(name):
+    """Hold an exclusive lock named ``name`` for the block, across processes:
+    for tests that change something of the whole machine (/etc/hosts, say)
+    while pytest-xdist runs other tests beside them."""
+    path = os.path.join(tempfile.gettempdir(), 'pssh-tests-%s.lock' % name)
+    with open(path, 'a') as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -30,8 +30,9 @@ def restore_default_known_hosts(monkeypatch):
 
 @pytest.fixture(scope='module')
 def server():
-    """One embedded sshd for the tests of a module."""
-    with OpenSSHServer() as srv:
+    """One embedded sshd for the tests of a module (serving connections from
+    forks of itself: cheaper per connection, see OpenSSHServer's reexec)."""
+    with OpenSSHServer(reexec=False) as srv:
         yield srv
 
 
@@ -96,6 +97,22 @@ BACKENDS = {'native': 'pssh.clients.native', 'ssh': 'pssh.clients.ssh'}
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'native_only: runs on the libssh2 backend only')
+    config.addinivalue_line('markers', 'slow(seconds): takes many seconds (about ``seconds`` on '
+                            'an idle machine); started first, longest first, under pytest-xdist')
+
+
+def _expected_seconds(item):
+    mark = item.get_closest_marker('slow')
+    return mark.args[0] if mark is not None else 0
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, put the tests marked ``slow`` first, longest first:
+    the scheduler deals the first tests out to the workers in turn, so the long
+    ones start at once on different workers instead of one of them ending the
+    run late. A run without xdist keeps the modules' own order."""
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        items.sort(key=_expected_seconds, reverse=True)
 
 
 def pytest_generate_tests(metafunc):

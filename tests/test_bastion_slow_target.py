@@ -97,7 +97,7 @@ class SlowTarget:
 @pytest.fixture(scope='module')
 def group():
     """bastion, good target, and the sshd behind the slow port."""
-    with start_servers(3) as servers:
+    with start_servers(3, reexec=False) as servers:
         yield servers
 
 
@@ -229,6 +229,7 @@ def test_good_targets_do_not_wait_for_a_slow_one_without_timeout(group, slow, kw
     assert 'nonexistent channel' not in bastion.read_log()
 
 
+@pytest.mark.slow(5)
 def test_good_targets_do_not_pay_for_each_slow_target(group, slow, slow2, kw):
     """With a timeout, N slow targets ahead of a good one do not cost it N
     timeouts: it is connected before the first slow target times out."""

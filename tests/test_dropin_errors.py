@@ -18,9 +18,9 @@ from pssh.config import HostConfig
 from pssh.exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError, HostConnectionRefusedError,
     NoIPv6AddressFoundError, ProxyError, PsshError, UnknownHostError, UnknownHostKeyError)
-from pssh.testing import OpenSSHServer
+from pssh.testing import MisbehavingListener, OpenSSHServer
 
-from _net import wait_closed
+from _net import machine_lock, refused_port, wait_closed
 
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
@@ -30,10 +30,8 @@ PASSWORD = 'not-the-password-8c1f'
 
 
 def closed_port(address=LOCALHOST):
-    """A port on ``address`` with nothing listening (bound, then let go)."""
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
+    """A port on ``address`` with nothing listening (bound and held, never listening)."""
+    return refused_port(address)
 
 
 def run(client, command):
@@ -186,28 +184,13 @@ def test_nothing_to_try_has_no_cause(server, client_kwargs):
 @pytest.fixture
 def closing_listener():
     """A loopback port that accepts connections and closes them at once."""
-    sock = gevent.socket.socket()
-    sock.bind((LOCALHOST, 0))
-    sock.listen(16)
-    accepted = []
-
-    def serve():
-        while True:
-            conn, _ = sock.accept()
-            accepted.append(1)
-            conn.close()
-
-    server = gevent.spawn(serve)
-    try:
-        yield sock.getsockname()[1], accepted
-    finally:
-        server.kill()
-        sock.close()
+    with MisbehavingListener('hang_up', LOCALHOST) as listener:
+        yield listener
 
 
 @pytest.mark.timeout(30)
 def test_connection_error_after_retries_args(closing_listener, client_kwargs):
-    port, accepted = closing_listener
+    port = closing_listener.port
     with pytest.raises(HostConnectionError) as info:
         SSHClient(LOCALHOST, **dict(client_kwargs, port=port, num_retries=2, retry_delay=0.1))
     exc = info.value
@@ -216,19 +199,14 @@ def test_connection_error_after_retries_args(closing_listener, client_kwargs):
     assert (host, port_, attempt, num_retries) == (LOCALHOST, port, 2, 2)
     assert isinstance(message, str) and isinstance(reason, str) and reason
     assert f'{LOCALHOST}:{port}' in str(exc) and reason in str(exc)
-    assert len(accepted) == 2
+    assert closing_listener.accepted == 2
 
 
 @pytest.fixture
 def silent_listener():
     """A loopback port that accepts TCP connections and never says anything."""
-    sock = socket.socket()
-    sock.bind((LOCALHOST, 0))
-    sock.listen(16)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
+    with MisbehavingListener('silent', LOCALHOST) as listener:
+        yield listener.port
 
 
 @pytest.mark.timeout(30)
@@ -266,19 +244,22 @@ def underscore_host():
     """``UNDERSCORE_HOST`` resolving to 127.0.0.1 for the test (an /etc/hosts
     line, removed afterwards)."""
     line = '%s %s\n' % (LOCALHOST, UNDERSCORE_HOST)
-    try:
-        with open('/etc/hosts', 'a') as fh:
-            fh.write(line)
-    except OSError:
-        pytest.skip('/etc/hosts is not writable here')
-    try:
-        assert socket.getaddrinfo(UNDERSCORE_HOST, 22)[0][4][0] == LOCALHOST
-        yield UNDERSCORE_HOST
-    finally:
-        with open('/etc/hosts') as fh:
-            lines = fh.readlines()
-        with open('/etc/hosts', 'w') as fh:
-            fh.writelines(kept for kept in lines if kept != line)
+    # Test workers running side by side (pytest-xdist) take turns: each removes
+    # every copy of the line when it is done.
+    with machine_lock('etc-hosts'):
+        try:
+            with open('/etc/hosts', 'a') as fh:
+                fh.write(line)
+        except OSError:
+            pytest.skip('/etc/hosts is not writable here')
+        try:
+            assert socket.getaddrinfo(UNDERSCORE_HOST, 22)[0][4][0] == LOCALHOST
+            yield UNDERSCORE_HOST
+        finally:
+            with open('/etc/hosts') as fh:
+                lines = fh.readlines()
+            with open('/etc/hosts', 'w') as fh:
+                fh.writelines(kept for kept in lines if kept != line)
 
 
 @pytest.mark.timeout(30)

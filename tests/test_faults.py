@@ -1,15 +1,15 @@
 """Hostile servers and network faults: every failure ends in a typed pssh error,
 within the client's timeout, naming the host; nothing hangs, nothing is lost.
 
-The faults come from real processes and sockets: a scripted TCP server for
-servers that misbehave, real sshd processes that are killed, and
+The faults come from real processes and sockets: misbehaving listeners
+(:class:`pssh.testing.MisbehavingListener`) for servers that misbehave, real
+sshd processes that are killed, and
 :class:`pssh.testing.FaultProxy` for slow, sliced, silent and reset links.
 """
 import hashlib
 import os
 import socket
 import subprocess
-import threading
 import time
 
 import gevent
@@ -19,65 +19,15 @@ from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.exceptions import (
     ConnectTimeoutError, HostConnectionError, PacketLengthError, SCPError, SFTPError, SSHError,
     Timeout)
-from pssh.testing import FaultProxy, OpenSSHServer
+from pssh.testing import FaultProxy, MisbehavingListener, OpenSSHServer
+
+from _net import machine_lock
 
 BOTH_BACKENDS = True
 
 
 # ----------------------------------------------------------------------
 # Helpers
-
-class ScriptedServer:
-    """A TCP server on a free loopback port that runs ``script(conn)`` per connection.
-
-    Connections are kept open until :meth:`stop`, so a script that returns
-    leaves a silent peer.
-    """
-
-    def __init__(self, script):
-        self.script = script
-        self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.host = '127.0.0.1'
-        self.conns = []
-        self.threads = []
-        self._accepting = threading.Thread(target=self._accept, daemon=True)
-        self._accepting.start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn):
-        try:
-            self.script(conn)
-        except OSError:
-            pass
-
-    def stop(self):
-        self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        self._accepting.join(5)
-        for conn in self.conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.close()
-        for thread in self.threads:
-            thread.join(5)
-        assert not self._accepting.is_alive()
-        assert not any(thread.is_alive() for thread in self.threads)
-
 
 def _read_line(conn):
     data = b''
@@ -103,64 +53,15 @@ def kexinit(server):
         return banner, data[:4 + int.from_bytes(data[:4], 'big')]
 
 
-def _banner(conn):
-    conn.sendall(b'SSH-2.0-OpenSSH_9.2p1 Debian\r\n')
-
-
 def _wait_closed(conn):
-    # Keep the connection open (silent) until the client or stop() closes it.
+    # Keep the connection open (silent) until the client or the listener closes it.
     while conn.recv(65536):
         pass
 
 
-def _garbage(conn):
-    conn.sendall(os.urandom(4096) + b'\n' + os.urandom(4096))
-    _wait_closed(conn)
-
-
-def _http(conn):
-    conn.sendall(b'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n')
-    conn.close()
-
-
-def _close_after_banner(conn):
-    _banner(conn)
-    _read_line(conn)
-    conn.close()
-
-
-def _silent(conn):
-    _wait_closed(conn)
-
-
-def _silent_after_banner(conn):
-    _banner(conn)
-    _wait_closed(conn)
-
-
-def _garbage_after_banner(conn):
-    _banner(conn)
-    _read_line(conn)
-    conn.sendall(b'\x00\x00\x00\x0c\x0a' + os.urandom(64))
-    _wait_closed(conn)
-
-
-def _huge_packet_after_banner(conn):
-    _banner(conn)
-    _read_line(conn)
-    conn.sendall(b'\x7f\xff\xff\xf0\x04' + b'\0' * 1024)
-    _wait_closed(conn)
-
-
-SCRIPTS = {
-    'garbage': _garbage,
-    'http': _http,
-    'close_after_banner': _close_after_banner,
-    'silent': _silent,
-    'silent_after_banner': _silent_after_banner,
-    'garbage_after_banner': _garbage_after_banner,
-    'huge_packet_after_banner': _huge_packet_after_banner,
-}
+#: Misbehaving listeners (see pssh.testing.MisbehavingListener) the client meets.
+SCRIPTS = ('close_after_banner', 'garbage', 'garbage_after_banner', 'http',
+           'huge_packet_after_banner', 'silent', 'silent_after_banner')
 #: Scripts where the only way out is the client's timeout.
 SILENT = {'silent', 'silent_after_banner'}
 
@@ -180,7 +81,7 @@ def _timed(func):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('script', sorted(SCRIPTS))
 def test_hostile_server_single_client(script):
-    hostile = ScriptedServer(SCRIPTS[script])
+    hostile = MisbehavingListener(script)
     try:
         exc, elapsed = _timed(lambda: SSHClient(
             hostile.host, port=hostile.port, user='nobody', password='x', num_retries=1,
@@ -221,7 +122,7 @@ def _kexinit_then(kexinit, action):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('action', ['close', 'silent'])
 def test_server_stops_after_kexinit(kexinit, action):
-    hostile = ScriptedServer(_kexinit_then(kexinit, action))
+    hostile = MisbehavingListener(_kexinit_then(kexinit, action))
     try:
         exc, elapsed = _timed(lambda: SSHClient(
             hostile.host, port=hostile.port, user='nobody', password='x', num_retries=1,
@@ -237,7 +138,7 @@ def test_server_stops_after_kexinit(kexinit, action):
 
 @pytest.mark.timeout(60)
 def test_hostile_servers_in_parallel_client(server, client_kwargs):
-    hostiles = [ScriptedServer(SCRIPTS[name]) for name in ('garbage', 'http', 'silent')]
+    hostiles = [MisbehavingListener(name) for name in ('garbage', 'http', 'silent')]
     config_ports = [h.port for h in hostiles] + [server.port]
     from pssh.config import HostConfig
     host_config = [HostConfig(port=port) for port in config_ports]
@@ -338,7 +239,7 @@ def test_output_sent_before_the_connection_drops_is_kept(fresh_server, proxy):
 def test_sshd_killed_mid_command_other_hosts_unaffected():
     from pssh.config import HostConfig
     from pssh.testing import start_servers
-    with start_servers(2) as group:
+    with start_servers(2, reexec=False) as group:
         client = ParallelSSHClient(
             ['127.0.0.1'] * 2, host_config=[HostConfig(port=port) for port in group.ports],
             user=group.user, pkey=group.user_key, num_retries=1, timeout=10, allow_agent=False,
@@ -421,21 +322,27 @@ def test_sshd_killed_mid_copy(fresh_server, proxy, tmp_path, kind):
     client.close()
 
 
+@pytest.mark.slow(10)
 @pytest.mark.timeout(120)
 def test_latency_and_byte_at_a_time_delivery(fresh_server, proxy, tmp_path):
     proxy.set_latency(0.1)
     proxy.set_slicing(1)
     # Keepalives on, with an interval a link this slow can answer within: at
     # one byte per write, a busy machine can take seconds for one packet each
-    # way (OpenSSH with ServerAliveInterval 1 would give up on it too).
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=10))
+    # way (OpenSSH with ServerAliveInterval 1 would give up on it too). The
+    # same for the timeout: one SFTP request of 128 KiB is 131072 writes by
+    # the proxy, over 10 s on a machine busy with other tests.
+    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=10,
+                                             timeout=60))
     host_out = client.run_command('seq 1 2000; echo err >&2; exit 3')
     client.wait_finished(host_out, timeout=60)
     assert list(host_out.stdout) == [str(i) for i in range(1, 2001)]
     assert list(host_out.stderr) == ['err']
     assert host_out.exit_code == 3
     for kind in COPIES:
-        local, remote, digest = _copy_files(tmp_path, fresh_server, kind, 300 * 1024)
+        # Four channel packets' worth or more each way, one byte per write (the
+        # size sets the test's time: each byte is a send and a receive).
+        local, remote, digest = _copy_files(tmp_path, fresh_server, kind, 128 * 1024)
         _start_copy(client, kind, local, remote).get(timeout=60)
         assert _sha256(remote if kind.endswith('upload') else local) == digest
         os.unlink(remote)
@@ -443,6 +350,7 @@ def test_latency_and_byte_at_a_time_delivery(fresh_server, proxy, tmp_path):
     client.close()
 
 
+@pytest.mark.slow(5)
 @pytest.mark.timeout(60)
 def test_keepalive_keeps_a_quiet_healthy_connection(server):
     client = SSHClient(server.host, **_kwargs(server, keepalive_seconds=1))
@@ -617,6 +525,11 @@ def netns_server():
         pytest.skip('network namespaces need root')
     if _run('sh', '-c', 'command -v iptables').returncode != 0:
         pytest.fail('iptables is not installed: apt-get install -y iptables (.ci/run does)')
+    with machine_lock('netns'):
+        yield from _netns_server()
+
+
+def _netns_server():
     suffix = os.getpid() % 60000
     name = 'pssh-faults-%d' % suffix
     host_if, ns_if = 'psf%dh' % suffix, 'psf%dn' % suffix

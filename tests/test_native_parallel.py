@@ -10,7 +10,6 @@ import logging
 import os
 import socket
 import subprocess
-import threading
 import time
 
 import gevent
@@ -25,7 +24,7 @@ from pssh.exceptions import (
     NoIPv6AddressFoundError, PKeyFileError, ShellError, Timeout, UnknownHostError)
 from pssh.exceptions import ConnectionError as PsshConnectionError
 from pssh.output import HostOutput
-from pssh.testing import OpenSSHServer, start_servers
+from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
@@ -43,7 +42,7 @@ UNKNOWN_HOST = 'no-such-host.invalid'
 @pytest.fixture(scope='module')
 def group():
     """Four sshd on 127.0.0.1, one shared user key."""
-    with start_servers(4) as servers:
+    with start_servers(4, reexec=False) as servers:
         yield servers
 
 
@@ -83,45 +82,11 @@ def refused_port():
         sock.close()
 
 
-class SilentServer:
-    """Accepts TCP connections on SILENT_ADDR and never sends a byte."""
-
-    def __init__(self):
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind((SILENT_ADDR, 0))
-        self.listener.listen(128)
-        self.listener.settimeout(0.1)
-        self.port = self.listener.getsockname()[1]
-        self.conns = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _addr = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.conns.append(conn)
-
-    def stop(self):
-        self.stopping.set()
-        self.thread.join(5)
-        self.listener.close()
-        for conn in self.conns:
-            conn.close()
-
-
 @pytest.fixture(scope='module')
 def silent():
-    srv = SilentServer()
-    try:
+    """Accepts TCP connections on SILENT_ADDR and never sends a byte."""
+    with MisbehavingListener('silent', SILENT_ADDR, backlog=128) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
@@ -251,6 +216,7 @@ def test_default_user_is_local_user(names, make_client):
     assert output[0].client.user == getpass.getuser()
 
 
+@pytest.mark.slow(3)
 @pytest.mark.timeout(90)
 def test_120_concurrent_connections(group, make_client):
     count = 120
@@ -559,27 +525,10 @@ def test_unresponsive_hosts_time_out_in_parallel(silent, make_client):
         assert SILENT_ADDR in str(host_out.exception)
 
 
-class HangUpServer(SilentServer):
-    """Sends a line that is not an SSH banner and closes every connection."""
-
-    def _serve(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _addr = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepted = getattr(self, 'accepted', 0) + 1
-            try:
-                conn.sendall(b'not ssh\r\n')
-            finally:
-                conn.close()
-
-
 @pytest.mark.timeout(60)
 def test_hang_up_retried_then_connection_error(make_client):
-    server = HangUpServer()
+    # Sends a line that is not an SSH banner and closes every connection.
+    server = MisbehavingListener('not_ssh', SILENT_ADDR)
     try:
         client = make_client([SILENT_ADDR] * 3, port=server.port, num_retries=2,
                              retry_delay=0.5, timeout=5)
@@ -815,7 +764,8 @@ def test_join_non_list(names, make_client):
 def test_join_timeout(names, make_client):
     hosts, port = names
     client = make_client(hosts, port=port)
-    output = client.run_command('%s', host_args=['sleep 3; echo late', 'echo a', 'echo b'])
+    # Host 0 waits for a line on its stdin, written once the timeout was seen.
+    output = client.run_command('%s', host_args=['read x; echo late', 'echo a', 'echo b'])
     start = time.monotonic()
     with pytest.raises(Timeout) as info:
         client.join(output, timeout=1)
@@ -833,6 +783,7 @@ def test_join_timeout(names, make_client):
     assert not client.finished(output)
     # Output stays readable, and join can be called again.
     assert lines(output[1].stdout) == ['a']
+    output[0].stdin.write('go\n')
     client.join(output)
     assert client.finished(output)
     assert lines(output[0].stdout) == ['late']
@@ -844,13 +795,15 @@ def test_join_timeout(names, make_client):
 def test_join_timeout_is_overall_not_per_host(names, make_client):
     hosts, port = names
     client = make_client(hosts, port=port)
-    output = client.run_command('sleep 2')
+    output = client.run_command('read x')  # until a line is written to its stdin
     start = time.monotonic()
     with pytest.raises(Timeout) as info:
         client.join(output, timeout=0.5)
     assert time.monotonic() - start < 1.4
     assert len(info.value.args[3]) == 3
     assert info.value.args[2] == []
+    for host_out in output:
+        host_out.stdin.write('go\n')
     client.join(output)
     assert [host_out.exit_code for host_out in output] == [0, 0, 0]
 
@@ -890,10 +843,12 @@ def test_finished_and_get_last_output(names, make_client):
     client = make_client(hosts, port=port)
     assert client.finished() is True
     assert client.get_last_output() is None
-    output = client.run_command('sleep 1')
+    output = client.run_command('read x')  # until a line is written to its stdin
     assert client.get_last_output() is output
     assert client.finished(output) is False
     assert client.finished() is False
+    for host_out in output:
+        host_out.stdin.write('go\n')
     client.join(output)
     assert client.finished(output) is True
     assert client.finished() is True
@@ -1033,7 +988,7 @@ def test_join_shells_timeout(names, make_client):
 def test_read_timeout(names, make_client):
     hosts, port = names
     client = make_client(hosts[:2], port=port)
-    output = client.run_command('echo a; sleep 2; echo b', read_timeout=1)
+    output = client.run_command('echo a; read x; echo b', read_timeout=1)
     for host_out in output:
         assert host_out.read_timeout == 1
     got = []
@@ -1043,6 +998,8 @@ def test_read_timeout(names, make_client):
             got.append(line)
     assert got == ['a']
     assert 0.9 <= time.monotonic() - start < 2.5
+    for host_out in output:
+        host_out.stdin.write('go\n')
     client.join(output)
     assert lines(output[0].stdout) == ['b']
     assert lines(output[1].stdout) == ['a', 'b']
@@ -1064,13 +1021,14 @@ def test_use_pty_merges_stderr(names, make_client):
 def test_slow_host_does_not_delay_others(group, make_client):
     client = make_client(['127.0.0.1'] * 4, host_config=port_config(group, 4))
     output = client.run_command(
-        '%s', host_args=['sleep 3; echo slow', 'echo fast1', 'echo fast2', 'echo fast3'])
+        '%s', host_args=['read x; echo slow', 'echo fast1', 'echo fast2', 'echo fast3'])
     start = time.monotonic()
     for index in (1, 2, 3):
         assert lines(output[index].stdout) == ['fast%d' % index]
-    assert time.monotonic() - start < 2.5  # host 0 needs 3 s
+    assert time.monotonic() - start < 2.5  # host 0 waits for a line on its stdin
     assert output[0].exit_code is None
     assert not client.finished(output)
+    output[0].stdin.write('go\n')
     client.join(output)
     assert lines(output[0].stdout) == ['slow']
 
@@ -1112,10 +1070,12 @@ def test_encoding(names, make_client):
 def test_overlapping_runs_on_same_connections(names, make_client):
     hosts, port = names
     client = make_client(hosts, port=port)
-    slow = client.run_command('sleep 1; echo first')
+    slow = client.run_command('read x; echo first')  # until a line is written to its stdin
     fast = client.run_command('echo second')
     assert [lines(host_out.stdout) for host_out in fast] == [['second']] * 3
     assert slow[0].exit_code is None
+    for host_out in slow:
+        host_out.stdin.write('go\n')
     client.join(slow)
     assert [lines(host_out.stdout) for host_out in slow] == [['first']] * 3
     assert client.get_last_output() is fast

@@ -22,6 +22,7 @@ import time
 import gevent
 import pytest
 
+from pssh.clients.base._tunnel import ProxyPool
 from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import (
@@ -33,9 +34,9 @@ from pssh.exceptions import (
     UnknownHostKeyError,
 )
 from pssh.output import HostOutput
-from pssh.testing import OpenSSHServer, start_servers
+from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
-from _net import own_tcp_peers, wait_closed
+from _net import own_tcp_peers, refused_port, wait_closed
 
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
@@ -54,10 +55,8 @@ def accepted(server):
 
 
 def free_port():
-    """A loopback port with nothing listening on it."""
-    with socket.socket() as sock:
-        sock.bind((LOCALHOST, 0))
-        return sock.getsockname()[1]
+    """A loopback port with nothing listening on it (bound and held, never listening)."""
+    return refused_port(LOCALHOST)
 
 
 def keygen(directory, name):
@@ -107,7 +106,7 @@ def hop(server, **extra):
 @pytest.fixture(scope='module')
 def group():
     """bastion1, bastion2, target1, target2: four sshd sharing one user key."""
-    with start_servers(4) as servers:
+    with start_servers(4, reexec=False) as servers:
         yield servers
 
 
@@ -137,6 +136,15 @@ def no_leftover_connections(group):
     assert wait_closed(*group.ports) == {}
     yield
     assert wait_closed(*group.ports) == {}
+
+
+@pytest.fixture(autouse=True)
+def patient_bastion_lease(monkeypatch):
+    """Tests here count the connections to a bastion. On a machine busy with
+    other tests a tunnel open can take longer than ``ProxyPool.lease`` (1 s),
+    which rightly sends the next targets through a second connection
+    (test_bastion_slow_target.py tests that): here an open gets 30 s."""
+    monkeypatch.setattr(ProxyPool, 'lease', 30.0)
 
 
 @pytest.fixture
@@ -691,10 +699,8 @@ def test_target_port_closed_does_not_break_shared_bastion(b1, t1, kw):
 def test_silent_target_behind_bastion_times_out(fresh_bastion, kw):
     """A target that accepts TCP but never speaks SSH: the handshake through the
     tunnel times out instead of hanging."""
-    listener = socket.socket()
-    listener.bind((LOCALHOST, 0))
-    listener.listen(8)
-    port = listener.getsockname()[1]
+    listener = MisbehavingListener('silent', LOCALHOST)
+    port = listener.port
     try:
         started = time.monotonic()
         with pytest.raises(PsshError) as info:
@@ -861,6 +867,7 @@ def test_scp_copies_50mb_through_bastion(b1, t1, kw, file_50mb, tmp_path):
         assert sha256_file(back) == digest
 
 
+@pytest.mark.slow(5)
 @pytest.mark.timeout(120)
 def test_parallel_copies_50mb_through_one_bastion(b1, t1, t2, kw, file_50mb, tmp_path):
     local, digest = file_50mb
@@ -885,6 +892,7 @@ def test_parallel_copies_50mb_through_one_bastion(b1, t1, t2, kw, file_50mb, tmp
         assert own_tcp_peers()[b1.port] == 1
 
 
+@pytest.mark.slow(10)
 @pytest.mark.timeout(120)
 def test_copy_200mb_through_bastion_slow(b1, t1, kw, tmp_path):
     """Slow-ish: 200 MB up and down through the bastion, within 120 s in all."""

@@ -11,7 +11,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import gevent
@@ -24,7 +23,9 @@ from pssh.exceptions import (
     NoIPv6AddressFoundError, PKeyFileError, PsshError, SessionError, SSHError, Timeout,
     UnknownHostError)
 from pssh.output import HostOutput
-from pssh.testing import OpenSSHServer
+from pssh.testing import MisbehavingListener, OpenSSHServer
+
+from _net import refused_port
 
 #: Every test here runs against both backends (see conftest).
 BOTH_BACKENDS = True
@@ -65,10 +66,8 @@ def keygen(tmp_path, name, key_type='ed25519', passphrase='', key_format=None):
 
 
 def free_port():
-    """A loopback port with nothing listening on it."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    """A loopback port with nothing listening on it (bound and held, never listening)."""
+    return refused_port('127.0.0.1')
 
 
 def ipv6_loopback_usable():
@@ -540,7 +539,8 @@ def test_unknown_encoding(client):
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize('arg', ['read_timeout', 'timeout'])
 def test_read_timeout(client, server, arg):
-    output = client.run_command('echo start; sleep 3; echo end', **{arg: 1})
+    # The command waits for a line on its stdin, written once the timeout was seen.
+    output = client.run_command('echo start; read x; echo end', **{arg: 1})
     assert output.read_timeout == 1
     lines = []
     started = time.monotonic()
@@ -548,6 +548,7 @@ def test_read_timeout(client, server, arg):
         for line in output.stdout:
             lines.append(line)
     elapsed = time.monotonic() - started
+    output.stdin.write('go\n')
     assert lines == ['start']
     assert 0.8 <= elapsed < 2.5
     assert isinstance(excinfo.value, TimeoutError)
@@ -559,11 +560,12 @@ def test_read_timeout(client, server, arg):
 
 @pytest.mark.timeout(30)
 def test_read_timeout_on_stderr(client):
-    output = client.run_command('echo e1 >&2; sleep 3; echo e2 >&2', read_timeout=0.5)
+    output = client.run_command('echo e1 >&2; read x; echo e2 >&2', read_timeout=0.5)
     got = []
     with pytest.raises(Timeout):
         for line in output.stderr:
             got.append(line)
+    output.stdin.write('go\n')
     assert got == ['e1']
     client.wait_finished(output)
     assert list(output.stderr) == ['e2']
@@ -577,13 +579,14 @@ def test_read_timeout_not_hit_by_fast_command(client):
 
 @pytest.mark.timeout(30)
 def test_wait_finished_timeout(client, server):
-    output = client.run_command('echo before; sleep 3; echo after')
+    output = client.run_command('echo before; read x; echo after')
     started = time.monotonic()
     with pytest.raises(Timeout) as excinfo:
         client.wait_finished(output, timeout=0.5)
     assert time.monotonic() - started < 2
     assert_names_host(excinfo.value, server.host)
     assert output.exit_code is None
+    output.stdin.write('go\n')
     client.wait_finished(output)
     assert list(output.stdout) == ['before', 'after']
     assert output.exit_code == 0
@@ -1212,36 +1215,13 @@ def test_connection_refused_is_not_retried(client_kwargs):
 @pytest.fixture
 def silent_listener():
     """A loopback port that accepts TCP connections but never says anything."""
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    sock.listen(16)
-    accepted = []
-    stop = threading.Event()
-
-    def accept():
-        sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            accepted.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join(5)
-        for conn in accepted:
-            conn.close()
-        sock.close()
+    with MisbehavingListener('silent') as listener:
+        yield listener
 
 
 @pytest.mark.timeout(30)
 def test_connect_timeout_no_banner(silent_listener, client_kwargs):
-    port, accepted = silent_listener
+    port = silent_listener.port
     started = time.monotonic()
     with pytest.raises(ConnectTimeoutError) as excinfo:
         SSHClient('127.0.0.1', **dict(client_kwargs, port=port, timeout=1, num_retries=1))
@@ -1254,12 +1234,12 @@ def test_connect_timeout_no_banner(silent_listener, client_kwargs):
     assert isinstance(exc, HostConnectionError)
     assert_names_host(exc, '127.0.0.1')
     assert '127.0.0.1' in exc.args
-    assert len(accepted) == 1
+    assert silent_listener.accepted == 1
 
 
 @pytest.mark.timeout(30)
 def test_connect_timeout_retried(silent_listener, client_kwargs):
-    port, accepted = silent_listener
+    port = silent_listener.port
     started = time.monotonic()
     with pytest.raises(ConnectTimeoutError):
         SSHClient('127.0.0.1', **dict(client_kwargs, port=port, timeout=0.5, num_retries=3,
@@ -1267,41 +1247,19 @@ def test_connect_timeout_retried(silent_listener, client_kwargs):
     elapsed = time.monotonic() - started
     # Three attempts of 0.5 s and two pauses of 0.2 s.
     assert 1.5 <= elapsed < 6
-    assert len(accepted) == 3
+    assert silent_listener.accepted == 3
 
 
 @pytest.fixture
 def closing_listener():
     """A loopback port that accepts connections and closes them at once."""
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    sock.listen(16)
-    accepted = []
-    stop = threading.Event()
-
-    def accept():
-        sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            accepted.append(1)
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join(5)
-        sock.close()
+    with MisbehavingListener('hang_up') as listener:
+        yield listener
 
 
 @pytest.mark.timeout(30)
 def test_connection_error_after_retries(closing_listener, client_kwargs):
-    port, accepted = closing_listener
+    port = closing_listener.port
     with pytest.raises(ConnectionError) as excinfo:
         SSHClient('127.0.0.1', **dict(client_kwargs, port=port, num_retries=2, retry_delay=0.1))
     exc = excinfo.value
@@ -1309,7 +1267,7 @@ def test_connection_error_after_retries(closing_listener, client_kwargs):
     assert not isinstance(exc, ConnectionRefusedError)
     assert_names_host(exc, '127.0.0.1')
     assert '127.0.0.1' in exc.args
-    assert len(accepted) == 2
+    assert closing_listener.accepted == 2
 
 
 # ---------------------------------------------------------------------------

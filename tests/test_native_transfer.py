@@ -39,7 +39,7 @@ SECOND_ADDR = '127.0.0.2'
 @pytest.fixture(scope='module')
 def group():
     """Three sshd on 127.0.0.1 sharing one user key."""
-    with start_servers(3) as servers:
+    with start_servers(3, reexec=False) as servers:
         yield servers
 
 

@@ -12,10 +12,7 @@ import ctypes
 import gc
 import os
 import resource
-import selectors
-import socket
 import sys
-import threading
 import time
 
 import gevent
@@ -25,7 +22,7 @@ from pssh.config import HostConfig
 from pssh.exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError, PsshError, SSHError,
     UnknownHostError)
-from pssh.testing import start_servers
+from pssh.testing import MisbehavingListener, start_servers
 
 from pssh.clients.native import ParallelSSHClient  # replaced per backend
 
@@ -39,7 +36,8 @@ SILENT_TIMEOUT = 3
 
 @pytest.fixture(scope='module')
 def servers():
-    with start_servers(len(SERVER_ADDRESSES), addresses=SERVER_ADDRESSES) as group:
+    # Thousands of connections: sshd serves them from forks of itself.
+    with start_servers(len(SERVER_ADDRESSES), addresses=SERVER_ADDRESSES, reexec=False) as group:
         yield group
 
 
@@ -60,61 +58,38 @@ def other_key(tmp_path_factory, make_key):
     return make_key(tmp_path_factory.mktemp('scale-key') / 'id_other')
 
 
-class BadListeners:
-    """Listeners on 127.0.2.x that never accept (the kernel completes the TCP
-    handshake, nobody speaks), and on 127.0.3.x that answer with garbage and hang
-    up: one thread serves the latter, woken by a pipe to stop."""
+GARBAGE = [b'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n',
+           b'SSH-2.0-NotReally\r\n' + bytes(range(256)) * 16]
 
-    GARBAGE = [b'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n',
-               b'SSH-2.0-NotReally\r\n' + bytes(range(256)) * 16]
+
+def _send_and_hang_up(data):
+    def script(conn):
+        with conn:
+            conn.sendall(data)
+    return script
+
+
+class BadListeners:
+    """Listeners on 127.0.2.x that accept and never send a byte, and on 127.0.3.x
+    that answer with garbage and hang up (see pssh.testing.MisbehavingListener)."""
 
     def __init__(self, count):
         self.silent = []
         self.garbage = []
-        for index in range(count):
-            sock = socket.socket()
-            sock.bind(('127.0.2.%d' % (index + 1), 0))
-            sock.listen(64)
-            self.silent.append(sock)
-            sock = socket.socket()
-            sock.bind(('127.0.3.%d' % (index + 1), 0))
-            sock.listen(64)
-            sock.setblocking(False)
-            self.garbage.append(sock)
-        self._wake_r, self._wake_w = os.pipe()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self):
-        selector = selectors.DefaultSelector()
-        for index, sock in enumerate(self.garbage):
-            selector.register(sock, selectors.EVENT_READ, index)
-        selector.register(self._wake_r, selectors.EVENT_READ, None)
         try:
-            while True:
-                for key, _events in selector.select():
-                    if key.data is None:
-                        return
-                    try:
-                        conn, _addr = key.fileobj.accept()
-                    except BlockingIOError:
-                        continue
-                    with conn:
-                        conn.setblocking(True)
-                        try:
-                            conn.sendall(self.GARBAGE[key.data % len(self.GARBAGE)])
-                        except OSError:
-                            pass
-        finally:
-            selector.close()
+            for index in range(count):
+                self.silent.append(MisbehavingListener(
+                    'silent', '127.0.2.%d' % (index + 1), backlog=64))
+                self.garbage.append(MisbehavingListener(
+                    _send_and_hang_up(GARBAGE[index % len(GARBAGE)]),
+                    '127.0.3.%d' % (index + 1), backlog=64))
+        except BaseException:
+            self.close()
+            raise
 
     def close(self):
-        os.write(self._wake_w, b'x')
-        self._thread.join(10)
-        for sock in self.silent + self.garbage:
-            sock.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        for listener in self.silent + self.garbage:
+            listener.close()
 
 
 @pytest.fixture(scope='module')
@@ -145,12 +120,10 @@ def _plan(servers, listeners, other_key):
                 host, conf = server.host, HostConfig(port=server.port, private_key=other_key,
                                                      alias=alias)
             elif kind == 'silent':
-                sock = listeners.silent[number]
-                host, port = sock.getsockname()
+                host, port = listeners.silent[number].address
                 conf = HostConfig(port=port, timeout=SILENT_TIMEOUT, alias=alias)
             else:
-                sock = listeners.garbage[number]
-                host, port = sock.getsockname()
+                host, port = listeners.garbage[number].address
                 conf = HostConfig(port=port, alias=alias)
         else:
             kind = 'good'
@@ -171,6 +144,7 @@ EXPECTED_ERRORS = {
 }
 
 
+@pytest.mark.slow(15)
 @pytest.mark.timeout(240)
 def test_500_hosts_with_assorted_failures(servers, bad_listeners, other_key, fd_limit):
     hosts, config, expect = _plan(servers, bad_listeners, other_key)
@@ -294,7 +268,11 @@ def _levels():
             'blocks': sys.getallocatedblocks(), 'rss': _rss_kb()}
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.slow(60)
+# A guard against a hang only (each round has its own 60 s join timeout): the
+# two backends' runs take about a minute each alone, and over three minutes
+# when they share two cores with each other and other test workers.
+@pytest.mark.timeout(480)
 def test_no_leaks_over_rounds_of_connect_run_close(backend, servers, fd_limit, tmp_path):
     hosts = [servers[index % len(servers)].host for index in range(LEAK_HOSTS)]
     config = [HostConfig(port=servers[index % len(servers)].port) for index in range(LEAK_HOSTS)]

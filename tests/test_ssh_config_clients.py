@@ -14,15 +14,14 @@ from pssh.exceptions import (
     HostConfigError, HostConnectionRefusedError, InvalidAPIUseError, UnknownHostKeyError)
 from pssh.testing import SSH_PATH
 
+from _net import refused_port
+
 BOTH_BACKENDS = True
 
 
 @pytest.fixture
 def closed_port():
-    import socket
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    return refused_port()
 
 
 @pytest.fixture

@@ -9,12 +9,14 @@ import textwrap
 import pytest
 
 from pssh.testing import (
+    SSHD_PATH,
     OpenSSHServer,
     OpenSSHServerGroup,
     SSHDNotFoundError,
     SSHDStartError,
     start_servers,
 )
+from pssh.testing._server import _sshd_version
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -329,6 +331,22 @@ def test_start_servers_share_one_key():
         group.stop()
     assert not any(pid_alive(pid) for pid in pids)
     assert not os.path.exists(keydir)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize('reexec', [True, False])
+def test_reexec_mode(reexec):
+    with start_servers(2, reexec=reexec) as group:
+        for index, server in enumerate(group):
+            with open('/proc/%d/cmdline' % server.pid, 'rb') as fh:
+                # sshd writes its arguments into its process title.
+                title = b' '.join(fh.read().split(b'\0'))
+            version = _sshd_version(SSHD_PATH)
+            assert (b' -r ' in title) == (not reexec and (0, 0) < version < (9, 8)), title
+            # Either way, sessions work, and again after the first.
+            for _ in range(2):
+                assert_ssh_output(server, 'echo %s-%s' % (reexec, index),
+                                  '%s-%s\n' % (reexec, index), key=group.user_key)
 
 
 @pytest.mark.timeout(60)

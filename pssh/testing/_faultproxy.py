@@ -34,6 +34,8 @@ __all__ = ['FaultProxy', 'DIRECTIONS']
 DIRECTIONS = ('upstream', 'downstream')
 
 _RECV_SIZE = 64 * 1024
+#: Bytes forwarded between two wake-ups of threads in wait().
+_NOTIFY_BYTES = 4096
 # How many bytes a direction may hold before the proxy stops reading its
 # source: TCP back-pressure then reaches the sender, as on a real link.
 _BUFFER_LIMIT = 4 * 1024 * 1024
@@ -76,7 +78,7 @@ class _Flow:
         self.name = name
         self.src = src
         self.dst = dst
-        self.queue: Deque[List[Any]] = collections.deque()  # [due time, bytes]
+        self.queue: Deque[List[Any]] = collections.deque()  # [due time, memoryview]
         self.queued = 0
         self.eof = False        # the source sent FIN
         self.shut = False       # FIN passed on to dst
@@ -427,7 +429,9 @@ class FaultProxy:
                 self._changed.notify_all()
             return
         with self._changed:
-            flow.queue.append([time.monotonic() + faults.latency, data])
+            # A memoryview: what is left after a partial send is a slice of
+            # it, not a copy (at one byte per send, copies cost O(n**2)).
+            flow.queue.append([time.monotonic() + faults.latency, memoryview(data)])
             flow.queued += len(data)
             self._changed.notify_all()
 
@@ -451,43 +455,54 @@ class FaultProxy:
 
     def _pump(self, conn: _Connection, flow: _Flow, now: float) -> Optional[float]:
         faults = self._faults[flow.name]
-        while flow.queue and not faults.stalled:
-            entry = flow.queue[0]
-            due, data = entry
-            if due > now:
-                return due
-            if faults.bandwidth is not None and flow.next_send > now:
-                return flow.next_send
-            piece = data
-            if faults.slice_size is not None:
-                piece = piece[:faults.slice_size]
-            if faults.bandwidth is not None:
-                # At most a tenth of a second's worth per send.
-                piece = piece[:max(1, int(faults.bandwidth / 10))]
-            limit = self._limit(flow.name)
-            if limit is not None:
-                piece = piece[:limit]
-            try:
-                sent = flow.dst.send(piece) if piece else 0
-            except (BlockingIOError, InterruptedError):
-                return None  # the selector says when dst can take more
-            except OSError:
-                self._close(conn, rst=True)
-                return None
-            if sent < len(data):
-                entry[1] = data[sent:]
-            else:
-                flow.queue.popleft()
-            if faults.bandwidth is not None:
-                flow.next_send = max(now, flow.next_send) + sent / faults.bandwidth
-            with self._changed:
-                flow.queued -= sent
-                self._forwarded[flow.name] += sent
-                self._changed.notify_all()
-            if self._fire(flow.name):
-                return None
-            if sent < len(piece):
-                return None
+        # Waiters hear of progress every few KiB and when the loop ends, not
+        # after each of a byte-at-a-time link's sends.
+        unnotified = 0
+        try:
+            while flow.queue and not faults.stalled:
+                entry = flow.queue[0]
+                due, data = entry
+                if due > now:
+                    return due
+                if faults.bandwidth is not None and flow.next_send > now:
+                    return flow.next_send
+                piece = data
+                if faults.slice_size is not None:
+                    piece = piece[:faults.slice_size]
+                if faults.bandwidth is not None:
+                    # At most a tenth of a second's worth per send.
+                    piece = piece[:max(1, int(faults.bandwidth / 10))]
+                limit = self._limit(flow.name)
+                if limit is not None:
+                    piece = piece[:limit]
+                try:
+                    sent = flow.dst.send(piece) if piece else 0
+                except (BlockingIOError, InterruptedError):
+                    return None  # the selector says when dst can take more
+                except OSError:
+                    self._close(conn, rst=True)
+                    return None
+                if sent < len(data):
+                    entry[1] = data[sent:]
+                else:
+                    flow.queue.popleft()
+                if faults.bandwidth is not None:
+                    flow.next_send = max(now, flow.next_send) + sent / faults.bandwidth
+                with self._changed:
+                    flow.queued -= sent
+                    self._forwarded[flow.name] += sent
+                    unnotified += sent
+                    if unnotified >= _NOTIFY_BYTES:
+                        unnotified = 0
+                        self._changed.notify_all()
+                if self._fire(flow.name):
+                    return None
+                if sent < len(piece):
+                    return None
+        finally:
+            if unnotified:
+                with self._changed:
+                    self._changed.notify_all()
         if flow.eof and not flow.queue and not flow.shut and not faults.stalled:
             flow.shut = True
             try:

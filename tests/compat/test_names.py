@@ -65,7 +65,7 @@ def forget(*names):
 
 @pytest.fixture(scope='module')
 def group():
-    with start_servers(2) as servers:
+    with start_servers(2, reexec=False) as servers:
         yield servers
 
 

@@ -18,6 +18,7 @@ from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import HostConfigError, PKeyFileError, Timeout
 from pssh.output import HostOutput
+from pssh.testing import MisbehavingListener
 
 BOTH_BACKENDS = True
 
@@ -407,11 +408,8 @@ def test_get_exit_codes_and_get_exit_code(parallel):
 @pytest.fixture
 def silent_port():
     """A port that accepts TCP connections and never says anything."""
-    listener = socket.socket()
-    listener.bind(('127.0.0.1', 0))
-    listener.listen(8)
-    yield listener.getsockname()[1]
-    listener.close()
+    with MisbehavingListener('silent') as listener:
+        yield listener.port
 
 
 @pytest.mark.timeout(60)

@@ -89,7 +89,7 @@ def keygen_short_passphrase(path, passphrase):
 @pytest.fixture(scope='module')
 def group():
     """Three sshd on 127.0.0.1 sharing one user key."""
-    with start_servers(3) as servers:
+    with start_servers(3, reexec=False) as servers:
         yield servers
 
 
@@ -290,6 +290,7 @@ def test_tunnel_with_proxy_user_port_and_key(group, closing, tmp_path, monkeypat
 # Join and Output Timeouts
 
 
+@pytest.mark.slow(5)
 @pytest.mark.timeout(60)
 def test_join_timeout(group, closing):
     hosts = ['127.0.0.1', 'localhost']
@@ -319,6 +320,7 @@ def test_join_timeout(group, closing):
     assert [host_out.exit_code for host_out in output] == [0, 0]
 
 
+@pytest.mark.slow(10)
 @pytest.mark.timeout(60)
 def test_output_read_timeout(group, closing):
     hosts = ['127.0.0.1', 'localhost']
@@ -384,6 +386,7 @@ def _wait_exited(pids, timeout):
             os.close(fd)
 
 
+@pytest.mark.slow(4)
 @pytest.mark.timeout(60)
 def test_partial_output_of_command_that_does_not_terminate(group, closing, tmp_path):
     # /var/log/messages is replaced by a file of our own.
