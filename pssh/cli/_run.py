@@ -32,8 +32,9 @@ RC_INTERRUPTED = 130
 RC_COPY_FAILED = 1
 
 
-class _Abort(Exception):
-    """Raised into the run's greenlets when it is stopped (Ctrl-C twice, --fail-fast)."""
+class _Abort(gevent.GreenletExit):
+    """Raised into the run's greenlets when it is stopped (Ctrl-C twice,
+    --fail-fast); a GreenletExit, so that gevent does not report it."""
 
 
 def describe_error(error: BaseException) -> str:
@@ -140,6 +141,7 @@ class Run:
         self.stdin_data: Optional[bytes] = None
         self.sudo_password: Optional[bytes] = None
         self.stopping_for: Optional[HostResult] = None
+        self.job_error: Optional[BaseException] = None
 
     # -- set-up ------------------------------------------------------------
 
@@ -215,10 +217,7 @@ class Run:
         self.aborted = True
         for result, host_out in zip(self.results, self.outputs):
             if not result.done and host_out is not None and host_out.channel is not None:
-                try:
-                    host_out.client.close_channel(host_out.channel)
-                except Exception:  # noqa: BLE001 - the host is being left anyway
-                    pass
+                gevent.spawn(_close_quietly, host_out)
         if self.job is not None:
             self.job.kill(_Abort, block=False)
         for worker in self.workers:
@@ -298,10 +297,9 @@ class Run:
             self.display.flush_host(result)
 
     def stop_host(self, host_out: Any) -> None:
-        try:
-            host_out.client.close_channel(host_out.channel)
-        except Exception:  # noqa: BLE001 - leaving the host anyway
-            pass
+        # Closing waits for the server's answer, which some servers send only
+        # once the command has ended: close in the background, do not wait.
+        gevent.spawn(_close_quietly, host_out)
 
     def read_stderr(self, result: HostResult, host_out: Any, sudo_filter: Optional[_SudoFilter],
                     started_event: Any) -> None:
@@ -380,16 +378,10 @@ class Run:
             result.started = started
         if args.put:
             local, remote = args.put
-            if not os.path.exists(local):
-                raise UsageError('--put: %s: no such file or directory' % local)
-            if os.path.isdir(local) and not args.recursive:
-                raise UsageError('--put: %s is a directory: add -r' % local)
             method = client.scp_send if args.scp else client.copy_file
             greenlets = method(local, remote, recurse=args.recursive)
         else:
             remote, local_dir = args.get
-            if not os.path.isdir(local_dir):
-                raise UsageError('--get: %s is not a directory' % local_dir)
             target = os.path.join(local_dir, os.path.basename(remote.rstrip('/')) or 'root')
             # One file per host, named after the host as shown (suffix _NAME).
             copy_args = [{'local_file': '%s_%s' % (target, t.name.replace('/', '_')),
@@ -415,7 +407,7 @@ class Run:
             self.finish_host(result, error=error)
             if not _unreachable(error):
                 result.status = RC_COPY_FAILED
-                result.reason = 'copy failed: %s' % error_message(error)
+                result.reason = 'copy failed'
         else:
             self.finish_host(result, exit_code=0)
 
@@ -426,19 +418,28 @@ class Run:
         self.display.start()
         client = self.client()
         handler = gevent.signal_handler(signal.SIGINT, self.on_interrupt)
+        _quiet_host_errors()
         try:
-            self.job = gevent.spawn(self.copy if (args.put or args.get) else self.run_command,
+            self.job = gevent.spawn(self._guarded,
+                                    self.copy if (args.put or args.get) else self.run_command,
                                     client)
-            try:
-                self.job.get()
-            except _Abort:
-                for result in self.results:
-                    if not result.done:
-                        self.finish_host(result, interrupted=True)
+            self.job.join()
+            if self.job_error is not None:
+                raise self.job_error
+            for result in self.results:
+                if not result.done:
+                    self.finish_host(result, interrupted=True)
         finally:
             handler.cancel()
         self.display.finish(self.results)
         return self.exit_status()
+
+    def _guarded(self, function: Any, client: Any) -> None:
+        # Errors go back to the main greenlet, not to gevent's report.
+        try:
+            function(client)
+        except Exception as error:  # noqa: BLE001 - raised again by main()
+            self.job_error = error
 
     def exit_status(self) -> int:
         if self.interrupts >= 2:
@@ -449,6 +450,27 @@ class Run:
         if self.args.rc_mode == 'any' and any(s == 0 for s in statuses):
             return 0
         return max(statuses, default=0)
+
+
+def _quiet_host_errors() -> None:
+    """The copy greenlets of the library end with their host's error, which
+    gevent would print with a traceback: we report those per host instead."""
+    from ..exceptions import PsshError
+    hub = gevent.get_hub()
+    shown = hub.print_exception
+
+    def print_exception(context: Any, kind: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, (PsshError, OSError)):
+            return
+        shown(context, kind, value, tb)
+    hub.print_exception = print_exception
+
+
+def _close_quietly(host_out: Any) -> None:
+    try:
+        host_out.client.close_channel(host_out.channel)
+    except Exception:  # noqa: BLE001 - the host is being left anyway
+        pass
 
 
 def _unreachable(error: BaseException) -> bool:
@@ -477,6 +499,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             raise UsageError('--json and -b/--diff are different outputs: choose one')
         if copying and args.sudo:
             raise UsageError('--sudo runs commands; it does not apply to copies')
+        if args.put:
+            local = args.put[0]
+            if not os.path.exists(local):
+                raise UsageError('--put: %s: no such file or directory' % local)
+            if os.path.isdir(local) and not args.recursive:
+                raise UsageError('--put: %s is a directory: add -r' % local)
+        if args.get and not os.path.isdir(args.get[1]):
+            raise UsageError('--get: %s is not a directory' % args.get[1])
         targets = resolve_targets(args)
         if not targets:
             raise UsageError('no hosts: give some with -H NODESET or -h FILE')
