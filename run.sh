@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start for pssh.
 #
-#   bash run.sh demo [ARGS...]   set up, then run examples/demo.py
+#   bash run.sh demo [ARGS...]   set up, then run examples/cli_demo.py: the pssh
+#                                command on four local servers and a missing one
+#   bash run.sh demo-lib         set up, then run examples/demo.py (the library)
 #   bash run.sh test [ARGS...]   set up, run the test suite (ARGS go to pytest),
 #                                then build the docs with warnings as errors
 #   bash run.sh setup            set up only
@@ -77,6 +79,12 @@ ensure_fault_tools() {
     if [ "${#missing[@]}" -gt 0 ]; then
         apt_install "${missing[@]}"
     fi
+}
+
+# The command-line tests drive pssh through a real terminal with tmux.
+ensure_terminal_tools() {
+    is_root || return 0
+    command -v tmux >/dev/null 2>&1 || apt_install tmux
 }
 
 # Sets PY to the interpreter that the Python packages go into.
@@ -165,11 +173,16 @@ cmd=${1:-}
 case "$cmd" in
     demo)
         setup_all test "$TEST_MODULES"
+        exec "$PY" examples/cli_demo.py "$@"
+        ;;
+    demo-lib)
+        setup_all test "$TEST_MODULES"
         exec "$PY" examples/demo.py "$@"
         ;;
     test)
         setup_all test,docs "$TEST_MODULES,sphinx"
         ensure_fault_tools
+        ensure_terminal_tools
         rc=0
         "$PY" -m pytest tests "$@" || rc=$?
         if [ "$rc" -eq 5 ]; then
@@ -189,7 +202,7 @@ case "$cmd" in
         setup_all test,docs "$TEST_MODULES,sphinx"
         ;;
     *)
-        say "usage: bash run.sh demo|test|setup [ARGS...]"
+        say "usage: bash run.sh demo|demo-lib|test|setup [ARGS...]"
         exit 2
         ;;
 esac
