@@ -365,6 +365,18 @@ def test_outdir_and_errdir_get_one_file_per_host(env, tmp_path):
     assert _lines(err) == ['2 ok']
 
 
+def test_closed_output_stops_the_run_with_141(env):
+    proc = subprocess.Popen(env.argv('-H', 'web[01-02]', '--', 'seq 10000000'),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=env.environ)
+    first = proc.stdout.readline()
+    proc.stdout.close()     # as `| head -1` does
+    _, err = proc.communicate(timeout=30)
+    assert re.fullmatch(rb'web0[12]: 1\n', first)
+    assert proc.returncode == 141
+    assert err == b''
+
+
 def test_quiet_has_no_summary(env):
     rc, out, err = env.run('-q', '-H', 'web01', '--', 'echo hi')
     assert (rc, out, err) == (0, 'web01: hi\n', '')

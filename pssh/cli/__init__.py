@@ -35,8 +35,8 @@ exit status:
   0 when every host ran the command and it exited 0; otherwise the largest exit
   status of the remote commands, 255 when a host could not be reached (or its
   connection broke), 124 when a command ran longer than -T allows, 130 when
-  stopped with Ctrl-C (twice). --any-rc: 0 when at least one host succeeded.
-  2: a mistake on the command line.
+  stopped with Ctrl-C (twice), 141 when our output was closed (| head).
+  --any-rc: 0 when at least one host succeeded. 2: a mistake on the command line.
 
 standard input:
   When it is not a terminal, standard input is read to its end and sent to the

@@ -23,11 +23,13 @@ PROGRESS_EVERY = 0.2
 class HostResult:
     """What happened on one host."""
 
-    __slots__ = ('name', 'started', 'ended', 'exit_code', 'error', 'reason', 'status',
+    __slots__ = ('name', 'host', 'started', 'ended', 'exit_code', 'error', 'reason', 'status',
                  'done', 'stdout', 'stderr', 'files', 'pending')
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, host: Optional[str] = None) -> None:
         self.name = name
+        #: The host name or address it was given as (``name`` less user and port).
+        self.host = host if host is not None else name
         self.started = 0.0
         self.ended = 0.0
         self.exit_code: Optional[int] = None
@@ -89,6 +91,10 @@ class Display:
                                 and os.environ.get('TERM') != 'dumb')
         self.progress_shown = False
         self.progress_greenlet: Optional[gevent.Greenlet] = None
+        #: Set once our standard output is closed by its reader (``| head``).
+        self.broken = False
+        #: Called then (the run stops).
+        self.on_broken: Callable[[], None] = lambda: None
 
     # -- progress ------------------------------------------------------------
 
@@ -131,9 +137,23 @@ class Display:
             if end + 1 < len(data):
                 pending[key] = data[end + 1:]
             self._clear_progress()
-            stream.write(prefix + data[:end].replace(b'\n', joiner) + b'\n')
-            stream.flush()
+            self._write(stream, prefix + data[:end].replace(b'\n', joiner) + b'\n')
         return write
+
+    def _write(self, stream: Any, data: bytes) -> None:
+        if self.broken:
+            return
+        try:
+            stream.write(data)
+            stream.flush()
+        except BrokenPipeError:
+            self.broken = True
+            # Nothing more can be shown: the rest of the run is pointless.
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            except OSError:
+                pass
+            self.on_broken()
 
     def _file_writer(self, result: HostResult, directory: str, key: str
                      ) -> Callable[[bytes], None]:
@@ -166,8 +186,7 @@ class Display:
             rest = result.pending.pop(key, b'')
             if rest:
                 self._clear_progress()
-                stream.write(prefixes[result.name] + rest + b'\n')
-                stream.flush()
+                self._write(stream, prefixes[result.name] + rest + b'\n')
         for key in ('out', 'err'):
             if key in result.files:
                 # The file is there even for a host that printed nothing.
@@ -184,14 +203,11 @@ class Display:
         self.finished += 1
         if result.status:
             self.failed += 1
-        if result.error is not None or result.status:
-            pass
-        if result.exit_code is not None or result.error is None:
+        if result.error is None:
             self._touch_files(result)
         if self.mode == 'json':
             self._clear_progress()
-            self.out.write(json.dumps(self.as_json(result)).encode() + b'\n')
-            self.out.flush()
+            self._write(self.out, json.dumps(self.as_json(result)).encode() + b'\n')
         elif result.error is not None and not self.args.quiet:
             from ._run import error_message
             self.notice('%s: %s' % (result.name, error_message(result.error)))
@@ -204,7 +220,7 @@ class Display:
         elif result.reason == 'stopped':
             error = {'type': 'Interrupted', 'message': 'stopped by Ctrl-C'}
         return {
-            'host': result.name,
+            'host': result.host,
             'alias': result.name,
             'exit_code': result.exit_code,
             'stdout': b''.join(result.stdout).decode('utf-8', 'replace'),
@@ -228,9 +244,13 @@ class Display:
             self.progress_greenlet.kill()
         self._clear_progress()
         if self.mode == 'fold':
-            self.print_groups(results)
-        self.out.flush()
-        if not self.args.quiet:
+            try:
+                self.print_groups(results)
+                self.out.flush()
+            except BrokenPipeError:
+                self.broken = True
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self.out.fileno())
+        if not self.args.quiet and not self.broken:
             self.err.write((summary(results) + '\n').encode('utf-8', 'replace'))
             self.err.flush()
 

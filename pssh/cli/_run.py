@@ -30,6 +30,7 @@ RC_UNREACHABLE = 255
 RC_TIMEOUT = 124
 RC_INTERRUPTED = 130
 RC_COPY_FAILED = 1
+RC_BROKEN_PIPE = 141  # as a shell reports a command killed by SIGPIPE
 
 
 class _Abort(gevent.GreenletExit):
@@ -131,8 +132,9 @@ class Run:
     def __init__(self, args: argparse.Namespace, targets: List[Target]) -> None:
         self.args = args
         self.targets = targets
-        self.results: List[HostResult] = [HostResult(t.name) for t in targets]
+        self.results: List[HostResult] = [HostResult(t.name, t.host) for t in targets]
         self.display = Display(args, [t.name for t in targets])
+        self.display.on_broken = lambda: gevent.spawn(self.abort)
         self.interrupts = 0
         self.aborted = False
         self.job: Optional[gevent.Greenlet] = None
@@ -442,6 +444,8 @@ class Run:
             self.job_error = error
 
     def exit_status(self) -> int:
+        if self.display.broken:
+            return RC_BROKEN_PIPE
         if self.interrupts >= 2:
             return RC_INTERRUPTED
         if self.stopping_for is not None:
@@ -526,11 +530,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 2
     except BrokenPipeError:
         # Our output was closed (| head): stop quietly, as cat would.
-        try:
-            sys.stdout = open(os.devnull, 'w')  # noqa: SIM115 - flush at exit goes nowhere
-        except OSError:
-            pass
-        return 141
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return RC_BROKEN_PIPE
     except KeyboardInterrupt:
         return RC_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - settings refused by the library
