@@ -216,6 +216,28 @@ def test_dash_o_options_and_identity_without_config_file(env, tmp_path):
     assert known.read_text().startswith('[127.0.0.1]:%d ssh-ed25519 ' % env.server.port)
 
 
+def _has_ipv6_loopback():
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(('::1', 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason='no IPv6 loopback')
+def test_ipv6_address_with_a_port_and_user(env, tmp_path):
+    with OpenSSHServer(address='::1', user_key=env.server.user_key) as server6:
+        argv = [env.script, '-F', 'none', '-i', env.server.user_key, '--accept-new',
+                '-o', 'UserKnownHostsFile=%s' % (tmp_path / 'kh'),
+                '-H', '%s@[::1]:%d' % (server6.user, server6.port), '--', 'echo', 'v6']
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env.environ,
+                              timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == '[::1]:%d: v6\n' % server6.port
+
+
 def test_strict_refuses_an_unknown_host_key(env, tmp_path):
     config = tmp_path / 'config'
     config.write_text('Host new1\n  HostName 127.0.0.1\n  Port %d\n  IdentityFile %s\n'

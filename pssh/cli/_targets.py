@@ -4,7 +4,7 @@ import os
 import re
 import sys
 import tempfile
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Set
 
 from .nodeset import NodeSetError, expand_all
 
@@ -89,7 +89,7 @@ def resolve_targets(args: argparse.Namespace) -> List[Target]:
     except NodeSetError as error:
         raise UsageError('bad node set: %s' % error) from None
     targets = [split_target(spec) for spec in specs]
-    excluded = set()
+    excluded: Set[str] = set()
     try:
         for text in args.exclude:
             excluded.update(split_target(spec).name for spec in expand_all([text]))

@@ -174,7 +174,8 @@ def fold_key(name: str) -> Tuple:
 def _ranges(numbers: Sequence[int], width: int) -> str:
     out: List[str] = []
     start = previous = numbers[0]
-    for number in list(numbers[1:]) + [None]:  # type: ignore[list-item]
+    following: List[Optional[int]] = list(numbers[1:])
+    for number in following + [None]:
         if number is not None and number == previous + 1:
             previous = number
             continue
