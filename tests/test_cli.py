@@ -318,7 +318,12 @@ def test_fail_fast_stops_the_others(env):
     assert time.monotonic() - started < 15
     assert rc == 4
     summary = _lines(err)[-1]
-    assert re.fullmatch(r'0 ok, 3 failed: web0\d exit 4; web\S+ stopped', summary), summary
+    head, reasons = summary.split(': ', 1)
+    assert head == '0 ok, 3 failed'
+    parts = sorted(reasons.split('; '), key=lambda part: part.endswith('stopped'))
+    assert re.fullmatch(r'web0\d exit 4', parts[0]), summary
+    assert re.fullmatch(r'web\S+ stopped', parts[1]), summary
+    assert len(expand(parts[1].split()[0])) == 2
 
 
 # ----------------------------------------------------------------------

@@ -144,6 +144,10 @@ class Run:
         self.sudo_password: Optional[bytes] = None
         self.stopping_for: Optional[HostResult] = None
         self.job_error: Optional[BaseException] = None
+        #: With --sudo: the prompt we give sudo, and the line our wrapper prints
+        #: on standard error once sudo has let the command start.
+        self.prompt = b''
+        self.mark = b''
 
     # -- set-up ------------------------------------------------------------
 
