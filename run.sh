@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start for pssh.
 #
-#   bash run.sh demo [ARGS...]   set up, then run examples/demo.py
+#   bash run.sh demo [ARGS...]   set up, then run examples/cli_demo.py: the pssh
+#                                command on four local servers and a missing one
+#   bash run.sh demo-lib         set up, then run examples/demo.py (the library)
 #   bash run.sh test [ARGS...]   set up, run the test suite in parallel (ARGS go
 #                                to pytest; PSSH_TEST_WORKERS sets the number of
 #                                worker processes, default 4), then build the
@@ -80,6 +82,12 @@ ensure_fault_tools() {
     if [ "${#missing[@]}" -gt 0 ]; then
         apt_install "${missing[@]}"
     fi
+}
+
+# The command-line tests drive pssh through a real terminal with tmux.
+ensure_terminal_tools() {
+    is_root || return 0
+    command -v tmux >/dev/null 2>&1 || apt_install tmux
 }
 
 # Sets PY to the interpreter that the Python packages go into.
@@ -168,11 +176,16 @@ cmd=${1:-}
 case "$cmd" in
     demo)
         setup_all test "$TEST_MODULES"
+        exec "$PY" examples/cli_demo.py "$@"
+        ;;
+    demo-lib)
+        setup_all test "$TEST_MODULES"
         exec "$PY" examples/demo.py "$@"
         ;;
     test)
         setup_all test,docs "$TEST_MODULES,sphinx"
         ensure_fault_tools
+        ensure_terminal_tools
         rc=0
         # Much of the suite waits on the network and on timeouts: run it in
         # PSSH_TEST_WORKERS processes (pytest-xdist); tests that change the
@@ -202,7 +215,7 @@ case "$cmd" in
         setup_all test,docs "$TEST_MODULES,sphinx"
         ;;
     *)
-        say "usage: bash run.sh demo|test|check|setup [ARGS...]"
+        say "usage: bash run.sh demo|demo-lib|test|check|setup [ARGS...]"
         exit 2
         ;;
 esac

@@ -54,6 +54,8 @@ setup(
         # ``-p pssh.testing.pytest_plugin`` or ``pytest_plugins`` gets it once,
         # instead of pytest refusing the same module under a second name.
         'pytest11': ['pssh.testing.pytest_plugin = pssh.testing.pytest_plugin'],
+        # The command line: pssh -H 'web[01-04]' -- uptime (also python -m pssh).
+        'console_scripts': ['pssh = pssh.cli:_entry'],
     },
     keywords='ssh parallel-ssh libssh2 libssh gevent sftp scp',
     classifiers=[
