@@ -30,7 +30,7 @@ from ._driver import AGAIN, Driver
 from ._guard import PacketGuard
 from ._io import ClosedHere, SessionIO, call_until_done
 
-__all__ = ['Connection', 'KEEPALIVE_COUNT_MAX', 'open_tcp']
+__all__ = ['Connection', 'KEEPALIVE_COUNT_MAX', 'PollMixIn', 'open_tcp']
 
 #: Keepalive intervals without a byte from the server after which the
 #: connection is declared dead (OpenSSH's ServerAliveCountMax).
@@ -124,6 +124,36 @@ def open_tcp(host: str, hostname: str, port: int, timeout: Optional[float],
     if last is not None:
         raise last
     raise refused or OSError('no address to connect to')
+
+
+class PollMixIn:
+    """The waiting interface of a client of a non-blocking SSH library.
+
+    Kept for code that checks ``isinstance(client, PollMixIn)`` or subclasses it,
+    as with parallel-ssh: :class:`BaseSSHClient` (and so both backends'
+    ``SSHClient``) is one, and implements the three methods. On this class
+    alone they raise :class:`NotImplementedError`: how to wait depends on the
+    session, which a bare instance does not have.
+
+    :param sock: the connection's socket, stored as :attr:`sock`.
+    """
+
+    __slots__ = ('sock',)
+
+    def __init__(self, sock: Any = None) -> None:
+        self.sock = sock
+
+    def poll(self, timeout: Optional[float] = None) -> None:
+        """Wait until the session can make progress."""
+        raise NotImplementedError('%s does not implement poll()' % type(self).__name__)
+
+    def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``func(*args, **kwargs)`` until the library stops saying it would block."""
+        raise NotImplementedError('%s does not implement eagain()' % type(self).__name__)
+
+    def eagain_write(self, write_func: Any, data: bytes) -> None:
+        """Write all of ``data`` with ``write_func``, waiting whenever it would block."""
+        raise NotImplementedError('%s does not implement eagain_write()' % type(self).__name__)
 
 
 class Connection:

@@ -21,63 +21,15 @@ from ...exceptions import (
     HostArgumentError, HostConfigError, InvalidAPIUseError, PKeyFileError, Timeout)
 from ...output import HostOutput
 from ._tunnel import Hop, ProxyPool, hops_for
-from ._parallel_extras import ParallelCopyMixIn, ParallelShellMixIn, _per_host_sequence
+from ._parallel_extras import (
+    ParallelCopyMixIn, ParallelShellMixIn, _describe, _format_error, _materialise_hosts,
+    _per_host_sequence)
 from .single import BaseSSHClient, key_name, load_private_key
 
 __all__ = ['BaseParallelSSHClient']
 
 # Client argument name -> HostConfig field, where they differ.
 _FIELD_NAMES = {'pkey': 'private_key'}
-
-
-class _HostArgumentTypeError(HostArgumentError, TypeError):
-    """A host_args item of the wrong type or count for the command's format."""
-
-
-class _HostArgumentKeyError(HostArgumentError, KeyError):
-    """A host_args dict without a key the command's format names."""
-
-    __str__ = HostArgumentError.__str__
-
-
-class _HostArgumentValueError(HostArgumentError, ValueError):
-    """The command's format is invalid."""
-
-
-def _format_error(exc: Exception) -> type:
-    """Our error for a failed ``command % item``: a HostArgumentError that is
-    also what the formatting raised (TypeError, KeyError or ValueError)."""
-    if isinstance(exc, KeyError):
-        return _HostArgumentKeyError
-    if isinstance(exc, TypeError):
-        return _HostArgumentTypeError
-    return _HostArgumentValueError
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return 'no key %s' % (exc,)
-    return str(exc)
-
-
-def _materialise_hosts(hosts: Any) -> List[str]:
-    if hosts is None:
-        raise ValueError('hosts must be an iterable of host names, not None')
-    if isinstance(hosts, (str, bytes)):
-        raise TypeError('hosts must be an iterable of host names, not a single %s %r; '
-                        'use [%r]' % (type(hosts).__name__, hosts, hosts))
-    try:
-        hosts = list(hosts)
-    except TypeError:
-        raise TypeError('hosts must be an iterable of host names, got %s'
-                        % type(hosts).__name__) from None
-    for index, host in enumerate(hosts):
-        # ValueError for a wrong type too, as the single client has always done.
-        if not isinstance(host, str) or not host:
-            raise ValueError('hosts[%d] must be a non-empty host name string, got %s %r'
-                             % (index, type(host).__name__, host))
-        _checks.no_nul('hosts[%d]' % index, host)
-    return hosts
 
 
 def _close_client(client: BaseSSHClient, why: str) -> None:

@@ -35,7 +35,7 @@ from ._auth import (  # noqa: F401 (public here)
 from ._channel import Channel
 from ._command import (  # noqa: F401 (public here)
     InteractiveShell, Stdin, build_command, command_encoding, make_output, signal_exit_code)
-from ._connection import Connection, open_tcp
+from ._connection import Connection, PollMixIn, open_tcp
 from ._driver import AGAIN, Driver, SessionPrefs
 from ._io import SessionIO
 from ._tunnel import BastionChain, ChannelTransport, Hop, ProxyPool
@@ -44,36 +44,6 @@ __all__ = ['BaseSSHClient', 'PollMixIn', 'InteractiveShell', 'Stdin', 'Channel']
 
 _READ_SIZE = 256 * 1024
 _WRITE_PIECE = 64 * 1024
-
-
-class PollMixIn:
-    """The waiting interface of a client of a non-blocking SSH library.
-
-    Kept for code that checks ``isinstance(client, PollMixIn)`` or subclasses it,
-    as with parallel-ssh: :class:`BaseSSHClient` (and so both backends'
-    ``SSHClient``) is one, and implements the three methods. On this class
-    alone they raise :class:`NotImplementedError`: how to wait depends on the
-    session, which a bare instance does not have.
-
-    :param sock: the connection's socket, stored as :attr:`sock`.
-    """
-
-    __slots__ = ('sock',)
-
-    def __init__(self, sock: Any = None) -> None:
-        self.sock = sock
-
-    def poll(self, timeout: Optional[float] = None) -> None:
-        """Wait until the session can make progress."""
-        raise NotImplementedError('%s does not implement poll()' % type(self).__name__)
-
-    def eagain(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call ``func(*args, **kwargs)`` until the library stops saying it would block."""
-        raise NotImplementedError('%s does not implement eagain()' % type(self).__name__)
-
-    def eagain_write(self, write_func: Any, data: bytes) -> None:
-        """Write all of ``data`` with ``write_func``, waiting whenever it would block."""
-        raise NotImplementedError('%s does not implement eagain_write()' % type(self).__name__)
 
 
 class BaseSSHClient(PollMixIn, CopyMixIn):
