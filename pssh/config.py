@@ -456,14 +456,13 @@ class ClientSettings:
         """``(host_key_policy, known_hosts)`` as the caller gave them (None where
         not given): a bastion's key is checked so, else as its own ssh config
         entry says, never as the target's entry alone says."""
-        return tuple(self._values.get(name) if name in self.given else None  # type: ignore
-                     for name in ('host_key_policy', 'known_hosts'))
+        values, given = self._values, self.given
+        return (values.get('host_key_policy') if 'host_key_policy' in given else None,
+                values.get('known_hosts') if 'known_hosts' in given else None)
 
     def __repr__(self) -> str:
-        shown = {name: ('<hidden>' if name in ('password', 'proxy_password', 'pkey',
-                                               'proxy_pkey') and value is not None else value)
-                 for name, value in self._values.items() if name in self.given}
-        return '<ClientSettings %s given=%r>' % (self.host, shown)
+        given = {name: value for name, value in self._values.items() if name in self.given}
+        return '<ClientSettings %s given=%s>' % (self.host, _safe_repr(given))
 
 
 def _same(value: Any, default: Any) -> bool:

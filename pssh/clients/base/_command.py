@@ -18,6 +18,7 @@ from ...exceptions import SessionError, ShellError, SSHError
 from ...output import BufferData, HostOutput, HostOutputBuffers
 from ..reader import ConcurrentRWBuffer
 from ._channel import Channel
+from ._connection import WRITE_PIECE as _WRITE_PIECE
 from ._driver import AGAIN
 from ._transfer import shell_quote
 
@@ -25,7 +26,6 @@ __all__ = ['InteractiveShell', 'Stdin', 'build_command', 'command_encoding', 'ma
            'read_channel', 'signal_exit_code', 'write_stdin']
 
 _READ_SIZE = 256 * 1024
-_WRITE_PIECE = 64 * 1024
 
 
 def command_encoding(encoding: str) -> str:

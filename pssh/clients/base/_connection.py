@@ -39,7 +39,8 @@ KEEPALIVE_COUNT_MAX = 3
 #: (host, port) pairs already warned about unchecked packet lengths.
 _WARNED_UNCHECKED: Set[Tuple[str, int]] = set()
 
-_WRITE_PIECE = 64 * 1024
+#: Bytes handed to the library per write call (it sends at most a packet's worth).
+WRITE_PIECE = 64 * 1024
 
 
 def _keepalive_loop(ref: 'weakref.ReferenceType[Connection]', seconds: int) -> None:
@@ -296,7 +297,7 @@ class Connection:
         # The library sends at most one packet (32 KiB) per call and wants bytes,
         # so hand it one packet's worth at a time: each retry then copies little.
         while view:
-            piece = bytes(view[:_WRITE_PIECE])
+            piece = bytes(view[:WRITE_PIECE])
             while piece:
                 sent = self.call(self.driver.write, raw, piece, timeout=self.timeout, what=what)
                 piece = piece[sent:]

@@ -53,10 +53,6 @@ def _local_error(client: Remote, exc: OSError, path: str, action: str) -> OSErro
     return new
 
 
-def _remote_join(directory: str, name: str) -> str:
-    return posixpath.join(directory, name) if directory else name
-
-
 # ----------------------------------------------------------------------
 # SFTP building blocks, on our own SFTP client (see _sftp).
 
@@ -263,11 +259,6 @@ def sftp_download(client: Remote, sftp: SFTPSession, remote_file: str, local_fil
         target.discard()
         raise
     target.commit(stat.S_IMODE(remote.mode))
-
-
-def list_remote_dir(client: Remote, sftp: SFTPSession, directory: str) -> List[Tuple[str, RemoteStat]]:
-    """Entries of a remote directory, without ``.`` and ``..``."""
-    return sftp.listdir(directory)
 
 
 def run_concurrently(jobs: Iterator[Callable[[], None]], workers: int) -> None:

@@ -36,14 +36,11 @@ from ._channel import Channel
 from ._command import (  # noqa: F401 (public here)
     InteractiveShell, Stdin, build_command, command_encoding, make_output, signal_exit_code)
 from ._connection import Connection, PollMixIn, open_tcp
-from ._driver import AGAIN, Driver, SessionPrefs
+from ._driver import Driver, SessionPrefs
 from ._io import SessionIO
 from ._tunnel import BastionChain, ChannelTransport, Hop, ProxyPool
 
 __all__ = ['BaseSSHClient', 'PollMixIn', 'InteractiveShell', 'Stdin', 'Channel']
-
-_READ_SIZE = 256 * 1024
-_WRITE_PIECE = 64 * 1024
 
 
 class BaseSSHClient(PollMixIn, CopyMixIn):
@@ -69,9 +66,6 @@ class BaseSSHClient(PollMixIn, CopyMixIn):
     @staticmethod
     def check_agent_forwarding(host: str) -> None:
         """:raises InvalidAPIUseError: this backend cannot forward an agent (for ``host``)."""
-
-    #: What a driver method returns when its library would block.
-    _again: Any = AGAIN
 
     #: Makes the backend's driver (each backend's class defines it).
     _driver_for: Callable[[SessionPrefs], Driver]
@@ -119,8 +113,8 @@ class BaseSSHClient(PollMixIn, CopyMixIn):
                _via: Optional['BaseSSHClient'] = None) -> None:
         """Check and keep ``settings``, then connect and log in."""
         self._backend_setup(settings)
-        #: The settings as resolved (arguments, HostConfig, ssh config) and checked.
-        self._settings = s = settings = settings.checked(type(self).__name__)
+        # The settings as resolved (arguments, HostConfig, ssh config) and checked.
+        s = settings = settings.checked(type(self).__name__)
         host, port, password, pkey = s.host, s.port, s.password, s.pkey
         #: Algorithm lists given by the caller, by kind (``'kex'``, ``'hostkey'``,
         #: ``'cipher'``, ``'mac'``), each a comma-separated str; None for ours.
