@@ -71,10 +71,13 @@ RESULTS = os.path.join(BENCH_DIR, 'results')
 sys.path.insert(0, REPO)
 from pssh.testing import SSH_PATH, start_servers  # noqa: E402  (standard library only)
 
-CLIENTS = ('ours', 'ours-libssh', 'parallel-ssh', 'asyncssh', 'openssh')
+CLIENTS = ('ours', 'ours-libssh', 'ours-aio', 'parallel-ssh', 'asyncssh', 'openssh')
 # This checkout's libssh backend (pssh.clients.ssh); 'ours' is the native one.
 LIBSSH = 'ours-libssh'
-OURS = ('ours', LIBSSH)
+# This checkout's asyncio clients (pssh.aio, native backend).
+AIO = 'ours-aio'
+OURS = ('ours', LIBSSH, AIO)
+AIO_RATIO = 'aio/ours'
 LIBSSH_RATIO = 'libssh/native'
 # Measured like a client, shown in the openssh column of its own row: plain
 # ``scp`` (no -O), which uses the SFTP protocol in OpenSSH >= 9.
@@ -579,7 +582,7 @@ class CopyCase(Case):
 
 def plan(args):
     cases = []
-    libs = ('ours', LIBSSH, 'parallel-ssh', 'asyncssh')
+    libs = ('ours', LIBSSH, AIO, 'parallel-ssh', 'asyncssh')
     if 'echo' in args.only:
         for n in args.hosts:
             cases.append(Case('echo', 'echo ok, %d host%s' % (n, 's' if n > 1 else ''), n,
@@ -816,9 +819,12 @@ def build_rows(cases, summaries):
                     ('ours/pssh <= 0.50', lambda v, r: _cmp(r.get('parallel-ssh'), 0.5)),
                     ('ours/async <= 1.00', lambda v, r: _cmp(r.get('asyncssh'), 1.0)),
                     ('libssh/native <= 1.30', lambda v, r: _cmp(r.get(LIBSSH_RATIO), 1.3)),
+                    ('aio/ours <= 1.10', lambda v, r: _cmp(r.get(AIO_RATIO), 1.1)),
+                    ('aio/async <= 1.00', lambda v, r: _cmp(ratio(v, AIO, 'asyncssh'), 1.0)),
                 )
             targets_cpu = (('ours/pssh < 1.00',
-                            lambda v, r: _cmp(r.get('parallel-ssh'), 1.0, strict=True)),)
+                            lambda v, r: _cmp(r.get('parallel-ssh'), 1.0, strict=True)),
+                           ('aio/ours <= 1.30', lambda v, r: _cmp(r.get(AIO_RATIO), 1.3)))
             rows.append((case, Row(case.label, 'wall s', 'wall', True, '%.3f', targets_wall)))
             rows.append((case, Row(case.label, 'CPU ms/host', 'cpu_per_host_ms', True,
                                    '%.2f', targets_cpu)))
@@ -832,6 +838,9 @@ def build_rows(cases, summaries):
             targets_mbps = (
                 ('ours/pssh >= 4.00', lambda v, r: _cmp(r.get('parallel-ssh'), 4.0, ge=True)),
                 ('ours/openssh >= 1.00', lambda v, r: _cmp(r.get('openssh'), 1.0, ge=True)),
+                ('aio/ours >= 0.80', lambda v, r: _cmp(r.get(AIO_RATIO), 0.8, ge=True)),
+                ('aio/async >= 3.00',
+                 lambda v, r: _cmp(ratio(v, AIO, 'asyncssh'), 3.0, ge=True)),
             )
             targets_rss = (('ours < %.0f MB (1/4 of output)' % limit,
                             lambda v, r: _cmp(v.get('ours'), limit, strict=True)),)
@@ -861,6 +870,9 @@ def render_table(cases, clients):
     both_backends = 'ours' in clients and LIBSSH in clients
     if both_backends:
         header.append(LIBSSH_RATIO)
+    with_aio = 'ours' in clients and AIO in clients
+    if with_aio:
+        header.append(AIO_RATIO)
     header.append('target')
     table = [header]
     summaries = {(case.key, client): summarize(case, client)
@@ -896,6 +908,10 @@ def render_table(cases, clients):
             ratios[LIBSSH_RATIO] = libssh_ratio(row, values)
             cells.append('%.2f' % ratios[LIBSSH_RATIO]
                          if ratios[LIBSSH_RATIO] is not None else '-')
+        if with_aio:
+            # Like ours/...: aio / ours for times and CPU, MB/s likewise (> 1 is faster).
+            ratios[AIO_RATIO] = None if row.values is not None else ratio(values, AIO, 'ours')
+            cells.append('%.2f' % ratios[AIO_RATIO] if ratios[AIO_RATIO] is not None else '-')
         target_texts = []
         for text, check in row.targets:
             ok = check(values, ratios)
@@ -983,7 +999,8 @@ def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    pythons = {'ours': sys.executable, LIBSSH: sys.executable, 'openssh': sys.executable}
+    pythons = {'ours': sys.executable, LIBSSH: sys.executable, AIO: sys.executable,
+               'openssh': sys.executable}
     # Both venvs are made even when their client is not measured: the header
     # shows their versions.
     pythons['parallel-ssh'] = ensure_venv('parallel-ssh', PARALLEL_SSH_REQ,
@@ -1008,6 +1025,8 @@ def main(argv=None):
         # Same worker, importing from pssh.clients.ssh instead of pssh.clients.
         LIBSSH: Worker(LIBSSH, pythons[LIBSSH], '_worker_pssh.py',
                        dict(os.environ, PYTHONPATH=REPO), spec={'backend': 'libssh'}),
+        # pssh.aio: the same core, driven from asyncio.
+        AIO: Worker(AIO, pythons[AIO], '_worker_aio.py', dict(os.environ, PYTHONPATH=REPO)),
         'parallel-ssh': Worker('parallel-ssh', pythons['parallel-ssh'], '_worker_pssh.py',
                                clean_env()),
         'asyncssh': Worker('asyncssh', pythons['asyncssh'], '_worker_asyncssh.py',

@@ -91,34 +91,19 @@ class _LineStream:
             self._pos = 0
             self._pending = []
 
-    def generate(self, timeout: Optional[float]) -> Iterator[str]:
-        deadline = None if timeout is None else monotonic() + timeout
+    def _ready(self, deadline: Optional[float], timeout: Optional[float]) -> bool:
+        """Decode until lines are ready to give out; False once the stream has
+        ended and every line was given. Waits on the buffer for more data."""
         buffer = self._buffer
         while True:
-            lines = self._lines
-            pos = self._pos
-            if pos < len(lines):
-                log = host_logger.isEnabledFor(logging.INFO)
-                prefix = self._prefix
-                end = len(lines)
-                while pos < end:
-                    line = lines[pos]
-                    pos += 1
-                    # Stored before each yield: other generators over this
-                    # stream, alive at the same time, go on from here.
-                    self._pos = pos
-                    if log:
-                        host_logger.info('%s%s', prefix, line)
-                    yield line
-                    if self._pos != pos or self._lines is not lines:
-                        break  # another generator moved on meanwhile
-                continue
-            if lines:
+            if self._pos < len(self._lines):
+                return True
+            if self._lines:
                 # Every line given out: let them go before reading more.
                 self._lines = []
                 self._pos = 0
             if self._done:
-                return
+                return False
             if deadline is not None and monotonic() >= deadline:
                 raise Timeout('Timed out reading %s of %s after %s seconds',
                               self._name, self._host, timeout)
@@ -136,6 +121,52 @@ class _LineStream:
             if not buffer.wait(remaining):
                 raise Timeout('Timed out reading %s of %s after %s seconds',
                               self._name, self._host, timeout)
+
+    def generate(self, timeout: Optional[float]) -> Iterator[str]:
+        deadline = None if timeout is None else monotonic() + timeout
+        while self._ready(deadline, timeout):
+            lines = self._lines
+            pos = self._pos
+            log = host_logger.isEnabledFor(logging.INFO)
+            prefix = self._prefix
+            end = len(lines)
+            while pos < end:
+                line = lines[pos]
+                pos += 1
+                # Stored before each yield: other generators over this
+                # stream, alive at the same time, go on from here.
+                self._pos = pos
+                if log:
+                    host_logger.info('%s%s', prefix, line)
+                yield line
+                if self._pos != pos or self._lines is not lines:
+                    break  # another generator moved on meanwhile
+
+    def take(self, deadline: Optional[float], timeout: Optional[float],
+             most: int = 4 * 1024 * 1024) -> Optional[List[str]]:
+        """The lines ready now and those in the bytes buffered (about ``most``
+        bytes of them at most), waiting (until ``deadline``, a
+        :func:`~time.monotonic` time) for at least one line; None at the end of
+        the stream. The lines count as given out: the caller logs them when it
+        gives them on (the asyncio clients' streams, which take a batch per
+        trip between threads)."""
+        if not self._ready(deadline, timeout):
+            return None
+        batch = self._lines[self._pos:] if self._pos else self._lines
+        self._lines = []
+        self._pos = 0
+        buffer = self._buffer
+        size = 0
+        while size < most:
+            data = buffer.read_some()
+            if not data:
+                break
+            size += len(data)
+            self._feed(self._decoder.decode(data))
+            if self._lines:
+                batch.extend(self._lines)
+                self._lines = []
+        return batch
 
 
 _ONE_X_KEYS = frozenset(('host', 'cmd', 'channel', 'stdout', 'stderr', 'stdin', 'exit_code',

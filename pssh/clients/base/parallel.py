@@ -354,7 +354,14 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
                             use_pty, shell, encoding, read_timeout, buffer_limit)
             for index, host in enumerate(hosts)]
         self.cmds = greenlets
-        gevent.joinall(greenlets, timeout=greenlet_timeout)
+        try:
+            gevent.joinall(greenlets, timeout=greenlet_timeout)
+        except BaseException:
+            # Killed while waiting (an asyncio caller was cancelled): nobody
+            # will get these outputs, so stop the hosts still starting and end
+            # the commands that started.
+            self._abandon_run(greenlets)
+            raise
         results = [greenlet.value if greenlet.ready()
                    else self._give_up(index, hosts[index], greenlet, greenlet_timeout)
                    for index, greenlet in enumerate(greenlets)]
@@ -373,6 +380,14 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
                                      encoding=encoding, read_timeout=read_timeout))
         self._last_output = output
         return output
+
+    @staticmethod
+    def _abandon_run(greenlets: List[gevent.Greenlet]) -> None:
+        gevent.killall([greenlet for greenlet in greenlets if not greenlet.ready()])
+        for greenlet in greenlets:
+            result = greenlet.value
+            if isinstance(result, HostOutput) and result.client is not None:
+                result.client.close_channel(result.channel)
 
     def _give_up(self, index: int, host: str, greenlet: gevent.Greenlet,
                  greenlet_timeout: float) -> Timeout:
