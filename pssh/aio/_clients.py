@@ -167,9 +167,7 @@ class AioSSHClient:
         """Disconnect (commands still running are closed)."""
         core = self._core
         if core is not None:
-            await call(core.disconnect)
-
-    disconnect = close
+            await call(core.close)
 
     async def __aenter__(self) -> 'AioSSHClient':
         await self.connect()
