@@ -33,6 +33,20 @@ def _flow(buffer_limit: Optional[int]) -> Optional[int]:
     return FLOW_LIMIT if buffer_limit is None else buffer_limit
 
 
+def _drop(core: Any) -> None:
+    """Nothing: called in the hub, so that the last reference to ``core`` goes
+    there, and its connections are released in the thread that runs them."""
+
+
+def _release_in_hub(owner: Any) -> None:
+    core = owner.__dict__.pop('_core', None)
+    if core is not None:
+        try:
+            hub().submit(partial(_drop, core))
+        except Exception:  # interpreter shutdown: nothing left to run it
+            pass
+
+
 def _join_all(greenlets: List[gevent.Greenlet]) -> None:
     """Wait for every greenlet (one per host); then raise the first failure in
     host order. Killed (the caller was cancelled): kill them all first."""
@@ -186,6 +200,9 @@ class AioSSHClient:
                                  % (type(self).__name__, name))
         return value
 
+    def __del__(self) -> None:
+        _release_in_hub(self)
+
     def __repr__(self) -> str:
         if self._core is not None:
             return '<pssh.aio %r>' % (self._core,)
@@ -336,6 +353,9 @@ class AioParallelSSHClient:
             raise AttributeError('%s.%s is not available on the asyncio client'
                                  % (type(self).__name__, name))
         return value
+
+    def __del__(self) -> None:
+        _release_in_hub(self)
 
     def __repr__(self) -> str:
         return '<pssh.aio %r>' % (self._core,)

@@ -21,6 +21,7 @@ import os
 import socket
 import struct
 import termios
+import threading
 import weakref
 from typing import Any, Callable, Optional, Protocol, Set
 
@@ -110,6 +111,9 @@ class SessionIO:
         self.closing: Optional[ClosedHere] = None
         self._closed = False
         loop = get_hub().loop
+        # The thread whose hub runs the relay (see close).
+        self._loop = loop
+        self._thread = threading.get_ident()
         self._now = loop.now
         #: Loop time at which the network side last gave us bytes.
         self.last_received = loop.now()
@@ -332,6 +336,11 @@ class SessionIO:
           connection ended, unless it had ended already.
         """
         if self._closed:
+            return
+        if threading.get_ident() != self._thread:
+            # A finalizer run by the garbage collector of another thread (the
+            # caller's, with pssh.aio): greenlets are killed in their own hub.
+            self._loop.run_callback_threadsafe(self.close, why)
             return
         self._closed = True
         if self.closing is None and self.closed_reason is None:
