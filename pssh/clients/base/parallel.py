@@ -20,6 +20,7 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     HostArgumentError, HostConfigError, InvalidAPIUseError, PKeyFileError, Timeout)
 from ...output import HostOutput
+from ._io import clock as _clock
 from ._tunnel import Hop, ProxyPool, hops_for
 from ._parallel_extras import (
     ParallelCopyMixIn, ParallelShellMixIn, _describe, _format_error, _materialise_hosts,
@@ -524,8 +525,8 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
             raise ValueError('output must be the list returned by run_command, got %s'
                              % type(output).__name__)
         _checks.seconds('timeout', timeout, 'join')
-        loop = gevent.get_hub().loop
-        deadline = None if timeout is None else loop.now() + timeout
+        # One deadline for all the hosts, not ``timeout`` each.
+        deadline = None if timeout is None else _clock() + timeout
         finished: List[HostOutput] = []
         unfinished: List[HostOutput] = []
         for host_out in output:
@@ -537,8 +538,7 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
                 continue
             remaining = None
             if deadline is not None:
-                loop.update_now()
-                remaining = max(0.0, deadline - loop.now())
+                remaining = max(0.0, deadline - _clock())
             try:
                 client.wait_finished(host_out, timeout=remaining)
             except Timeout:
