@@ -33,14 +33,6 @@ __all__ = ['BaseParallelSSHClient']
 _FIELD_NAMES = {'pkey': 'private_key'}
 
 
-def _close_client(client: BaseSSHClient, why: str) -> None:
-    """Close ``client``, telling its users ``why``; a failure is only logged."""
-    try:
-        client._close(why)
-    except Exception as exc:  # pragma: no cover - best effort
-        logger.debug('closing %s: %s', client.host, exc)
-
-
 class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
     """Runs commands on many hosts at once. See the backends' ParallelSSHClient."""
 
@@ -143,7 +135,7 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
         is formatted with the host and its position."""
         keep = set(enumerate(hosts))
         for key in [key for key in self._host_clients if key not in keep]:
-            _close_client(self._host_clients.pop(key), why % key[::-1])
+            self._close_client(self._host_clients.pop(key), why % key[::-1])
 
     def _check_host_config(self, host_config: Any) -> Optional[List[HostConfig]]:
         if host_config is None:
@@ -383,7 +375,7 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
         greenlet.kill(block=True)
         client = self._host_clients.pop((index, host), None)
         if client is not None:
-            _close_client(client, 'greenlet_timeout passed before the command started')
+            self._close_client(client, 'greenlet_timeout passed before the command started')
         return Timeout(
             'Host %s did not start the command within greenlet_timeout of %s seconds',
             host, greenlet_timeout)
@@ -579,11 +571,19 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
 
     # ------------------------------------------------------------------
 
+    @staticmethod
+    def _close_client(client: BaseSSHClient, why: str) -> None:
+        """Close ``client``, telling its users ``why``; a failure is only logged."""
+        try:
+            client._close(why)
+        except Exception as exc:  # pragma: no cover - best effort
+            logger.debug('closing %s: %s', client.host, exc)
+
     def close(self) -> None:
         """Disconnect every host, then the proxies they went through."""
         clients, self._host_clients = self._host_clients, {}
         for client in clients.values():
-            _close_client(client, 'the parallel client was closed')
+            self._close_client(client, 'the parallel client was closed')
         self._proxy_pool.close()
 
     def __enter__(self) -> 'BaseParallelSSHClient':
