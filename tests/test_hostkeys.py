@@ -390,15 +390,15 @@ def test_parallel_per_host_settings(backend, server, kw, known, tmp_path):
     other, _ = keygen(tmp_path, 'other')
     good = ssh_keygen_fingerprint(server.host_key_pub)
     hosts = [server.host] * 4
-    client = backend.ParallelSSHClient(
-        hosts, known_hosts=str(known), host_key_policy='strict', host_config=[
-            HostConfig(host_key=good),
-            HostConfig(host_key=other),
-            HostConfig(),
-            HostConfig(host_key_policy='no'),
-        ], **kw)
-    output = client.run_command('echo verified', stop_on_errors=False)
-    client.join(output)
+    with backend.ParallelSSHClient(
+            hosts, known_hosts=str(known), host_key_policy='strict', host_config=[
+                HostConfig(host_key=good),
+                HostConfig(host_key=other),
+                HostConfig(),
+                HostConfig(host_key_policy='no'),
+            ], **kw) as client:
+        output = client.run_command('echo verified', stop_on_errors=False)
+        client.join(output)
     assert list(output[0].stdout) == ['verified']
     assert isinstance(output[1].exception, HostKeyMismatchError)
     assert isinstance(output[2].exception, UnknownHostKeyError)
@@ -410,11 +410,12 @@ def test_parallel_per_host_settings(backend, server, kw, known, tmp_path):
 def test_parallel_pins_by_host_name(backend, server, kw, known, tmp_path):
     other, _ = keygen(tmp_path, 'other')
     good = ssh_keygen_fingerprint(server.host_key_pub)
-    client = backend.ParallelSSHClient(['127.0.0.1', 'localhost'], known_hosts=str(known),
-                                       host_key_policy='strict',
-                                       host_key={'127.0.0.1': good, 'localhost': other}, **kw)
-    output = client.run_command('echo verified', stop_on_errors=False)
-    client.join(output)
+    with backend.ParallelSSHClient(['127.0.0.1', 'localhost'], known_hosts=str(known),
+                                   host_key_policy='strict',
+                                   host_key={'127.0.0.1': good, 'localhost': other},
+                                   **kw) as client:
+        output = client.run_command('echo verified', stop_on_errors=False)
+        client.join(output)
     assert list(output[0].stdout) == ['verified']
     assert isinstance(output[1].exception, HostKeyMismatchError)
     assert output[1].exception.host == 'localhost'
@@ -432,9 +433,9 @@ def test_bastion_key_is_checked_too(backend, server, kw, known):
     assert err.value.host == server.host
     known.write_text('[localhost]:%s %s %s\n%s\n' % (server.port, kind, data,
                                                      server.known_hosts_line()))
-    client = backend.SSHClient('localhost', proxy_host=server.host, proxy_port=server.port,
-                               known_hosts=str(known), host_key_policy='strict', **kw)
-    assert run_echo(client) == ['verified']
+    with backend.SSHClient('localhost', proxy_host=server.host, proxy_port=server.port,
+                           known_hosts=str(known), host_key_policy='strict', **kw) as client:
+        assert run_echo(client) == ['verified']
 
 
 @pytest.mark.native_only
