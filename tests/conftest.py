@@ -98,22 +98,25 @@ def client_kwargs(server):
 
 
 class Backend:
-    """What a test runs against: its ``name`` and its client classes."""
+    """What a test runs against: its ``name`` and its client classes (or
+    whatever stands in for them with the same constructor and methods)."""
 
-    def __init__(self, name, module):
+    def __init__(self, name, SSHClient, ParallelSSHClient, module=None):
         self.name = name
-        #: The package the classes come from (pssh.clients.native, ...).
+        self.SSHClient = SSHClient
+        self.ParallelSSHClient = ParallelSSHClient
+        #: The package the classes come from (pssh.clients.native, ...), if one.
         self.module = module
-        self.SSHClient = module.SSHClient
-        self.ParallelSSHClient = module.ParallelSSHClient
 
     def __repr__(self):
         return 'Backend(%r)' % (self.name,)
 
 
 def _library_backend(name, module_name):
+    """The factory of a backend whose classes are those of package ``module_name``."""
     def make():
-        return Backend(name, importlib.import_module(module_name))
+        module = importlib.import_module(module_name)
+        return Backend(name, module.SSHClient, module.ParallelSSHClient, module)
     return make
 
 
@@ -171,6 +174,8 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope='module')
 def backend(request):
     """The backend the test runs against (see above). Module-scoped, so that a
-    module's shared clients can be built from it; the tests of a module run
-    grouped by backend."""
+    module's shared clients can be built from it; the tests of a module then
+    run grouped by backend (a test had better close the clients it makes than
+    leave their connections to the garbage collector: the next test may count
+    them)."""
     return BACKEND_FACTORIES[getattr(request, 'param', DEFAULT_BACKEND)]()

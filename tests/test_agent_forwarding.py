@@ -24,7 +24,7 @@ from pssh.config import HostConfig
 from pssh.exceptions import InvalidAPIUseError
 from pssh.testing import OpenSSHServer
 
-#: Every test here runs against both backends (see conftest).
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
 BACKENDS = ('native', 'ssh')
 
 #: Where each backend serves forwarded agent channels.

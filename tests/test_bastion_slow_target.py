@@ -22,7 +22,7 @@ from pssh.testing import start_servers
 
 from _net import wait_closed
 
-#: Every test here runs against both backends (see conftest).
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
 BACKENDS = ('native', 'ssh')
 
 LOCALHOST = '127.0.0.1'

@@ -12,7 +12,7 @@ import pytest
 
 from pssh.exceptions import SCPError, SFTPIOError
 
-#: Every test here runs against both backends (see conftest).
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
 BACKENDS = ('native', 'ssh')
 
 UPLOADS = ['copy_file', 'scp_send']

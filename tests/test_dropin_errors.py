@@ -21,7 +21,7 @@ from pssh.testing import MisbehavingListener, OpenSSHServer
 
 from _net import machine_lock, refused_port, wait_closed
 
-#: Every test here runs against both backends (see conftest).
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
 BACKENDS = ('native', 'ssh')
 
 LOCALHOST = '127.0.0.1'

@@ -13,7 +13,7 @@ from pssh.clients.base.single import build_command
 from pssh.config import HostConfig
 from pssh.exceptions import HostArgumentError, Timeout
 
-#: Every test here runs against both backends (see conftest).
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
 BACKENDS = ('native', 'ssh')
 
 

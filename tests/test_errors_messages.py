@@ -19,7 +19,7 @@ from pssh.exceptions import (
     AuthenticationError, SFTPError, SFTPIOError, SessionError, Timeout, UnknownHostError)
 from pssh.testing import SSHD_PATH, FaultProxy, OpenSSHServer
 
-#: Every test here runs against both backends (see conftest).
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
 BACKENDS = ('native', 'ssh')
 
 PAM_DIR = '/etc/pam.d'

@@ -25,7 +25,7 @@ from pssh.exceptions import ConnectionError as PsshConnectionError
 from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
-#: Every test here runs against both backends (see conftest).
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
 BACKENDS = ('native', 'ssh')
 
 NAMES = ['127.0.0.1', '127.0.0.2', '127.0.0.3']

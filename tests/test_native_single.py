@@ -26,7 +26,7 @@ from pssh.testing import MisbehavingListener, OpenSSHServer
 
 from _net import refused_port
 
-#: Every test here runs against both backends (see conftest).
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
 BACKENDS = ('native', 'ssh')
 
 

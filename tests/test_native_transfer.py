@@ -22,7 +22,7 @@ from pssh.config import HostConfig
 from pssh.exceptions import HostArgumentError, PsshError, SCPError, SFTPError, SFTPIOError
 from pssh.testing import OpenSSHServer, start_servers
 
-#: Every test here runs against both backends (see conftest).
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
 BACKENDS = ('native', 'ssh')
 
 N_HOSTS = 20
