@@ -1,4 +1,5 @@
 """Shared fixtures: real OpenSSH servers started on loopback for each test module."""
+import importlib
 import os
 import re
 import signal
@@ -85,18 +86,54 @@ def client_kwargs(server):
 
 
 # ----------------------------------------------------------------------
-# One suite, both backends. A module that sets BOTH_BACKENDS = True has every
-# test run once per backend: the module's SSHClient and ParallelSSHClient names
-# are pointed at that backend's classes for the test. A test marked
-# @pytest.mark.native_only runs on the libssh2 backend alone.
+# One suite, several backends. A test asks for the ``backend`` fixture and
+# builds its clients from it (``backend.SSHClient(...)``). It runs once per
+# name in its module's ``BACKENDS`` tuple (a ``backends(...)`` marker on the
+# test overrides the module's tuple); the test id ends in the name, e.g.
+# ``test_x[native]``, ``test_x[ssh]``. A test marked
+# @pytest.mark.native_only, or in a module without ``BACKENDS``, gets the
+# libssh2 backend and no parameter. BACKEND_FACTORIES maps each name to what
+# builds the backend object, so a new kind of client is one entry there plus
+# its name in the modules' tuples.
 
-import importlib  # noqa: E402
 
-BACKENDS = {'native': 'pssh.clients.native', 'ssh': 'pssh.clients.ssh'}
+class Backend:
+    """What a test runs against: its ``name`` and its client classes (or
+    whatever stands in for them with the same constructor and methods)."""
+
+    def __init__(self, name, SSHClient, ParallelSSHClient, module=None):
+        self.name = name
+        self.SSHClient = SSHClient
+        self.ParallelSSHClient = ParallelSSHClient
+        #: The package the classes come from (pssh.clients.native, ...), if one.
+        self.module = module
+
+    def __repr__(self):
+        return 'Backend(%r)' % (self.name,)
+
+
+def _library_backend(name, module_name):
+    """The factory of a backend whose classes are those of package ``module_name``."""
+    def make():
+        module = importlib.import_module(module_name)
+        return Backend(name, module.SSHClient, module.ParallelSSHClient, module)
+    return make
+
+
+#: Backend name -> a callable returning the backend object for that name.
+BACKEND_FACTORIES = {
+    'native': _library_backend('native', 'pssh.clients.native'),
+    'ssh': _library_backend('ssh', 'pssh.clients.ssh'),
+}
+
+#: What a test gets where it is not parametrized (native_only, no BACKENDS).
+DEFAULT_BACKEND = 'native'
 
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'native_only: runs on the libssh2 backend only')
+    config.addinivalue_line('markers', 'backends(*names): the backends this test runs on, '
+                            "instead of its module's BACKENDS")
     config.addinivalue_line('markers', 'slow(seconds): takes many seconds (about ``seconds`` on '
                             'an idle machine); started first, longest first, under pytest-xdist')
 
@@ -115,21 +152,30 @@ def pytest_collection_modifyitems(config, items):
         items.sort(key=_expected_seconds, reverse=True)
 
 
+def _backend_names(definition, module):
+    if definition.get_closest_marker('native_only'):
+        return ()
+    mark = definition.get_closest_marker('backends')
+    names = tuple(mark.args) if mark is not None else tuple(getattr(module, 'BACKENDS', ()))
+    unknown = [name for name in names if name not in BACKEND_FACTORIES]
+    if unknown:
+        raise pytest.UsageError('%s: unknown backend(s) %s' % (definition.nodeid, unknown))
+    return names
+
+
 def pytest_generate_tests(metafunc):
-    if not getattr(metafunc.module, 'BOTH_BACKENDS', False):
+    if 'backend' not in metafunc.fixturenames:
         return
-    if metafunc.definition.get_closest_marker('native_only'):
-        return
-    metafunc.parametrize('backend', list(BACKENDS), indirect=True)
+    names = _backend_names(metafunc.definition, metafunc.module)
+    if names:
+        metafunc.parametrize('backend', names, indirect=True)
 
 
-@pytest.fixture(autouse=True)
-def backend(request, monkeypatch):
-    """The backend a test runs against ('native' unless parametrized)."""
-    name = getattr(request, 'param', 'native')
-    if getattr(request.module, 'BOTH_BACKENDS', False):
-        clients = importlib.import_module(BACKENDS[name])
-        for attr in ('SSHClient', 'ParallelSSHClient'):
-            if hasattr(request.module, attr):
-                monkeypatch.setattr(request.module, attr, getattr(clients, attr))
-    return name
+@pytest.fixture(scope='module')
+def backend(request):
+    """The backend the test runs against (see above). Module-scoped, so that a
+    module's shared clients can be built from it; the tests of a module then
+    run grouped by backend (a test had better close the clients it makes than
+    leave their connections to the garbage collector: the next test may count
+    them)."""
+    return BACKEND_FACTORIES[getattr(request, 'param', DEFAULT_BACKEND)]()

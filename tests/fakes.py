@@ -10,11 +10,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from pssh.clients.base._driver import AGAIN, ExitStatus, SessionPrefs
 from pssh.clients.base._connection import Connection
+from pssh.clients.base.parallel import BaseParallelSSHClient
+from pssh.clients.base.single import BaseSSHClient
 from pssh.exceptions import AuthenticationError, SessionError
 from pssh.hostkeys import HostKeyChecker
 
-__all__ = ['FakeDriver', 'FakeLibraryError', 'FakeChannel', 'close_pipes', 'fake_connection',
-           'pipe']
+__all__ = ['FakeDriver', 'FakeLibraryError', 'FakeChannel', 'close_pipes', 'fake_clients',
+           'fake_connection', 'pipe', 'release', 'FAKE_LOGIN']
 
 
 class FakeLibraryError(Exception):
@@ -72,6 +74,8 @@ class FakeDriver:
         self.keepalives = 0
         #: What block_directions reports: 2 (WRITE, ready at once) or 1 (READ, never).
         self.directions = 2
+        #: The relay handed to ``start`` (``io.notify()`` wakes what waits on it).
+        self.io: Any = None
 
     def _step(self, name: str, *args: Any) -> bool:
         """Record a call; True if it is to answer AGAIN this time."""
@@ -88,6 +92,7 @@ class FakeDriver:
 
     def start(self, io: Any) -> Any:
         self.calls.append(('start', ()))
+        self.io = io
         self.session = object()
         return self.session
 
@@ -253,3 +258,44 @@ def fake_connection(driver: FakeDriver, timeout: Optional[float] = 5,
     """A Connection on ``driver`` (no packet guard: the fake speaks no SSH)."""
     checker = HostKeyChecker('fake', 22, policy, [])
     return Connection('fake', 22, timeout, driver, checker, guarded=False, **kwargs)
+
+
+#: Client arguments that log in to a fake_clients host, with no key, agent,
+#: identity file, host-key check or keepalive.
+FAKE_LOGIN: Dict[str, Any] = dict(
+    user='me', password='secret', allow_agent=False, identity_auth=False, num_retries=1,
+    timeout=5, keepalive_seconds=0, host_key_policy='no')
+
+
+def fake_clients(hanging: Tuple[str, ...] = ()) -> Tuple[type, type, Dict[str, FakeDriver]]:
+    """``(SSHClient, ParallelSSHClient, drivers)``: whole clients on FakeDriver
+    over socket pairs (give them FAKE_LOGIN). ``drivers`` gets each host's
+    driver by host name as it is made. A command on a host in ``hanging`` runs
+    until :func:`release` lets it end; elsewhere commands end at once, with
+    exit code 0 and no output."""
+    drivers: Dict[str, FakeDriver] = {}
+
+    class FakeSSHClient(BaseSSHClient):
+        def _driver_for(self, prefs: SessionPrefs) -> FakeDriver:
+            driver = FakeDriver(prefs, accept={'password': 'secret'})
+            if prefs.host in hanging:
+                # Output never comes: the reader waits on a socket nobody writes to.
+                driver.agains['read'] = 10 ** 9
+                driver.directions = 1
+            drivers[prefs.host] = driver
+            return driver
+
+        def _open_transport(self) -> socket.socket:
+            return pipe()
+
+    class FakeParallelSSHClient(BaseParallelSSHClient):
+        _client_class = FakeSSHClient
+
+    return FakeSSHClient, FakeParallelSSHClient, drivers
+
+
+def release(driver: FakeDriver) -> None:
+    """Let the hanging command of ``driver``'s host end (see fake_clients)."""
+    driver.agains['read'] = 0
+    driver.directions = 2
+    driver.io.notify()

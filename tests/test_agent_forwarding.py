@@ -20,13 +20,12 @@ import pytest
 from gevent import socket as gsocket
 from gevent.server import StreamServer
 
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import InvalidAPIUseError
 from pssh.testing import OpenSSHServer
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 #: Where each backend serves forwarded agent channels.
 _AGENT_MODULES = {'native': 'pssh.clients.native._agent_forward',
@@ -83,8 +82,8 @@ def _run(client, command):
 
 
 @pytest.mark.timeout(60)
-def test_remote_ssh_add_lists_our_agent_keys(server, client_kwargs, loaded_agent, agent_key):
-    with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
+def test_remote_ssh_add_lists_our_agent_keys(backend, server, client_kwargs, loaded_agent, agent_key):
+    with backend.SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
         stdout, stderr, code = _run(client, 'test -S "$SSH_AUTH_SOCK" && ssh-add -l')
         assert code == 0, stderr
         assert len(stdout) == 1 and _fingerprint(agent_key[1]) in stdout[0]
@@ -96,23 +95,23 @@ def test_remote_ssh_add_lists_our_agent_keys(server, client_kwargs, loaded_agent
 
 @pytest.mark.timeout(60)
 def test_remote_ssh_logs_in_to_a_second_server_with_the_forwarded_agent(
-        server, second_server, client_kwargs, loaded_agent):
+        backend, server, second_server, client_kwargs, loaded_agent):
     hop = '%s -p %s %s@%s echo hop from $(whoami)' % (
         _REMOTE_SSH, second_server.port, second_server.user, second_server.host)
-    with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
+    with backend.SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
         stdout, stderr, code = _run(client, hop)
         assert (stdout, code) == (['hop from %s' % second_server.user], 0), stderr
     # Without forwarding the same command cannot log in: the key is only in the agent.
-    with SSHClient(server.host, **client_kwargs) as client:
+    with backend.SSHClient(server.host, **client_kwargs) as client:
         stdout, stderr, code = _run(client, hop + ' </dev/null')
         assert code == 255 and stdout == []
 
 
 @pytest.mark.timeout(60)
 def test_several_commands_use_the_agent_at_once_on_one_session(
-        server, client_kwargs, loaded_agent, agent_key):
+        backend, server, client_kwargs, loaded_agent, agent_key):
     fingerprint = _fingerprint(agent_key[1])
-    with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
+    with backend.SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
         # Each command asks the agent several times, all of them started
         # before any is read, gated on stdin so that they overlap.
         outputs = [client.run_command('read go; for i in 1 2 3; do ssh-add -l; done')
@@ -131,11 +130,11 @@ def test_several_commands_use_the_agent_at_once_on_one_session(
 
 
 @pytest.mark.timeout(60)
-def test_one_command_opens_many_agent_connections_at_once(server, client_kwargs, loaded_agent,
+def test_one_command_opens_many_agent_connections_at_once(backend, server, client_kwargs, loaded_agent,
                                                           agent_key):
     fingerprint = _fingerprint(agent_key[1])
     command = 'for i in 1 2 3 4 5 6 7 8 9 10; do ssh-add -l & done; wait'
-    with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
+    with backend.SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
         stdout, stderr, code = _run(client, command)
         assert code == 0 and len(stdout) == 10, stderr
         assert all(fingerprint in line for line in stdout)
@@ -144,13 +143,13 @@ def test_one_command_opens_many_agent_connections_at_once(server, client_kwargs,
 
 @pytest.mark.timeout(60)
 def test_parallel_client_forwards_the_agent_to_every_host(
-        server, second_server, client_kwargs, loaded_agent, agent_key):
+        backend, server, second_server, client_kwargs, loaded_agent, agent_key):
     kwargs = dict(client_kwargs)
     del kwargs['port']
     ports = [server.port, second_server.port, server.port]
-    client = ParallelSSHClient([server.host] * 3, host_config=[HostConfig(port=port)
-                                                               for port in ports],
-                               forward_ssh_agent=True, **kwargs)
+    client = backend.ParallelSSHClient([server.host] * 3, host_config=[HostConfig(port=port)
+                                                                       for port in ports],
+                                       forward_ssh_agent=True, **kwargs)
     try:
         output = client.run_command('ssh-add -l')
         client.join(output, timeout=20)
@@ -163,9 +162,9 @@ def test_parallel_client_forwards_the_agent_to_every_host(
 
 
 @pytest.mark.timeout(60)
-def test_without_a_local_agent_commands_run_without_one(server, client_kwargs, monkeypatch):
+def test_without_a_local_agent_commands_run_without_one(backend, server, client_kwargs, monkeypatch):
     monkeypatch.delenv('SSH_AUTH_SOCK', raising=False)
-    with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
+    with backend.SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
         stdout, _, code = _run(client, 'echo "[$SSH_AUTH_SOCK]"; ssh-add -l')
         # ssh-add: 2 is "could not open a connection to your authentication agent".
         assert (stdout[:1], code) == (['[]'], 2)
@@ -173,20 +172,20 @@ def test_without_a_local_agent_commands_run_without_one(server, client_kwargs, m
 
 @pytest.mark.timeout(60)
 def test_an_unreachable_local_agent_fails_the_remote_client_not_the_session(
-        server, client_kwargs, tmp_path, monkeypatch):
+        backend, server, client_kwargs, tmp_path, monkeypatch):
     monkeypatch.setenv('SSH_AUTH_SOCK', str(tmp_path / 'no-agent-here.sock'))
-    with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
+    with backend.SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
         stdout, _, code = _run(client, 'test -S "$SSH_AUTH_SOCK" && echo socket; ssh-add -l')
         assert stdout[:1] == ['socket'] and code not in (0, None)
         assert _run(client, 'echo still here') == (['still here'], [], 0)
 
 
 @pytest.mark.timeout(60)
-def test_server_refusing_forwarding_still_runs_the_command(loaded_agent, tmp_path):
+def test_server_refusing_forwarding_still_runs_the_command(backend, loaded_agent, tmp_path):
     with OpenSSHServer(extra_config={'AllowAgentForwarding': 'no'}) as srv:
-        with SSHClient(srv.host, port=srv.port, user=srv.user, pkey=srv.user_key,
-                       num_retries=1, timeout=10, allow_agent=False, identity_auth=False,
-                       forward_ssh_agent=True) as client:
+        with backend.SSHClient(srv.host, port=srv.port, user=srv.user, pkey=srv.user_key,
+                               num_retries=1, timeout=10, allow_agent=False, identity_auth=False,
+                               forward_ssh_agent=True) as client:
             stdout, _, code = _run(client, 'echo "[$SSH_AUTH_SOCK]"; ssh-add -l')
             assert (stdout[:1], code) == (['[]'], 2)
 
@@ -201,14 +200,14 @@ def _served_to_the_end(forwarding):
 
 
 @pytest.mark.timeout(60)
-def test_remote_client_hanging_up_mid_request_ends_its_channel(server, client_kwargs,
+def test_remote_client_hanging_up_mid_request_ends_its_channel(backend, server, client_kwargs,
                                                                loaded_agent, agent_key):
     # Half a request (a length of 5, one byte of body), then the remote
     # client goes away: the channel ends from the server's side.
     half = ('python3 -c "import os, socket; s = socket.socket(socket.AF_UNIX); '
             's.connect(os.environ[\'SSH_AUTH_SOCK\']); s.sendall(bytes([0, 0, 0, 5, 11])); '
             'print(\'sent\')"')
-    with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
+    with backend.SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
         for _ in range(3):
             assert _run(client, half) == (['sent'], [], 0)
         assert _served_to_the_end(client._agent_forwarding)
@@ -218,7 +217,7 @@ def test_remote_client_hanging_up_mid_request_ends_its_channel(server, client_kw
 
 @pytest.mark.timeout(60)
 def test_local_agent_hanging_up_ends_the_channel_not_the_session(
-        server, client_kwargs, tmp_path, monkeypatch):
+        backend, server, client_kwargs, tmp_path, monkeypatch):
     # A local "agent" that takes the first bytes of a request and hangs up:
     # the channel ends from our side.
     path = str(tmp_path / 'rude-agent.sock')
@@ -235,7 +234,7 @@ def test_local_agent_hanging_up_ends_the_channel_not_the_session(
     rude_agent.start()
     monkeypatch.setenv('SSH_AUTH_SOCK', path)
     try:
-        with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
+        with backend.SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
             stdout, stderr, code = _run(client, 'ssh-add -l; echo "code $?"')
             assert code == 0 and stdout[-1] not in ('code 0', 'code 2'), (stdout, stderr)
             assert taken and taken[0] == b'\0\0\0\x01'
@@ -246,8 +245,8 @@ def test_local_agent_hanging_up_ends_the_channel_not_the_session(
 
 
 @pytest.mark.timeout(60)
-def test_client_closed_while_agent_channels_are_open(server, client_kwargs, loaded_agent):
-    client = SSHClient(server.host, forward_ssh_agent=True, **client_kwargs)
+def test_client_closed_while_agent_channels_are_open(backend, server, client_kwargs, loaded_agent):
+    client = backend.SSHClient(server.host, forward_ssh_agent=True, **client_kwargs)
     forwarding = client._agent_forwarding
     outputs = [client.run_command(_HOLD_AGENT) for _ in range(3)]
     # Each remote client got the length of the agent's answer through its channel.
@@ -264,7 +263,7 @@ def test_client_closed_while_agent_channels_are_open(server, client_kwargs, load
     del client, outputs, greenlets, host_out
     gc.collect()  # the session is freed with the channels libssh still held
     # The process carries on: a new client forwards the agent.
-    with SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
+    with backend.SSHClient(server.host, forward_ssh_agent=True, **client_kwargs) as client:
         stdout, _, code = _run(client, 'ssh-add -l >/dev/null && echo agent')
         assert (stdout, code) == (['agent'], 0)
 
@@ -274,35 +273,35 @@ def test_backend_that_cannot_serve_forwarding_refuses_at_construction(
         backend, server, client_kwargs, monkeypatch):
     # As with an SSH library whose callbacks or Python wrapper's layout we
     # cannot verify.
-    monkeypatch.setattr(importlib.import_module(_AGENT_MODULES[backend]), '_UNAVAILABLE',
+    monkeypatch.setattr(importlib.import_module(_AGENT_MODULES[backend.name]), '_UNAVAILABLE',
                         'its library is too old')
     kwargs = dict(client_kwargs)
     port = kwargs.pop('port')
     # Refused before any connection: the port given is closed.
     with pytest.raises(InvalidAPIUseError) as err:
-        SSHClient('host-a', port=1, forward_ssh_agent=True, **kwargs)
+        backend.SSHClient('host-a', port=1, forward_ssh_agent=True, **kwargs)
     message = str(err.value)
     assert 'forward_ssh_agent' in message and 'host-a' in message
     assert 'its library is too old' in message
     with pytest.raises(InvalidAPIUseError) as err:
-        ParallelSSHClient(['host-a', 'host-b'], port=1, forward_ssh_agent=True, **kwargs)
+        backend.ParallelSSHClient(['host-a', 'host-b'], port=1, forward_ssh_agent=True, **kwargs)
     assert 'host-a and 1 more' in str(err.value) and 'its library is too old' in str(err.value)
     # Asked for one host alone, through its HostConfig.
     with pytest.raises(InvalidAPIUseError) as err:
-        ParallelSSHClient(['host-a', 'host-b'], port=1, **kwargs, host_config=[
+        backend.ParallelSSHClient(['host-a', 'host-b'], port=1, **kwargs, host_config=[
             HostConfig(), HostConfig(forward_ssh_agent=True)])
     assert 'host-b' in str(err.value) and 'host-a' not in str(err.value)
     # Without forwarding, the same client works.
-    with SSHClient(server.host, port=port, **kwargs) as client:
+    with backend.SSHClient(server.host, port=port, **kwargs) as client:
         assert _run(client, 'echo fine') == (['fine'], [], 0)
 
 
 @pytest.fixture
 def forget_checks(backend):
     """The backend's agent module; its cached checks are redone after the test."""
-    module = importlib.import_module(_AGENT_MODULES[backend])
+    module = importlib.import_module(_AGENT_MODULES[backend.name])
     yield module
-    if backend == 'ssh':
+    if backend.name == 'ssh':
         module._loaded.cache_clear()
 
 
@@ -340,7 +339,7 @@ def test_agent_channels_outliving_their_client_do_not_crash_the_process(
     # session freed it) shows as this test's failure: clients closed and
     # collected, round after round, with agent channels still open and others
     # closed by the remote end.
-    script = _LIFECYCLE.replace('{backend}', backend)
+    script = _LIFECYCLE.replace('{backend}', backend.name)
     result = subprocess.run(
         [sys.executable, '-c', script, server.host, str(server.port), server.user,
          server.user_key, _HOLD_AGENT, _HALF_REQUEST],
@@ -357,13 +356,13 @@ def test_a_session_layout_we_do_not_recognise_is_refused(backend, forget_checks,
     # before ever handing libssh (or libssh2) a pointer read from there.
     module = forget_checks
     monkeypatch.setattr(module, '_FIRST_FIELD', module._FIRST_FIELD - module._PTR)
-    if backend == 'ssh':
+    if backend.name == 'ssh':
         module._loaded.cache_clear()
     else:
         monkeypatch.setattr(module, '_UNAVAILABLE', module._check())
     assert 'lays out its Session differently' in module.unavailable_reason()
     with pytest.raises(InvalidAPIUseError) as err:
-        SSHClient('host-a', forward_ssh_agent=True, **dict(client_kwargs, port=1))
+        backend.SSHClient('host-a', forward_ssh_agent=True, **dict(client_kwargs, port=1))
     assert 'host-a' in str(err.value) and 'lays out its Session differently' in str(err.value)
 
 

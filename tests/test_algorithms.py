@@ -2,18 +2,17 @@
 HostConfig, against real sshd on both backends."""
 import pytest
 
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import InvalidAPIUseError
 from pssh.testing import OpenSSHServer
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 CHOSEN = {'cipher': ['aes256-ctr'], 'mac': 'hmac-sha2-512-etm@openssh.com'}
 
 
-def test_single_client_uses_the_given_lists(server, client_kwargs):
-    with SSHClient(server.host, algorithms=CHOSEN, **client_kwargs) as client:
+def test_single_client_uses_the_given_lists(backend, server, client_kwargs):
+    with backend.SSHClient(server.host, algorithms=CHOSEN, **client_kwargs) as client:
         guard = client._io.guard
         assert (guard.cipher, guard.mac) == ('aes256-ctr', 'hmac-sha2-512-etm@openssh.com')
         assert client.algorithms == {'cipher': 'aes256-ctr',
@@ -23,12 +22,12 @@ def test_single_client_uses_the_given_lists(server, client_kwargs):
         assert list(output.stdout) == ['chosen']
 
 
-def test_parallel_client_and_host_config(server, client_kwargs):
+def test_parallel_client_and_host_config(backend, server, client_kwargs):
     kwargs = dict(client_kwargs)
     port = kwargs.pop('port')
     config = [HostConfig(port=port), HostConfig(port=port, algorithms={'cipher': 'aes192-ctr'})]
-    with ParallelSSHClient([server.host] * 2, host_config=config, algorithms=CHOSEN,
-                           **kwargs) as client:
+    with backend.ParallelSSHClient([server.host] * 2, host_config=config, algorithms=CHOSEN,
+                                   **kwargs) as client:
         output = client.run_command('echo ok')
         client.join(output)
         ciphers = [host_out.client._io.guard.cipher for host_out in output]
@@ -36,11 +35,11 @@ def test_parallel_client_and_host_config(server, client_kwargs):
         assert [list(host_out.stdout) for host_out in output] == [['ok'], ['ok']]
 
 
-def test_a_server_needing_another_cipher_can_be_reached(client_kwargs):
+def test_a_server_needing_another_cipher_can_be_reached(backend, client_kwargs):
     with OpenSSHServer(extra_config={'Ciphers': 'chacha20-poly1305@openssh.com'}) as srv:
         kwargs = dict(client_kwargs, port=srv.port, pkey=srv.user_key)
-        with SSHClient(srv.host, algorithms={'cipher': 'chacha20-poly1305@openssh.com'},
-                       **kwargs) as client:
+        with backend.SSHClient(srv.host, algorithms={'cipher': 'chacha20-poly1305@openssh.com'},
+                               **kwargs) as client:
             assert client._io.guard.cipher == 'chacha20-poly1305@openssh.com'
             output = client.run_command('echo opted in')
             client.wait_finished(output)
@@ -53,17 +52,17 @@ def test_a_server_needing_another_cipher_can_be_reached(client_kwargs):
     ({'cipher': 5}, TypeError, "algorithms['cipher'] must be a str or a list of str"),
     ('aes128-ctr', TypeError, 'algorithms must be a dict'),
 ])
-def test_bad_lists_fail_at_the_call(server, client_kwargs, value, error, text):
+def test_bad_lists_fail_at_the_call(backend, server, client_kwargs, value, error, text):
     with pytest.raises(error) as info:
-        SSHClient(server.host, algorithms=value, **client_kwargs)
+        backend.SSHClient(server.host, algorithms=value, **client_kwargs)
     assert text in str(info.value) and server.host in str(info.value)
     with pytest.raises(error, match=text.replace('[', r'\[').replace(']', r'\]')):
-        ParallelSSHClient([server.host], algorithms=value)
+        backend.ParallelSSHClient([server.host], algorithms=value)
     with pytest.raises(ValueError):
         HostConfig(algorithms=value)
 
 
-def test_algorithms_no_library_knows_are_refused(server, client_kwargs):
+def test_algorithms_no_library_knows_are_refused(backend, server, client_kwargs):
     with pytest.raises(InvalidAPIUseError) as info:
-        SSHClient(server.host, algorithms={'cipher': 'rot13-cbc'}, **client_kwargs)
+        backend.SSHClient(server.host, algorithms={'cipher': 'rot13-cbc'}, **client_kwargs)
     assert info.value.args[1:] == (server.host, server.port, 'cipher', 'rot13-cbc')

@@ -16,15 +16,14 @@ import gevent.event
 import pytest
 from gevent import socket as gsocket
 
-from pssh.clients.native import ParallelSSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import HostConnectionError
 from pssh.testing import start_servers
 
 from _net import wait_closed
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 LOCALHOST = '127.0.0.1'
 
@@ -151,12 +150,12 @@ def aim(client, *targets):
     client.host_config = [HostConfig(hostname=LOCALHOST, port=port) for _name, port in targets]
 
 
-def test_timed_out_open_is_not_answered_to_another_target(group, slow, kw):
+def test_timed_out_open_is_not_answered_to_another_target(backend, group, slow, kw):
     """A tunnel open that timed out (the target did not accept in time) is
     finished and closed: it is never handed to another target's open, and no
     other tunnel of the bastion is touched."""
     bastion, good, behind_slow = group
-    with ParallelSSHClient([], timeout=1, **kw) as client:
+    with backend.ParallelSSHClient([], timeout=1, **kw) as client:
         aim(client, ('good', good.port))
         output = client.run_command('echo $SSH_CONNECTION')
         client.join(output, timeout=10)
@@ -201,11 +200,11 @@ def connect_all(client):
     return client.connect_auth(), time.monotonic()
 
 
-def test_good_targets_do_not_wait_for_a_slow_one_without_timeout(group, slow, kw):
+def test_good_targets_do_not_wait_for_a_slow_one_without_timeout(backend, group, slow, kw):
     """With no timeout, a target that never accepts holds up no other target
     behind the same bastion."""
     bastion, good, behind_slow = group
-    with ParallelSSHClient([], timeout=None, **kw) as client:
+    with backend.ParallelSSHClient([], timeout=None, **kw) as client:
         aim(client, ('slow', slow.port), ('good-1', good.port), ('good-2', good.port))
         greenlets, started = connect_all(client)
         gevent.joinall(greenlets[1:], timeout=30, raise_error=True)
@@ -230,12 +229,12 @@ def test_good_targets_do_not_wait_for_a_slow_one_without_timeout(group, slow, kw
 
 
 @pytest.mark.slow(5)
-def test_good_targets_do_not_pay_for_each_slow_target(group, slow, slow2, kw):
+def test_good_targets_do_not_pay_for_each_slow_target(backend, group, slow, slow2, kw):
     """With a timeout, N slow targets ahead of a good one do not cost it N
     timeouts: it is connected before the first slow target times out."""
     bastion, good, behind_slow = group
     timeout = 4
-    with ParallelSSHClient([], timeout=timeout, **kw) as client:
+    with backend.ParallelSSHClient([], timeout=timeout, **kw) as client:
         aim(client, ('slow-1', slow.port), ('slow-2', slow2.port), ('good', good.port))
         greenlets, started = connect_all(client)
         gevent.joinall(greenlets[2:], timeout=30, raise_error=True)
@@ -261,11 +260,11 @@ def test_good_targets_do_not_pay_for_each_slow_target(group, slow, slow2, kw):
     assert 'nonexistent channel' not in bastion.read_log()
 
 
-def test_killed_open_is_not_answered_to_another_target(group, slow, kw):
+def test_killed_open_is_not_answered_to_another_target(backend, group, slow, kw):
     """A target's connection greenlet killed while its tunnel open waits leaves
     the open to be finished: the next target's open is not answered with it."""
     bastion, good, behind_slow = group
-    with ParallelSSHClient([], timeout=None, **kw) as client:
+    with backend.ParallelSSHClient([], timeout=None, **kw) as client:
         aim(client, ('slow', slow.port))
         [greenlet] = client.connect_auth()
         # Until the bastion's sshd, asked to open the tunnel, tries to connect.

@@ -10,11 +10,10 @@ import stat
 
 import pytest
 
-from pssh.clients import SSHClient
 from pssh.exceptions import SCPError, SFTPIOError
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 UPLOADS = ['copy_file', 'scp_send']
 DOWNLOADS = ['copy_remote_file', 'scp_recv']
@@ -23,8 +22,8 @@ COPY_ERROR = {'copy_file': SFTPIOError, 'scp_send': SCPError,
 
 
 @pytest.fixture
-def client(server, client_kwargs):
-    cli = SSHClient(server.host, **client_kwargs)
+def client(backend, server, client_kwargs):
+    cli = backend.SSHClient(server.host, **client_kwargs)
     try:
         yield cli
     finally:

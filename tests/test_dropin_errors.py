@@ -13,7 +13,6 @@ import pytest
 import ssh.exceptions
 import ssh2.exceptions
 
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError, HostConnectionRefusedError,
@@ -22,8 +21,8 @@ from pssh.testing import MisbehavingListener, OpenSSHServer
 
 from _net import machine_lock, refused_port, wait_closed
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 LOCALHOST = '127.0.0.1'
 PASSWORD = 'not-the-password-8c1f'
@@ -42,7 +41,7 @@ def run(client, command):
 
 def library_error(backend):
     """The base class of the backend library's own exceptions."""
-    return ssh2.exceptions.SSH2Error if backend == 'native' else ssh.exceptions.BaseSSHError
+    return ssh2.exceptions.SSH2Error if backend.name == 'native' else ssh.exceptions.BaseSSHError
 
 
 # ---------------------------------------------------------------------------
@@ -61,19 +60,19 @@ def assert_refused(exc, host, port):
 
 
 @pytest.mark.timeout(30)
-def test_refused_from_single_client(client_kwargs):
+def test_refused_from_single_client(backend, client_kwargs):
     port = closed_port()
     with pytest.raises(ConnectionRefusedError) as info:
-        SSHClient(LOCALHOST, **dict(client_kwargs, port=port, num_retries=3, retry_delay=5))
+        backend.SSHClient(LOCALHOST, **dict(client_kwargs, port=port, num_retries=3, retry_delay=5))
     assert_refused(info.value, LOCALHOST, port)
 
 
 @pytest.mark.timeout(30)
-def test_refused_as_host_output_exception(server, client_kwargs):
+def test_refused_as_host_output_exception(backend, server, client_kwargs):
     port = closed_port()
     config = [HostConfig(port=port), HostConfig(port=server.port)]
-    with ParallelSSHClient([LOCALHOST, LOCALHOST], host_config=config,
-                           **dict(client_kwargs, retry_delay=5)) as client:
+    with backend.ParallelSSHClient([LOCALHOST, LOCALHOST], host_config=config,
+                                   **dict(client_kwargs, retry_delay=5)) as client:
         output = client.run_command('echo fine', stop_on_errors=False)
         client.join(output, timeout=30)
         assert_refused(output[0].exception, LOCALHOST, port)
@@ -82,11 +81,11 @@ def test_refused_as_host_output_exception(server, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_refused_from_copy_greenlet(tmp_path, client_kwargs):
+def test_refused_from_copy_greenlet(backend, tmp_path, client_kwargs):
     port = closed_port()
     local = tmp_path / 'data'
     local.write_bytes(b'data')
-    with ParallelSSHClient([LOCALHOST], **dict(client_kwargs, port=port)) as client:
+    with backend.ParallelSSHClient([LOCALHOST], **dict(client_kwargs, port=port)) as client:
         greenlets = client.copy_file(str(local), str(tmp_path / 'copy'))
         gevent.joinall(greenlets, timeout=30)
         with pytest.raises(ConnectionRefusedError) as info:
@@ -96,15 +95,15 @@ def test_refused_from_copy_greenlet(tmp_path, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_refused_target_behind_a_bastion(server, client_kwargs):
+def test_refused_target_behind_a_bastion(backend, server, client_kwargs):
     """Only the bastion sees the TCP refusal; SSH reports it to us as a failed
     channel open, without the OS's error: a HostConnectionError (so a
     ConnectionError) naming the target and the bastion, not a
     ConnectionRefusedError."""
     port = closed_port()
     with pytest.raises(HostConnectionError) as info:
-        SSHClient(LOCALHOST, **dict(client_kwargs, port=port, proxy_host=LOCALHOST,
-                                    proxy_port=server.port))
+        backend.SSHClient(LOCALHOST, **dict(client_kwargs, port=port, proxy_host=LOCALHOST,
+                                            proxy_port=server.port))
     exc = info.value
     assert isinstance(exc, ConnectionError) and not isinstance(exc, ConnectionRefusedError)
     assert exc.args[1:3] == (LOCALHOST, port)
@@ -117,14 +116,14 @@ def test_refused_target_behind_a_bastion(server, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_no_ipv6_address_lists_addresses(server, client_kwargs):
+def test_no_ipv6_address_lists_addresses(backend, server, client_kwargs):
     with pytest.raises(NoIPv6AddressFoundError) as info:
-        SSHClient(LOCALHOST, **dict(client_kwargs, ipv6_only=True))
+        backend.SSHClient(LOCALHOST, **dict(client_kwargs, ipv6_only=True))
     exc = info.value
     assert exc.args[1:] == (LOCALHOST, [(LOCALHOST, server.port)])
     assert isinstance(exc.args[0], str)
     assert LOCALHOST in str(exc) and 'IPv6' in str(exc)
-    with ParallelSSHClient([LOCALHOST], **dict(client_kwargs, ipv6_only=True)) as client:
+    with backend.ParallelSSHClient([LOCALHOST], **dict(client_kwargs, ipv6_only=True)) as client:
         output = client.run_command('true', stop_on_errors=False)
     assert isinstance(output[0].exception, NoIPv6AddressFoundError)
     assert output[0].exception.args[1:] == (LOCALHOST, [(LOCALHOST, server.port)])
@@ -135,7 +134,7 @@ def test_no_ipv6_address_lists_addresses(server, client_kwargs):
 
 
 def expected_auth_cause(backend):
-    return (ssh2.exceptions.AuthenticationError if backend == 'native'
+    return (ssh2.exceptions.AuthenticationError if backend.name == 'native'
             else ssh.exceptions.AuthenticationDenied)
 
 
@@ -143,7 +142,7 @@ def expected_auth_cause(backend):
 def test_failed_password_login_args(backend, server, client_kwargs):
     kwargs = dict(client_kwargs, pkey=None, password=PASSWORD, num_retries=2, retry_delay=5)
     with pytest.raises(AuthenticationError) as info:
-        SSHClient(LOCALHOST, **kwargs)
+        backend.SSHClient(LOCALHOST, **kwargs)
     exc = info.value
     message, host, port, cause, attempt, num_retries = exc.args
     assert (host, port, attempt, num_retries) == (LOCALHOST, server.port, 1, 2)
@@ -154,7 +153,7 @@ def test_failed_password_login_args(backend, server, client_kwargs):
     for shown in (text, repr(exc), repr(cause), str(cause), message):
         assert PASSWORD not in shown
     # The parallel client reports the same error per host.
-    with ParallelSSHClient([LOCALHOST], **kwargs) as client:
+    with backend.ParallelSSHClient([LOCALHOST], **kwargs) as client:
         output = client.run_command('true', stop_on_errors=False)
     exc = output[0].exception
     assert isinstance(exc, AuthenticationError)
@@ -166,7 +165,7 @@ def test_failed_password_login_args(backend, server, client_kwargs):
 def test_failed_key_login_args(backend, server, client_kwargs, make_key, tmp_path):
     stranger = make_key(tmp_path / 'id_stranger')
     with pytest.raises(AuthenticationError) as info:
-        SSHClient(LOCALHOST, **dict(client_kwargs, pkey=stranger))
+        backend.SSHClient(LOCALHOST, **dict(client_kwargs, pkey=stranger))
     exc = info.value
     assert exc.args[1:3] == (LOCALHOST, server.port) and exc.args[4:] == (1, 1)
     assert isinstance(exc.args[3], library_error(backend))
@@ -174,9 +173,9 @@ def test_failed_key_login_args(backend, server, client_kwargs, make_key, tmp_pat
 
 
 @pytest.mark.timeout(30)
-def test_nothing_to_try_has_no_cause(server, client_kwargs):
+def test_nothing_to_try_has_no_cause(backend, server, client_kwargs):
     with pytest.raises(AuthenticationError) as info:
-        SSHClient(LOCALHOST, **dict(client_kwargs, pkey=None))
+        backend.SSHClient(LOCALHOST, **dict(client_kwargs, pkey=None))
     assert info.value.args[1:] == (LOCALHOST, server.port, None, 1, 1)
     assert 'nothing' in str(info.value)
 
@@ -189,10 +188,10 @@ def closing_listener():
 
 
 @pytest.mark.timeout(30)
-def test_connection_error_after_retries_args(closing_listener, client_kwargs):
+def test_connection_error_after_retries_args(backend, closing_listener, client_kwargs):
     port = closing_listener.port
     with pytest.raises(HostConnectionError) as info:
-        SSHClient(LOCALHOST, **dict(client_kwargs, port=port, num_retries=2, retry_delay=0.1))
+        backend.SSHClient(LOCALHOST, **dict(client_kwargs, port=port, num_retries=2, retry_delay=0.1))
     exc = info.value
     assert not isinstance(exc, ConnectionRefusedError)
     message, host, port_, reason, attempt, num_retries = exc.args
@@ -210,10 +209,10 @@ def silent_listener():
 
 
 @pytest.mark.timeout(30)
-def test_connect_timeout_args(silent_listener, client_kwargs):
+def test_connect_timeout_args(backend, silent_listener, client_kwargs):
     port = silent_listener
     with pytest.raises(ConnectTimeoutError) as info:
-        SSHClient(LOCALHOST, **dict(client_kwargs, port=port, timeout=0.5, num_retries=1))
+        backend.SSHClient(LOCALHOST, **dict(client_kwargs, port=port, timeout=0.5, num_retries=1))
     exc = info.value
     assert isinstance(exc, TimeoutError) and isinstance(exc, ConnectionError)
     assert exc.args[1:3] == (LOCALHOST, port) and exc.args[4:] == (1, 1)
@@ -221,10 +220,10 @@ def test_connect_timeout_args(silent_listener, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_unknown_host_args(client_kwargs):
+def test_unknown_host_args(backend, client_kwargs):
     host = 'no-such-host.invalid'
     with pytest.raises(UnknownHostError) as info:
-        SSHClient(host, **dict(client_kwargs, num_retries=3, retry_delay=5))
+        backend.SSHClient(host, **dict(client_kwargs, num_retries=3, retry_delay=5))
     exc = info.value
     message, host_, reason, attempt, num_retries = exc.args
     assert (host_, attempt, num_retries) == (host, 1, 3)
@@ -263,20 +262,20 @@ def underscore_host():
 
 
 @pytest.mark.timeout(30)
-def test_underscore_host_name_connects(underscore_host, server, client_kwargs, tmp_path):
+def test_underscore_host_name_connects(backend, underscore_host, server, client_kwargs, tmp_path):
     # Host keys are checked against the name as known_hosts has it.
     with open(server.host_key_pub) as fh:
         key = fh.read().strip()
     known_hosts = tmp_path / 'known_hosts'
     known_hosts.write_text('[%s]:%s %s\n' % (underscore_host, server.port, key))
     kwargs = dict(client_kwargs, host_key_policy='strict', known_hosts=str(known_hosts))
-    client = SSHClient(underscore_host, **kwargs)
+    client = backend.SSHClient(underscore_host, **kwargs)
     try:
         assert client.host == underscore_host
         assert run(client, 'echo under') == (['under'], 0)
     finally:
         client.close()
-    with ParallelSSHClient([underscore_host], **kwargs) as parallel:
+    with backend.ParallelSSHClient([underscore_host], **kwargs) as parallel:
         output = parallel.run_command('echo parallel')
         parallel.join(output, timeout=30)
         assert output[0].host == underscore_host
@@ -284,7 +283,7 @@ def test_underscore_host_name_connects(underscore_host, server, client_kwargs, t
     # A known_hosts entry for the address alone does not vouch for the name.
     known_hosts.write_text('[%s]:%s %s\n' % (LOCALHOST, server.port, key))
     with pytest.raises(UnknownHostKeyError) as info:
-        SSHClient(underscore_host, **kwargs)
+        backend.SSHClient(underscore_host, **kwargs)
     assert underscore_host in str(info.value)
 
 
@@ -310,18 +309,18 @@ def pair_kwargs(target):
 
 
 @pytest.mark.timeout(60)
-def test_proxy_host_uses_target_port(same_port_pair):
+def test_proxy_host_uses_target_port(backend, same_port_pair):
     target, bastion = same_port_pair
     before = logins(bastion)
-    client = SSHClient(target.host, port=target.port, proxy_host=bastion.host,
-                       **pair_kwargs(target))
+    client = backend.SSHClient(target.host, port=target.port, proxy_host=bastion.host,
+                               **pair_kwargs(target))
     try:
         assert run(client, 'echo via') == (['via'], 0)
     finally:
         client.close()
     assert logins(bastion) == before + 1
-    with ParallelSSHClient([target.host], port=target.port, proxy_host=bastion.host,
-                           **pair_kwargs(target)) as parallel:
+    with backend.ParallelSSHClient([target.host], port=target.port, proxy_host=bastion.host,
+                                   **pair_kwargs(target)) as parallel:
         output = parallel.run_command('echo parallel')
         parallel.join(output, timeout=30)
         assert list(output[0].stdout) == ['parallel'] and output[0].exception is None
@@ -329,13 +328,13 @@ def test_proxy_host_uses_target_port(same_port_pair):
 
 
 @pytest.mark.timeout(60)
-def test_host_config_proxy_host_uses_its_port(same_port_pair):
+def test_host_config_proxy_host_uses_its_port(backend, same_port_pair):
     """The HostConfig's port, not the client's (22), is the proxy's too."""
     target, bastion = same_port_pair
     before = logins(bastion)
     config = [HostConfig(port=target.port, proxy_host=bastion.host)]
-    with ParallelSSHClient([target.host], host_config=config,
-                           **pair_kwargs(target)) as parallel:
+    with backend.ParallelSSHClient([target.host], host_config=config,
+                                   **pair_kwargs(target)) as parallel:
         output = parallel.run_command('echo configured')
         parallel.join(output, timeout=30)
         assert list(output[0].stdout) == ['configured'] and output[0].exception is None
@@ -343,25 +342,25 @@ def test_host_config_proxy_host_uses_its_port(same_port_pair):
 
 
 @pytest.mark.timeout(60)
-def test_proxy_port_from_its_ssh_config_entry_wins(same_port_pair, tmp_path):
+def test_proxy_port_from_its_ssh_config_entry_wins(backend, same_port_pair, tmp_path):
     target, bastion = same_port_pair
     port = closed_port(bastion.host)
     config = tmp_path / 'ssh_config'
     config.write_text('Host %s\n    Port %s\n' % (bastion.host, port))
     with pytest.raises(ProxyError) as info:
-        SSHClient(target.host, port=target.port, proxy_host=bastion.host,
-                  ssh_config=str(config), **pair_kwargs(target))
+        backend.SSHClient(target.host, port=target.port, proxy_host=bastion.host,
+                          ssh_config=str(config), **pair_kwargs(target))
     assert f'{bastion.host}:{port}' in str(info.value)
 
 
 @pytest.mark.timeout(60)
-def test_proxy_jump_keeps_port_22(same_port_pair):
+def test_proxy_jump_keeps_port_22(backend, same_port_pair):
     target, bastion = same_port_pair
     with socket.socket() as probe:
         probe.settimeout(2)
         if probe.connect_ex((bastion.host, 22)) == 0:
             pytest.skip('something listens on %s:22' % bastion.host)
     with pytest.raises(ProxyError) as info:
-        SSHClient(target.host, port=target.port, proxy_jump=bastion.host,
-                  **pair_kwargs(target))
+        backend.SSHClient(target.host, port=target.port, proxy_jump=bastion.host,
+                          **pair_kwargs(target))
     assert f'{bastion.host}:22' in str(info.value)

@@ -10,20 +10,19 @@ import gevent
 import pytest
 
 from pssh.clients.base.single import build_command
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import HostArgumentError, Timeout
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 
-def _client(server, client_kwargs, **overrides):
-    return SSHClient(server.host, **dict(client_kwargs, **overrides))
+def _client(backend, server, client_kwargs, **overrides):
+    return backend.SSHClient(server.host, **dict(client_kwargs, **overrides))
 
 
-def _parallel(server, client_kwargs, count=1, **overrides):
-    return ParallelSSHClient([server.host] * count, **dict(client_kwargs, **overrides))
+def _parallel(backend, server, client_kwargs, count=1, **overrides):
+    return backend.ParallelSSHClient([server.host] * count, **dict(client_kwargs, **overrides))
 
 
 def _read_in_background(host_out):
@@ -34,8 +33,8 @@ def _read_in_background(host_out):
 # Item 4: a connection timeout of 0 means no timeout.
 
 @pytest.mark.timeout(60)
-def test_single_client_timeout_zero_is_no_timeout(server, client_kwargs):
-    with _client(server, client_kwargs, timeout=0) as client:
+def test_single_client_timeout_zero_is_no_timeout(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs, timeout=0) as client:
         assert client.timeout is None
         output = client.run_command('echo connected')
         assert list(output.stdout) == ['connected']
@@ -44,8 +43,8 @@ def test_single_client_timeout_zero_is_no_timeout(server, client_kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_parallel_client_timeout_zero_is_no_timeout(server, client_kwargs):
-    client = _parallel(server, client_kwargs, count=2, timeout=0)
+def test_parallel_client_timeout_zero_is_no_timeout(backend, server, client_kwargs):
+    client = _parallel(backend, server, client_kwargs, count=2, timeout=0)
     output = client.run_command('echo connected')
     client.join(output)
     assert [list(host_out.stdout) for host_out in output] == [['connected'], ['connected']]
@@ -54,9 +53,9 @@ def test_parallel_client_timeout_zero_is_no_timeout(server, client_kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_host_config_timeout_zero_is_no_timeout(server, client_kwargs):
+def test_host_config_timeout_zero_is_no_timeout(backend, server, client_kwargs):
     # The host's 0 wins over the client's own timeout, and means none.
-    client = _parallel(server, client_kwargs, count=2, timeout=10,
+    client = _parallel(backend, server, client_kwargs, count=2, timeout=10,
                        host_config=[HostConfig(timeout=0), HostConfig(timeout=5)])
     output = client.run_command('echo connected')
     client.join(output)
@@ -69,8 +68,8 @@ def test_host_config_timeout_zero_is_no_timeout(server, client_kwargs):
 # with timeout=0 check now.
 
 @pytest.mark.timeout(60)
-def test_read_timeout_zero_single_client_waits_for_output(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_read_timeout_zero_single_client_waits_for_output(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         output = client.run_command('read line; echo got $line', read_timeout=0)
         assert output.read_timeout is None
         reader = _read_in_background(output)
@@ -83,8 +82,8 @@ def test_read_timeout_zero_single_client_waits_for_output(server, client_kwargs)
 
 
 @pytest.mark.timeout(60)
-def test_deprecated_run_command_timeout_zero_is_no_read_timeout(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_deprecated_run_command_timeout_zero_is_no_read_timeout(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', DeprecationWarning)
             output = client.run_command('read line; echo got $line', timeout=0)
@@ -96,8 +95,8 @@ def test_deprecated_run_command_timeout_zero_is_no_read_timeout(server, client_k
 
 
 @pytest.mark.timeout(60)
-def test_read_timeout_zero_parallel_client_waits_for_output(server, client_kwargs):
-    client = _parallel(server, client_kwargs, count=2)
+def test_read_timeout_zero_parallel_client_waits_for_output(backend, server, client_kwargs):
+    client = _parallel(backend, server, client_kwargs, count=2)
     output = client.run_command('read line; echo got $line', read_timeout=0)
     readers = [_read_in_background(host_out) for host_out in output]
     gevent.sleep(0)
@@ -109,8 +108,8 @@ def test_read_timeout_zero_parallel_client_waits_for_output(server, client_kwarg
 
 
 @pytest.mark.timeout(60)
-def test_wait_finished_and_join_timeout_zero_check_now(server, client_kwargs):
-    client = _parallel(server, client_kwargs, count=2)
+def test_wait_finished_and_join_timeout_zero_check_now(backend, server, client_kwargs):
+    client = _parallel(backend, server, client_kwargs, count=2)
     output = client.run_command('read line; echo got $line')
     with pytest.raises(Timeout) as excinfo:
         client.join(output, timeout=0)
@@ -129,8 +128,8 @@ def test_wait_finished_and_join_timeout_zero_check_now(server, client_kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_join_shells_timeout_zero_checks_now(server, client_kwargs, tmp_path):
-    client = _parallel(server, client_kwargs)
+def test_join_shells_timeout_zero_checks_now(backend, server, client_kwargs, tmp_path):
+    client = _parallel(backend, server, client_kwargs)
     # A shell that does not end on end-of-input: it waits on a FIFO.
     fifo = tmp_path / 'gate'
     shells = client.open_shell()
@@ -156,8 +155,8 @@ def test_join_shells_timeout_zero_checks_now(server, client_kwargs, tmp_path):
 # Item 6
 
 @pytest.mark.timeout(60)
-def test_finished_of_no_channel_is_none(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_finished_of_no_channel_is_none(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         assert client.finished(None) is None
         output = client.run_command('read line')
         assert client.finished(output.channel) is False
@@ -170,8 +169,8 @@ def test_finished_of_no_channel_is_none(server, client_kwargs):
 # Item 7: the command line is encoded with the run's encoding.
 
 @pytest.mark.timeout(60)
-def test_command_is_sent_in_the_given_encoding(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_command_is_sent_in_the_given_encoding(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         command = "printf %s '\xbc' | od -An -tx1"
         output = client.run_command(command, encoding='latin-1')
         assert output.fully_qualified_command == command.encode('latin-1')
@@ -183,8 +182,8 @@ def test_command_is_sent_in_the_given_encoding(server, client_kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_wrapped_command_is_sent_in_the_given_encoding(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_wrapped_command_is_sent_in_the_given_encoding(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         output = client.run_command("echo '\xbc'", shell='sh -c', encoding='latin-1')
         assert output.fully_qualified_command == build_command(
             "echo '\xbc'", shell='sh -c').encode('latin-1')
@@ -192,8 +191,8 @@ def test_wrapped_command_is_sent_in_the_given_encoding(server, client_kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_parallel_command_is_sent_in_the_given_encoding(server, client_kwargs):
-    client = _parallel(server, client_kwargs, count=2)
+def test_parallel_command_is_sent_in_the_given_encoding(backend, server, client_kwargs):
+    client = _parallel(backend, server, client_kwargs, count=2)
     output = client.run_command("printf %%s '%s' | od -An -tx1", host_args=['\xbc', '\xe9'],
                                 encoding='latin-1')
     assert [host_out.fully_qualified_command for host_out in output] == [
@@ -203,11 +202,11 @@ def test_parallel_command_is_sent_in_the_given_encoding(server, client_kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_command_not_representable_in_the_encoding_raises_at_the_call(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_command_not_representable_in_the_encoding_raises_at_the_call(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         with pytest.raises(UnicodeEncodeError):
             client.run_command("echo '\u20ac'", encoding='latin-1')
-        client_p = _parallel(server, client_kwargs)
+        client_p = _parallel(backend, server, client_kwargs)
         with pytest.raises(UnicodeEncodeError):
             client_p.run_command("echo '\u20ac'", encoding='ascii')
         # Nothing was left half done.
@@ -216,8 +215,8 @@ def test_command_not_representable_in_the_encoding_raises_at_the_call(server, cl
 
 
 @pytest.mark.timeout(60)
-def test_utf16_encoding_sends_the_command_as_utf8(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_utf16_encoding_sends_the_command_as_utf8(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         command = "printf 'h\\000\\351\\000' # \xe9"
         output = client.run_command(command, encoding='utf-16-le')
         assert output.fully_qualified_command == command.encode('utf-8')
@@ -225,8 +224,8 @@ def test_utf16_encoding_sends_the_command_as_utf8(server, client_kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_shell_run_uses_the_shell_encoding(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_shell_run_uses_the_shell_encoding(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         shell = client.open_shell(encoding='latin-1')
         shell.run("printf %s '\xbc' | od -An -tx1")
         shell.run("echo '\xbc'")
@@ -243,23 +242,23 @@ def test_shell_run_uses_the_shell_encoding(server, client_kwargs):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('host_args', [('one', 'two', 'three'), ['one', 'two', 'three'],
                                        [('one',), ('two',), ('three',)]])
-def test_host_args_format_each_host_in_order(server, client_kwargs, host_args):
-    client = _parallel(server, client_kwargs, count=3)
+def test_host_args_format_each_host_in_order(backend, server, client_kwargs, host_args):
+    client = _parallel(backend, server, client_kwargs, count=3)
     output = client.run_command('echo %s', host_args=host_args)
     client.join(output)
     assert [list(host_out.stdout) for host_out in output] == [['one'], ['two'], ['three']]
 
 
 @pytest.mark.timeout(60)
-def test_host_args_dicts(server, client_kwargs):
-    client = _parallel(server, client_kwargs, count=2)
+def test_host_args_dicts(backend, server, client_kwargs):
+    client = _parallel(backend, server, client_kwargs, count=2)
     output = client.run_command('echo %(word)s', host_args=[{'word': 'a'}, {'word': 'b'}])
     assert [list(host_out.stdout) for host_out in output] == [['a'], ['b']]
 
 
 @pytest.mark.timeout(60)
-def test_host_args_wrong_count_is_a_type_error_before_too_few(server, client_kwargs):
-    client = _parallel(server, client_kwargs, count=3)
+def test_host_args_wrong_count_is_a_type_error_before_too_few(backend, server, client_kwargs):
+    client = _parallel(backend, server, client_kwargs, count=3)
     with pytest.raises(TypeError) as excinfo:
         client.run_command('echo %s %s', host_args=[('a', 'b'), ('c',)])
     assert isinstance(excinfo.value, HostArgumentError)
@@ -267,8 +266,8 @@ def test_host_args_wrong_count_is_a_type_error_before_too_few(server, client_kwa
 
 
 @pytest.mark.timeout(60)
-def test_host_args_missing_key_is_a_key_error_before_too_few(server, client_kwargs):
-    client = _parallel(server, client_kwargs, count=3)
+def test_host_args_missing_key_is_a_key_error_before_too_few(backend, server, client_kwargs):
+    client = _parallel(backend, server, client_kwargs, count=3)
     with pytest.raises(KeyError) as excinfo:
         client.run_command('echo %(word)s', host_args=[{'word': 'a'}, {'other': 'b'}])
     assert isinstance(excinfo.value, HostArgumentError)
@@ -276,8 +275,8 @@ def test_host_args_missing_key_is_a_key_error_before_too_few(server, client_kwar
 
 
 @pytest.mark.timeout(60)
-def test_host_args_too_few_is_host_argument_error(server, client_kwargs):
-    client = _parallel(server, client_kwargs, count=3)
+def test_host_args_too_few_is_host_argument_error(backend, server, client_kwargs):
+    client = _parallel(backend, server, client_kwargs, count=3)
     with pytest.raises(HostArgumentError) as excinfo:
         client.run_command('echo %s', host_args=['a', 'b'])
     assert not isinstance(excinfo.value, (TypeError, KeyError))
@@ -288,10 +287,10 @@ def test_host_args_too_few_is_host_argument_error(server, client_kwargs):
 # Item 9: stdin of an ended command
 
 @pytest.mark.timeout(60)
-def test_stdin_write_to_finished_command_is_dropped_with_a_log_line(server, client_kwargs,
+def test_stdin_write_to_finished_command_is_dropped_with_a_log_line(backend, server, client_kwargs,
                                                                      caplog):
     caplog.set_level(logging.DEBUG, logger='pssh')
-    with _client(server, client_kwargs) as client:
+    with _client(backend, server, client_kwargs) as client:
         output = client.run_command('exit 3')
         client.wait_finished(output)
         output.stdin.write('password\n')
@@ -304,9 +303,9 @@ def test_stdin_write_to_finished_command_is_dropped_with_a_log_line(server, clie
 
 
 @pytest.mark.timeout(60)
-def test_stdin_write_after_close_channel_is_dropped(server, client_kwargs, caplog):
+def test_stdin_write_after_close_channel_is_dropped(backend, server, client_kwargs, caplog):
     caplog.set_level(logging.DEBUG, logger='pssh')
-    with _client(server, client_kwargs) as client:
+    with _client(backend, server, client_kwargs) as client:
         output = client.run_command('read line')
         client.close_channel(output.channel)
         output.stdin.write('late\n')
@@ -315,9 +314,9 @@ def test_stdin_write_after_close_channel_is_dropped(server, client_kwargs, caplo
 
 
 @pytest.mark.timeout(60)
-def test_password_written_to_every_host_whatever_their_state(server, client_kwargs):
+def test_password_written_to_every_host_whatever_their_state(backend, server, client_kwargs):
     # As scripts feed sudo: some commands have ended by the time the write comes.
-    client = _parallel(server, client_kwargs, count=4)
+    client = _parallel(backend, server, client_kwargs, count=4)
     output = client.run_command('%s', host_args=['true', 'read pw; echo $pw', 'exit 2',
                                                  'head -c 1 >/dev/null'])
     output[0].client.wait_finished(output[0])
@@ -333,8 +332,8 @@ def test_password_written_to_every_host_whatever_their_state(server, client_kwar
 # Item 10: exit_code after a read Timeout and close_channel()
 
 @pytest.mark.timeout(60)
-def test_exit_code_stays_none_after_timeout_and_close_channel(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_exit_code_stays_none_after_timeout_and_close_channel(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         # (read_timeout long enough for 'started' to arrive on a loaded machine)
         for _round in range(3):
             output = client.run_command('echo started; read line; echo never', read_timeout=1)
@@ -355,8 +354,8 @@ def test_exit_code_stays_none_after_timeout_and_close_channel(server, client_kwa
 
 
 @pytest.mark.timeout(60)
-def test_close_channel_after_the_end_keeps_exit_code(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_close_channel_after_the_end_keeps_exit_code(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         output = client.run_command('echo done; exit 5')
         client.wait_finished(output)
         client.close_channel(output.channel)
@@ -368,8 +367,8 @@ def test_close_channel_after_the_end_keeps_exit_code(server, client_kwargs):
 # Item 11: the deprecated disconnect() never loses output
 
 @pytest.mark.timeout(60)
-def test_disconnect_keeps_output_of_earlier_commands(server, client_kwargs):
-    client = _client(server, client_kwargs)
+def test_disconnect_keeps_output_of_earlier_commands(backend, server, client_kwargs):
+    client = _client(backend, server, client_kwargs)
     outputs = [client.run_command('seq 1 2000; echo err%d >&2; exit %d' % (i, i))
                for i in range(3)]
     with pytest.warns(DeprecationWarning):
@@ -386,8 +385,8 @@ def test_disconnect_keeps_output_of_earlier_commands(server, client_kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_disconnect_waits_for_running_commands(server, client_kwargs):
-    client = _client(server, client_kwargs)
+def test_disconnect_waits_for_running_commands(backend, server, client_kwargs):
+    client = _client(backend, server, client_kwargs)
     output = client.run_command('read line; echo got $line; exit 7')
     with pytest.warns(DeprecationWarning):
         client.disconnect()
@@ -400,8 +399,8 @@ def test_disconnect_waits_for_running_commands(server, client_kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_disconnect_with_nothing_running_closes_at_once(server, client_kwargs):
-    client = _client(server, client_kwargs)
+def test_disconnect_with_nothing_running_closes_at_once(backend, server, client_kwargs):
+    client = _client(backend, server, client_kwargs)
     output = client.run_command('echo x')
     client.wait_finished(output)
     with pytest.warns(DeprecationWarning):
@@ -414,8 +413,8 @@ def test_disconnect_with_nothing_running_closes_at_once(server, client_kwargs):
 # Item 12 (the buffer itself: tests/test_output_unit.py)
 
 @pytest.mark.timeout(60)
-def test_join_and_finished_skip_none_items(server, client_kwargs):
-    client = _parallel(server, client_kwargs, count=2)
+def test_join_and_finished_skip_none_items(backend, server, client_kwargs):
+    client = _parallel(backend, server, client_kwargs, count=2)
     output = client.run_command('echo hi')
     client.join([None] + list(output) + [None])
     assert client.finished([None, output[0], None])
@@ -425,11 +424,11 @@ def test_join_and_finished_skip_none_items(server, client_kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_exit_code_stays_none_when_closed_after_output_ended_but_before_exit(server,
+def test_exit_code_stays_none_when_closed_after_output_ended_but_before_exit(backend, server,
                                                                             client_kwargs):
     """A command that closed its output and runs on has no exit status yet:
     closing its channel must not make one up (libssh2 would report 0)."""
-    with _client(server, client_kwargs) as client:
+    with _client(backend, server, client_kwargs) as client:
         output = client.run_command('echo ready; exec >&- 2>&-; read line', read_timeout=0.5)
         lines = []
         with pytest.raises(Timeout):
@@ -443,12 +442,12 @@ def test_exit_code_stays_none_when_closed_after_output_ended_but_before_exit(ser
 
 
 @pytest.mark.timeout(60)
-def test_closing_an_ended_shell_keeps_the_connection(server, client_kwargs, tmp_path):
+def test_closing_an_ended_shell_keeps_the_connection(backend, server, client_kwargs, tmp_path):
     """End-of-file for a channel the server has freed makes it drop the whole
     connection ("ieof packet referred to nonexistent channel"): closing a
     shell that has exited sends nothing."""
     fifo = tmp_path / 'gate'
-    with _client(server, client_kwargs) as client:
+    with _client(backend, server, client_kwargs) as client:
         shell = client.open_shell()
         shell.run('mkfifo %s && read gate < %s; exit 3' % (fifo, fifo))
         shell.stdin.close()  # the shell ends once the gate opens

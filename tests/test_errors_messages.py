@@ -15,13 +15,12 @@ import uuid
 import gevent
 import pytest
 
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.exceptions import (
     AuthenticationError, SFTPError, SFTPIOError, SessionError, Timeout, UnknownHostError)
 from pssh.testing import SSHD_PATH, FaultProxy, OpenSSHServer
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 PAM_DIR = '/etc/pam.d'
 PAM_PASSWORD = 'kbd-secret-5d2e'
@@ -93,10 +92,10 @@ def pam_server(tmp_path_factory):
         os.unlink(pam_file)
 
 
-def test_keyboard_interactive_through_pam(pam_server):
-    client = SSHClient(pam_server.host, port=pam_server.port, user=pam_server.user,
-                       password=PAM_PASSWORD, keyboard_interactive=True, allow_agent=False,
-                       identity_auth=False, num_retries=1, timeout=10)
+def test_keyboard_interactive_through_pam(backend, pam_server):
+    client = backend.SSHClient(pam_server.host, port=pam_server.port, user=pam_server.user,
+                               password=PAM_PASSWORD, keyboard_interactive=True, allow_agent=False,
+                               identity_auth=False, num_retries=1, timeout=10)
     with client:
         output = client.run_command('echo "$SSH_CONNECTION"')
         client.wait_finished(output)
@@ -107,11 +106,11 @@ def test_keyboard_interactive_through_pam(pam_server):
         assert PAM_PASSWORD.encode() in fh.read().splitlines()
 
 
-def test_keyboard_interactive_wrong_answer_is_refused(pam_server):
+def test_keyboard_interactive_wrong_answer_is_refused(backend, pam_server):
     with pytest.raises(AuthenticationError) as caught:
-        SSHClient(pam_server.host, port=pam_server.port, user=pam_server.user,
-                  password='not-' + PAM_PASSWORD, keyboard_interactive=True, allow_agent=False,
-                  identity_auth=False, num_retries=1, timeout=10)
+        backend.SSHClient(pam_server.host, port=pam_server.port, user=pam_server.user,
+                          password='not-' + PAM_PASSWORD, keyboard_interactive=True, allow_agent=False,
+                          identity_auth=False, num_retries=1, timeout=10)
     assert caught.value.args[1:3] == (pam_server.host, pam_server.port)
     assert 'keyboard-interactive' in str(caught.value)
     with open(pam_server.answers_path, 'rb') as fh:
@@ -121,17 +120,17 @@ def test_keyboard_interactive_wrong_answer_is_refused(pam_server):
 # ----------------------------------------------------------------------
 # No raw exception types.
 
-def test_host_label_over_63_characters(client_kwargs):
+def test_host_label_over_63_characters(backend, client_kwargs):
     host = 'a' * 64 + '.example'
     with pytest.raises(UnknownHostError) as caught:
-        SSHClient(host, **client_kwargs)
+        backend.SSHClient(host, **client_kwargs)
     assert caught.value.args[1] == host
     assert 'not a valid host name' in str(caught.value)
 
 
-def test_host_label_over_63_characters_parallel(client_kwargs):
+def test_host_label_over_63_characters_parallel(backend, client_kwargs):
     host = 'b' * 70
-    client = ParallelSSHClient([host], **client_kwargs)
+    client = backend.ParallelSSHClient([host], **client_kwargs)
     output = client.run_command('echo never', stop_on_errors=False)
     assert isinstance(output[0].exception, UnknownHostError)
     assert output[0].exception.args[1] == host
@@ -181,8 +180,8 @@ def _kwargs_for(srv):
                 allow_agent=False, identity_auth=False)
 
 
-def test_malformed_sftp_attributes(bad_sftp_server, tmp_path):
-    with SSHClient(bad_sftp_server.host, **_kwargs_for(bad_sftp_server)) as client:
+def test_malformed_sftp_attributes(backend, bad_sftp_server, tmp_path):
+    with backend.SSHClient(bad_sftp_server.host, **_kwargs_for(bad_sftp_server)) as client:
         with pytest.raises(SFTPError) as caught:
             client.copy_remote_file('/etc/hostname', str(tmp_path / 'copy'))
     message = str(caught.value)
@@ -192,22 +191,22 @@ def test_malformed_sftp_attributes(bad_sftp_server, tmp_path):
     assert not os.path.exists(tmp_path / 'copy')
 
 
-def test_malformed_sftp_handle(bad_sftp_server, tmp_path):
+def test_malformed_sftp_handle(backend, bad_sftp_server, tmp_path):
     local = tmp_path / 'up'
     local.write_bytes(b'data')
-    with SSHClient(bad_sftp_server.host, **_kwargs_for(bad_sftp_server)) as client:
+    with backend.SSHClient(bad_sftp_server.host, **_kwargs_for(bad_sftp_server)) as client:
         with pytest.raises(SFTPError) as caught:
             client.copy_file(str(local), 'pssh-never-written-%s' % uuid.uuid4().hex)
     assert 'malformed reply' in str(caught.value)
     assert 'open' in str(caught.value)
 
 
-def test_killed_connect_is_not_another_runs_error(server, client_kwargs):
+def test_killed_connect_is_not_another_runs_error(backend, server, client_kwargs):
     """A run given up after greenlet_timeout kills the greenlet connecting to a
     host; another run waiting for that same connection connects again itself."""
     with FaultProxy(server.host, server.port) as proxy:
         proxy.stall()
-        client = ParallelSSHClient([proxy.host], **dict(client_kwargs, port=proxy.port))
+        client = backend.ParallelSSHClient([proxy.host], **dict(client_kwargs, port=proxy.port))
         with pytest.warns(DeprecationWarning, match='greenlet_timeout'):
             first = gevent.spawn(client.run_command, 'echo first', stop_on_errors=False,
                                  greenlet_timeout=0.5)
@@ -223,10 +222,10 @@ def test_killed_connect_is_not_another_runs_error(server, client_kwargs):
         client.close()
 
 
-def test_close_mid_copy(server, client_kwargs, tmp_path):
+def test_close_mid_copy(backend, server, client_kwargs, tmp_path):
     local = tmp_path / 'big'
     local.write_bytes(os.urandom(8 << 20))
-    client = SSHClient(server.host, **client_kwargs)
+    client = backend.SSHClient(server.host, **client_kwargs)
 
     def progress(done, total):
         if done >= 1 << 20:
@@ -238,8 +237,8 @@ def test_close_mid_copy(server, client_kwargs, tmp_path):
     assert 'closed by this client (close() was called)' in str(caught.value)
 
 
-def test_close_while_writing_stdin(server, client_kwargs):
-    client = SSHClient(server.host, **client_kwargs)
+def test_close_while_writing_stdin(backend, server, client_kwargs):
+    client = backend.SSHClient(server.host, **client_kwargs)
     output = client.run_command('head -c 1 >/dev/null; echo got; exec sleep 30')
     # Far more than the channel's window: the writer waits for the command.
     writer = gevent.spawn(output.stdin.write, b'x' * (16 << 20))
@@ -254,8 +253,8 @@ def test_close_while_writing_stdin(server, client_kwargs):
 # ----------------------------------------------------------------------
 # Messages that say what happened.
 
-def test_output_after_close_says_closed_by_client(server, client_kwargs):
-    client = SSHClient(server.host, **client_kwargs)
+def test_output_after_close_says_closed_by_client(backend, server, client_kwargs):
+    client = backend.SSHClient(server.host, **client_kwargs)
     output = client.run_command('read line; echo "$line"')
     client.close()
     assert list(output.stdout) == []
@@ -268,8 +267,8 @@ def test_output_after_close_says_closed_by_client(server, client_kwargs):
         client.run_command('echo again')
 
 
-def test_output_after_hosts_reassigned(server, client_kwargs):
-    client = ParallelSSHClient([server.host], **client_kwargs)
+def test_output_after_hosts_reassigned(backend, server, client_kwargs):
+    client = backend.ParallelSSHClient([server.host], **client_kwargs)
     output = client.run_command('read line; echo "$line"')
     client.hosts = ['localhost']
     client.join(output)
@@ -280,8 +279,8 @@ def test_output_after_hosts_reassigned(server, client_kwargs):
     client.close()
 
 
-def test_write_after_eof(server, client_kwargs):
-    with SSHClient(server.host, **client_kwargs) as client:
+def test_write_after_eof(backend, server, client_kwargs):
+    with backend.SSHClient(server.host, **client_kwargs) as client:
         output = client.run_command('read line; echo "got $line"; read more; echo done')
         output.stdin.write('one\n')
         output.stdin.close()
@@ -301,9 +300,9 @@ def one_session_server():
         yield srv
 
 
-def test_max_sessions_refusal(one_session_server):
+def test_max_sessions_refusal(backend, one_session_server):
     srv = one_session_server
-    with SSHClient(srv.host, **_kwargs_for(srv)) as client:
+    with backend.SSHClient(srv.host, **_kwargs_for(srv)) as client:
         first = client.run_command('read line; echo "$line"')
         with pytest.raises(SessionError) as caught:
             client.run_command('echo second')
@@ -317,13 +316,13 @@ def test_max_sessions_refusal(one_session_server):
         assert not client.connection_lost
 
 
-def test_copy_file_onto_directory(server, client_kwargs, tmp_path):
+def test_copy_file_onto_directory(backend, server, client_kwargs, tmp_path):
     local = tmp_path / 'file.txt'
     local.write_text('content\n')
     target = os.path.join(server.home, 'a-directory-%s' % uuid.uuid4().hex)
     os.makedirs(target)
     try:
-        with SSHClient(server.host, **client_kwargs) as client:
+        with backend.SSHClient(server.host, **client_kwargs) as client:
             with pytest.raises(SFTPIOError) as caught:
                 client.copy_file(str(local), target)
             assert 'is an existing directory' in str(caught.value)

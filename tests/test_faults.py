@@ -15,7 +15,6 @@ import time
 import gevent
 import pytest
 
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.exceptions import (
     ConnectTimeoutError, HostConnectionError, PacketLengthError, SCPError, SFTPError, SSHError,
     Timeout)
@@ -23,7 +22,7 @@ from pssh.testing import FaultProxy, MisbehavingListener, OpenSSHServer
 
 from _net import machine_lock
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 
 # ----------------------------------------------------------------------
@@ -80,10 +79,10 @@ def _timed(func):
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('script', sorted(SCRIPTS))
-def test_hostile_server_single_client(script):
+def test_hostile_server_single_client(backend, script):
     hostile = MisbehavingListener(script)
     try:
-        exc, elapsed = _timed(lambda: SSHClient(
+        exc, elapsed = _timed(lambda: backend.SSHClient(
             hostile.host, port=hostile.port, user='nobody', password='x', num_retries=1,
             timeout=2, allow_agent=False, identity_auth=False, keepalive_seconds=0))
     finally:
@@ -121,10 +120,10 @@ def _kexinit_then(kexinit, action):
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('action', ['close', 'silent'])
-def test_server_stops_after_kexinit(kexinit, action):
+def test_server_stops_after_kexinit(backend, kexinit, action):
     hostile = MisbehavingListener(_kexinit_then(kexinit, action))
     try:
-        exc, elapsed = _timed(lambda: SSHClient(
+        exc, elapsed = _timed(lambda: backend.SSHClient(
             hostile.host, port=hostile.port, user='nobody', password='x', num_retries=1,
             timeout=2, allow_agent=False, identity_auth=False, keepalive_seconds=0))
     finally:
@@ -137,7 +136,7 @@ def test_server_stops_after_kexinit(kexinit, action):
 
 
 @pytest.mark.timeout(60)
-def test_hostile_servers_in_parallel_client(server, client_kwargs):
+def test_hostile_servers_in_parallel_client(backend, server, client_kwargs):
     hostiles = [MisbehavingListener(name) for name in ('garbage', 'http', 'silent')]
     config_ports = [h.port for h in hostiles] + [server.port]
     from pssh.config import HostConfig
@@ -146,7 +145,7 @@ def test_hostile_servers_in_parallel_client(server, client_kwargs):
     kwargs.pop('port')
     kwargs['timeout'] = 2
     try:
-        client = ParallelSSHClient(['127.0.0.1'] * 4, host_config=host_config, **kwargs)
+        client = backend.ParallelSSHClient(['127.0.0.1'] * 4, host_config=host_config, **kwargs)
         start = time.monotonic()
         output = client.run_command('echo ok', stop_on_errors=False)
         client.join(output, timeout=20)
@@ -206,13 +205,13 @@ def _sha256(path):
 
 
 @pytest.mark.timeout(60)
-def test_output_sent_before_the_connection_drops_is_kept(fresh_server, proxy):
+def test_output_sent_before_the_connection_drops_is_kept(backend, fresh_server, proxy):
     # The server's last output and its end of stream reach the client together
     # (held by the proxy, then let go at once): every byte of it must come out.
     # SIGKILL, not SIGTERM: sshd 9.2 serving root checks for SIGTERM only after
     # its poll returns, so a TERM that lands while it is busy sending waits for
     # the next packet - which never comes while the proxy holds the output.
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port))
+    client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port))
     host_out = client.run_command(
         "read x; seq 1 30000; head -c 300000 /dev/zero | tr '\\0' x; echo; kill -KILL $PPID;"
         " read y")
@@ -236,11 +235,11 @@ def test_output_sent_before_the_connection_drops_is_kept(fresh_server, proxy):
 
 
 @pytest.mark.timeout(60)
-def test_sshd_killed_mid_command_other_hosts_unaffected():
+def test_sshd_killed_mid_command_other_hosts_unaffected(backend):
     from pssh.config import HostConfig
     from pssh.testing import start_servers
     with start_servers(2, reexec=False) as group:
-        client = ParallelSSHClient(
+        client = backend.ParallelSSHClient(
             ['127.0.0.1'] * 2, host_config=[HostConfig(port=port) for port in group.ports],
             user=group.user, pkey=group.user_key, num_retries=1, timeout=10, allow_agent=False,
             identity_auth=False, keepalive_seconds=0)
@@ -300,11 +299,11 @@ def _no_download_left(local):
 
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize('kind', COPIES)
-def test_sshd_killed_mid_copy(fresh_server, proxy, tmp_path, kind):
+def test_sshd_killed_mid_copy(backend, fresh_server, proxy, tmp_path, kind):
     local, remote, _digest = _copy_files(tmp_path, fresh_server, kind, 8 * 1024 * 1024)
     direction = 'upstream' if kind.endswith('upload') else 'downstream'
     proxy.set_bandwidth(2 * 1024 * 1024, direction)
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port))
+    client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port))
     base = proxy.forwarded(direction)
     copy = _start_copy(client, kind, local, remote)
     _proxy_wait(proxy, lambda p: p.forwarded(direction) > base + 1024 * 1024)
@@ -324,7 +323,7 @@ def test_sshd_killed_mid_copy(fresh_server, proxy, tmp_path, kind):
 
 @pytest.mark.slow(10)
 @pytest.mark.timeout(120)
-def test_latency_and_byte_at_a_time_delivery(fresh_server, proxy, tmp_path):
+def test_latency_and_byte_at_a_time_delivery(backend, fresh_server, proxy, tmp_path):
     proxy.set_latency(0.1)
     proxy.set_slicing(1)
     # Keepalives on, with an interval a link this slow can answer within: at
@@ -332,8 +331,8 @@ def test_latency_and_byte_at_a_time_delivery(fresh_server, proxy, tmp_path):
     # way (OpenSSH with ServerAliveInterval 1 would give up on it too). The
     # same for the timeout: one SFTP request of 128 KiB is 131072 writes by
     # the proxy, over 10 s on a machine busy with other tests.
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=10,
-                                             timeout=60))
+    client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=10,
+                                                     timeout=60))
     host_out = client.run_command('seq 1 2000; echo err >&2; exit 3')
     client.wait_finished(host_out, timeout=60)
     assert list(host_out.stdout) == [str(i) for i in range(1, 2001)]
@@ -352,8 +351,8 @@ def test_latency_and_byte_at_a_time_delivery(fresh_server, proxy, tmp_path):
 
 @pytest.mark.slow(5)
 @pytest.mark.timeout(60)
-def test_keepalive_keeps_a_quiet_healthy_connection(server):
-    client = SSHClient(server.host, **_kwargs(server, keepalive_seconds=1))
+def test_keepalive_keeps_a_quiet_healthy_connection(backend, server):
+    client = backend.SSHClient(server.host, **_kwargs(server, keepalive_seconds=1))
     host_out = client.run_command('sleep 5; echo woke')
     client.wait_finished(host_out, timeout=30)
     assert list(host_out.stdout) == ['woke']
@@ -363,8 +362,8 @@ def test_keepalive_keeps_a_quiet_healthy_connection(server):
 
 
 @pytest.mark.timeout(60)
-def test_silent_link_while_waiting_on_a_command(fresh_server, proxy):
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=1))
+def test_silent_link_while_waiting_on_a_command(backend, fresh_server, proxy):
+    client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=1))
     host_out = client.run_command('echo started; sleep 60')
     assert next(host_out.stdout) == 'started'
     proxy.stall()
@@ -380,9 +379,9 @@ def test_silent_link_while_waiting_on_a_command(fresh_server, proxy):
 
 
 @pytest.mark.timeout(60)
-def test_silent_link_in_parallel_client(fresh_server, proxy, server):
+def test_silent_link_in_parallel_client(backend, fresh_server, proxy, server):
     from pssh.config import HostConfig
-    client = ParallelSSHClient(
+    client = backend.ParallelSSHClient(
         ['127.0.0.1'] * 2, host_config=[HostConfig(port=proxy.port), HostConfig(port=server.port)],
         user=server.user, pkey=fresh_server.user_key, num_retries=1, timeout=10,
         allow_agent=False, identity_auth=False, keepalive_seconds=1)
@@ -402,10 +401,10 @@ def test_silent_link_in_parallel_client(fresh_server, proxy, server):
 
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize('kind', COPIES)
-def test_silent_link_during_copy(fresh_server, proxy, tmp_path, kind):
+def test_silent_link_during_copy(backend, fresh_server, proxy, tmp_path, kind):
     local, remote, _digest = _copy_files(tmp_path, fresh_server, kind, 8 * 1024 * 1024)
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=1,
-                                             timeout=60))
+    client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=1,
+                                                     timeout=60))
     direction = 'upstream' if kind.endswith('upload') else 'downstream'
     proxy.stall(after=1024 * 1024, direction=direction)
     copy = _start_copy(client, kind, local, remote)
@@ -423,8 +422,8 @@ def test_silent_link_during_copy(fresh_server, proxy, tmp_path, kind):
 
 
 @pytest.mark.timeout(60)
-def test_reset_mid_stream(fresh_server, proxy):
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port))
+def test_reset_mid_stream(backend, fresh_server, proxy):
+    client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port))
     host_out = client.run_command('seq 1 2000000')
     proxy.reset(after=1024 * 1024, direction='downstream')
     with pytest.raises(SSHError) as caught:
@@ -439,9 +438,9 @@ def test_reset_mid_stream(fresh_server, proxy):
 
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize('kind', COPIES)
-def test_reset_mid_copy(fresh_server, proxy, tmp_path, kind):
+def test_reset_mid_copy(backend, fresh_server, proxy, tmp_path, kind):
     local, remote, _digest = _copy_files(tmp_path, fresh_server, kind, 8 * 1024 * 1024)
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port))
+    client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port))
     direction = 'upstream' if kind.endswith('upload') else 'downstream'
     proxy.reset(after=1024 * 1024, direction=direction)
     copy = _start_copy(client, kind, local, remote)
@@ -456,11 +455,11 @@ def test_reset_mid_copy(fresh_server, proxy, tmp_path, kind):
 
 
 @pytest.mark.timeout(60)
-def test_sftp_write_timeout_fails_the_session(fresh_server, proxy, tmp_path):
+def test_sftp_write_timeout_fails_the_session(backend, fresh_server, proxy, tmp_path):
     # A write that times out half way through an SFTP packet leaves the stream
     # out of step: the session must fail rather than send more into it.
     local, remote, _digest = _copy_files(tmp_path, fresh_server, 'sftp_upload', 8 * 1024 * 1024)
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, timeout=2))
+    client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, timeout=2))
     sftp = client._make_sftp()
     proxy.stall(after=1024 * 1024, direction='upstream')
     start = time.monotonic()
@@ -495,8 +494,8 @@ def test_sftp_write_timeout_fails_the_session(fresh_server, proxy, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_timed_out_channel_open_is_forgotten(fresh_server, proxy):
-    client = SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, timeout=1))
+def test_timed_out_channel_open_is_forgotten(backend, fresh_server, proxy):
+    client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, timeout=1))
     proxy.stall('downstream')
     with pytest.raises(Timeout, match='opening a channel on 127.0.0.1:%s' % proxy.port):
         client.open_session()
@@ -566,9 +565,9 @@ def _netns_server():
 
 
 @pytest.mark.timeout(60)
-def test_packets_dropped_mid_command(netns_server):
+def test_packets_dropped_mid_command(backend, netns_server):
     srv = netns_server
-    client = SSHClient(srv.host, **_kwargs(srv, keepalive_seconds=1))
+    client = backend.SSHClient(srv.host, **_kwargs(srv, keepalive_seconds=1))
     host_out = client.run_command('echo started; sleep 60')
     assert next(host_out.stdout) == 'started'
     dropped = _run('ip', 'netns', 'exec', srv.netns, 'iptables', '-A', 'INPUT', '-j', 'DROP')

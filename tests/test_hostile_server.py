@@ -10,14 +10,13 @@ first after NEWKEYS, and record what the client's library answered.
 import gevent
 import pytest
 
-from pssh.clients.native import SSHClient
 from pssh.exceptions import (NoCommonAlgorithmError, PacketLengthError, SSHError,
                              UnknownHostKeyError)
 from pssh.hostkeys import fingerprint
 
 from peers.hostile_server import HostileServer
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -30,11 +29,11 @@ def user_key(tmp_path_factory, make_key):
     return make_key(tmp_path_factory.mktemp('hostile') / 'id_ed25519')
 
 
-def connect(srv, user_key, **kwargs):
+def connect(backend, srv, user_key, **kwargs):
     options = dict(port=srv.port, user='anyone', pkey=user_key, num_retries=1, timeout=5,
                    allow_agent=False, identity_auth=False, host_key=srv.host_key_line)
     options.update(kwargs)
-    return SSHClient(srv.host, **options)
+    return backend.SSHClient(srv.host, **options)
 
 
 def wait_for(event, timeout=10):
@@ -44,13 +43,13 @@ def wait_for(event, timeout=10):
 
 
 def too_large(backend):
-    return 'too large (a whole packet over %s bytes)' % LIMITS[backend]
+    return 'too large (a whole packet over %s bytes)' % LIMITS[backend.name]
 
 
-def assert_benign_server_works(user_key):
+def assert_benign_server_works(backend, user_key):
     """The process survived: a well-behaved server is served as usual."""
     with HostileServer() as srv:
-        with connect(srv, user_key) as client:
+        with connect(backend, srv, user_key) as client:
             output = client.run_command('still alive')
             client.wait_finished(output)
             assert list(output.stdout) == ['still alive']
@@ -69,7 +68,7 @@ def assert_benign_server_works(user_key):
 def test_crafted_length_after_newkeys_is_refused(user_key, sessions, backend, length, problem):
     with HostileServer(craft_length=length) as srv:
         with pytest.raises(PacketLengthError) as info:
-            connect(srv, user_key)
+            connect(backend, srv, user_key)
         assert wait_for(srv.crafted_sent)
         assert srv.errors == []
     assert info.value.args[1:] == (srv.host, srv.port, length, problem or too_large(backend))
@@ -81,14 +80,14 @@ def test_crafted_length_after_newkeys_is_refused(user_key, sessions, backend, le
     # byte before it and none of it.
     assert srv.crafted_at == guard.newkeys_end
     assert io.delivered == srv.crafted_at
-    assert_benign_server_works(user_key)
+    assert_benign_server_works(backend, user_key)
 
 
 # ----------------------------------------------------------------------
 # 2. An unknown host key under the strict policy: no encrypted byte parsed
 
 def test_unknown_key_is_refused_before_the_library_parses_an_encrypted_packet(
-        user_key, sessions, tmp_path):
+        backend, user_key, sessions, tmp_path):
     """The server follows its NEWKEYS with a global request that wants a
     reply (before anything else it sends; see the hostile server's probe).
     A client library that parsed it answers REQUEST_FAILURE, which the server
@@ -101,7 +100,7 @@ def test_unknown_key_is_refused_before_the_library_parses_an_encrypted_packet(
     backend the byte count on the client's side is what can fail.)"""
     with HostileServer(probe=True) as srv:
         with pytest.raises(UnknownHostKeyError) as info:
-            connect(srv, user_key, host_key=None, host_key_policy='strict',
+            connect(backend, srv, user_key, host_key=None, host_key_policy='strict',
                     known_hosts=str(tmp_path / 'known_hosts'))
         assert wait_for(srv.finished)
         messages = list(srv.client_messages)
@@ -115,18 +114,18 @@ def test_unknown_key_is_refused_before_the_library_parses_an_encrypted_packet(
     io, = sessions
     assert io.guard.newkeys_end is not None
     assert io.delivered == io.guard.newkeys_end
-    assert_benign_server_works(user_key)
+    assert_benign_server_works(backend, user_key)
 
 
 @pytest.mark.native_only
-def test_the_probe_is_answered_by_a_library_that_reads_it(user_key):
+def test_the_probe_is_answered_by_a_library_that_reads_it(backend, user_key):
     """The observation of the test above can fail: with the key accepted
     (pinned), the relay lets the server's bytes through, libssh2 parses the
     probe and answers. (paramiko's server then ends the connection: it takes
     any message of that kind from a client not yet logged in as an error.)"""
     with HostileServer(probe=True) as srv:
         with pytest.raises(SSHError):
-            connect(srv, user_key)
+            connect(backend, srv, user_key)
         assert wait_for(srv.finished)
         assert srv.probes_sent == 1
         assert 'request-failure' in srv.client_messages
@@ -140,7 +139,7 @@ def test_crafted_length_of_a_later_packet_is_refused(user_key, sessions, backend
     across the first (length, encrypted part and MAC) to find it."""
     with HostileServer(craft_length=0xffffffff, craft_after=1) as srv:
         with pytest.raises(PacketLengthError) as info:
-            connect(srv, user_key)
+            connect(backend, srv, user_key)
         assert wait_for(srv.crafted_sent)
     assert info.value.args[1:] == (srv.host, srv.port, 0xffffffff, too_large(backend))
     io, = sessions
@@ -151,7 +150,7 @@ def test_crafted_length_of_a_later_packet_is_refused(user_key, sessions, backend
 def test_server_turning_hostile_after_login(user_key, sessions, backend):
     """A crafted length in answer to a command, long after the handshake."""
     with HostileServer(craft_length=0xffffffff, craft_on_exec=True) as srv:
-        with connect(srv, user_key) as client:
+        with connect(backend, srv, user_key) as client:
             with pytest.raises(PacketLengthError) as info:
                 output = client.run_command('echo hello')
                 client.wait_finished(output)
@@ -159,7 +158,7 @@ def test_server_turning_hostile_after_login(user_key, sessions, backend):
             io = client._io
             assert io.delivered == srv.crafted_at
     assert info.value.args[1:] == (srv.host, srv.port, 0xffffffff, too_large(backend))
-    assert_benign_server_works(user_key)
+    assert_benign_server_works(backend, user_key)
 
 
 def test_gcm_only_server(user_key, sessions, backend):
@@ -168,16 +167,16 @@ def test_gcm_only_server(user_key, sessions, backend):
     keeps the length in clear, and the guard checks it."""
     gcm = 'aes128-gcm@openssh.com'
     with HostileServer(ciphers=[gcm], craft_length=40) as srv:
-        if backend == 'native':
+        if backend.name == 'native':
             with pytest.raises(NoCommonAlgorithmError) as info:
-                connect(srv, user_key)
+                connect(backend, srv, user_key)
             assert info.value.args[1:4] == (srv.host, srv.port, 'cipher')
             assert info.value.args[5] == gcm
             assert gcm not in info.value.args[6]
             assert gcm in str(info.value)
             return
         with pytest.raises(PacketLengthError) as info:
-            connect(srv, user_key)
+            connect(backend, srv, user_key)
         assert wait_for(srv.crafted_sent)
     assert info.value.args[1:] == (srv.host, srv.port, 40,
                                    'not a whole number of 16-byte blocks')

@@ -12,7 +12,6 @@ import subprocess
 import pytest
 
 from pssh import hostkeys
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import (
     HostKeyError, HostKeyMismatchError, InvalidAPIUseError, ProxyError, RevokedHostKeyError,
@@ -22,7 +21,7 @@ from pssh.testing import SSH_KEYGEN_PATH, OpenSSHServer
 
 from _net import wait_closed
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 
 # ----------------------------------------------------------------------
@@ -201,47 +200,47 @@ def test_policy_names():
 
 @pytest.mark.native_only
 @pytest.mark.timeout(30)
-def test_bad_pins_fail_at_the_call(tmp_path):
+def test_bad_pins_fail_at_the_call(backend, tmp_path):
     for bad in ('SHA256:tooshort', 'MD5:zz', 'ssh-ed25519 notbase64', 'nonsense', 42, []):
         with pytest.raises(InvalidAPIUseError):
             hostkeys.parse_pins(bad)
     with pytest.raises(InvalidAPIUseError):
-        SSHClient('127.0.0.1', port=1, host_key='SHA256:tooshort', num_retries=1)
+        backend.SSHClient('127.0.0.1', port=1, host_key='SHA256:tooshort', num_retries=1)
     with pytest.raises(InvalidAPIUseError):
-        SSHClient('127.0.0.1', port=1, host_key_policy='sometimes', num_retries=1)
+        backend.SSHClient('127.0.0.1', port=1, host_key_policy='sometimes', num_retries=1)
     with pytest.raises(ValueError):
         HostConfig(host_key_policy='sometimes')
     with pytest.raises(ValueError):
         HostConfig(host_key='MD5:zz')
     with pytest.raises(InvalidAPIUseError):
-        ParallelSSHClient(['a'], host_key_policy='sometimes')
+        backend.ParallelSSHClient(['a'], host_key_policy='sometimes')
     with pytest.raises(InvalidAPIUseError):
-        ParallelSSHClient(['a'], host_key={'a': 'SHA256:x'})
+        backend.ParallelSSHClient(['a'], host_key={'a': 'SHA256:x'})
 
 
 # ----------------------------------------------------------------------
 # Policies against a real server.
 
 @pytest.mark.timeout(60)
-def test_default_accepts_unknown_host_without_writing(server, kw, known, caplog, monkeypatch):
+def test_default_accepts_unknown_host_without_writing(backend, server, kw, known, caplog, monkeypatch):
     monkeypatch.setattr(hostkeys, '_WARNED', set())
     caplog.set_level(logging.WARNING, logger='pssh')
-    client = SSHClient(server.host, known_hosts=str(known), **kw)
+    client = backend.SSHClient(server.host, known_hosts=str(known), **kw)
     assert run_echo(client) == ['verified']
     assert not known.exists()
     messages = [r.getMessage() for r in caplog.records]
     assert any('not known' in m and str(server.port) in m for m in messages), messages
     # Told once per host and key, not at every connection.
     caplog.clear()
-    SSHClient(server.host, known_hosts=str(known), **kw)
+    backend.SSHClient(server.host, known_hosts=str(known), **kw)
     assert not [r for r in caplog.records if 'not known' in r.getMessage()]
 
 
 @pytest.mark.timeout(60)
-def test_strict_refuses_unknown_host_before_authenticating(server, kw, known):
+def test_strict_refuses_unknown_host_before_authenticating(backend, server, kw, known):
     before = userauth_requests(server)
     with pytest.raises(UnknownHostKeyError) as err:
-        SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
+        backend.SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
     assert err.value.host == server.host and err.value.port == server.port
     assert str(known) in str(err.value)
     assert userauth_requests(server) == before
@@ -250,46 +249,46 @@ def test_strict_refuses_unknown_host_before_authenticating(server, kw, known):
 
 
 @pytest.mark.timeout(60)
-def test_strict_accepts_known_host(server, kw, known):
+def test_strict_accepts_known_host(backend, server, kw, known):
     known.write_text(server.known_hosts_line() + '\n')
-    client = SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
+    client = backend.SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
     assert run_echo(client) == ['verified']
 
 
 @pytest.mark.timeout(60)
-def test_strict_accepts_hashed_entry(server, kw, known):
+def test_strict_accepts_hashed_entry(backend, server, kw, known):
     known.write_text(server.known_hosts_line() + '\n')
     subprocess.run([SSH_KEYGEN_PATH, '-H', '-f', str(known)], check=True, capture_output=True)
     assert server.host not in known.read_text()
-    client = SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
+    client = backend.SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
     assert run_echo(client) == ['verified']
 
 
 @pytest.mark.timeout(60)
-def test_entry_for_another_port_does_not_count(server, kw, known):
+def test_entry_for_another_port_does_not_count(backend, server, kw, known):
     host, kind, data = server.known_hosts_line().split()
     known.write_text('[%s]:%s %s %s\n' % (server.host, server.port + 1, kind, data))
     with pytest.raises(UnknownHostKeyError):
-        SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
+        backend.SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
 
 
 @pytest.mark.timeout(60)
-def test_known_type_is_negotiated_first(server, kw, known):
+def test_known_type_is_negotiated_first(backend, server, kw, known):
     """The server has ed25519 and ECDSA keys; we know only its ECDSA key."""
     known.write_text(ecdsa_line(server) + '\n')
-    client = SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
+    client = backend.SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
     assert run_echo(client) == ['verified']
 
 
 @pytest.mark.parametrize('policy', [None, 'accept-new', 'strict'])
 @pytest.mark.timeout(60)
-def test_changed_key_is_always_refused(server, kw, known, tmp_path, policy):
+def test_changed_key_is_always_refused(backend, server, kw, known, tmp_path, policy):
     other, other_blob = keygen(tmp_path, 'impostor')
     kind, data = other.split()[:2]
     known.write_text('[%s]:%s %s %s\n' % (server.host, server.port, kind, data))
     before = userauth_requests(server)
     with pytest.raises(HostKeyMismatchError) as err:
-        SSHClient(server.host, known_hosts=str(known), host_key_policy=policy, **kw)
+        backend.SSHClient(server.host, known_hosts=str(known), host_key_policy=policy, **kw)
     exc = err.value
     offered = fingerprint(host_blob(server))
     assert exc.args[1:5] == (server.host, server.port, 'ssh-ed25519', offered)
@@ -301,28 +300,28 @@ def test_changed_key_is_always_refused(server, kw, known, tmp_path, policy):
 
 
 @pytest.mark.timeout(60)
-def test_policy_no_skips_checking(server, kw, known, tmp_path):
+def test_policy_no_skips_checking(backend, server, kw, known, tmp_path):
     other, _ = keygen(tmp_path, 'impostor')
     known.write_text('[%s]:%s %s\n' % (server.host, server.port, ' '.join(other.split()[:2])))
-    client = SSHClient(server.host, known_hosts=str(known), host_key_policy='no', **kw)
+    client = backend.SSHClient(server.host, known_hosts=str(known), host_key_policy='no', **kw)
     assert run_echo(client) == ['verified']
 
 
 @pytest.mark.parametrize('policy', ['no', 'accept-new'])
 @pytest.mark.timeout(60)
-def test_revoked_key_is_refused_under_any_policy(server, kw, known, policy):
+def test_revoked_key_is_refused_under_any_policy(backend, server, kw, known, policy):
     host, kind, data = server.known_hosts_line().split()
     known.write_text('@revoked * %s %s\n' % (kind, data))
     with pytest.raises(RevokedHostKeyError) as err:
-        SSHClient(server.host, known_hosts=str(known), host_key_policy=policy, **kw)
+        backend.SSHClient(server.host, known_hosts=str(known), host_key_policy=policy, **kw)
     assert err.value.args[1:5] == (server.host, server.port, kind,
                                    fingerprint(base64.b64decode(data)))
 
 
 @pytest.mark.timeout(60)
-def test_accept_new_writes_a_line_openssh_finds(server, kw, tmp_path):
+def test_accept_new_writes_a_line_openssh_finds(backend, server, kw, tmp_path):
     known = tmp_path / 'new' / 'known_hosts'
-    client = SSHClient(server.host, known_hosts=str(known), host_key_policy='accept-new', **kw)
+    client = backend.SSHClient(server.host, known_hosts=str(known), host_key_policy='accept-new', **kw)
     assert run_echo(client) == ['verified']
     assert oct(os.stat(known).st_mode & 0o777) == '0o600'
     found = subprocess.run([SSH_KEYGEN_PATH, '-F', '[%s]:%s' % (server.host, server.port),
@@ -330,13 +329,14 @@ def test_accept_new_writes_a_line_openssh_finds(server, kw, tmp_path):
     assert found.returncode == 0, found.stderr
     assert server.known_hosts_line().split()[2] in found.stdout
     # Now known: strict passes, and a second accept-new adds nothing.
-    SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
-    SSHClient(server.host, known_hosts=str(known), host_key_policy='accept-new', **kw)
+    backend.SSHClient(server.host, known_hosts=str(known), host_key_policy='strict', **kw)
+    backend.SSHClient(server.host, known_hosts=str(known), host_key_policy='accept-new', **kw)
     assert len(known.read_text().splitlines()) == 1
 
 
 @pytest.mark.timeout(60)
-def test_default_files_are_openssh_ones(server, kw, tmp_path, monkeypatch, restore_default_known_hosts):
+def test_default_files_are_openssh_ones(backend, server, kw, tmp_path, monkeypatch,
+                                        restore_default_known_hosts):
     home = tmp_path / 'home'
     (home / '.ssh').mkdir(parents=True)
     monkeypatch.setenv('HOME', str(home))
@@ -344,7 +344,7 @@ def test_default_files_are_openssh_ones(server, kw, tmp_path, monkeypatch, resto
     (home / '.ssh' / 'known_hosts').write_text(
         '[%s]:%s %s\n' % (server.host, server.port, ' '.join(other.split()[:2])))
     with pytest.raises(HostKeyMismatchError) as err:
-        SSHClient(server.host, **kw)
+        backend.SSHClient(server.host, **kw)
     assert str(home / '.ssh' / 'known_hosts') in str(err.value)
 
 
@@ -352,32 +352,32 @@ def test_default_files_are_openssh_ones(server, kw, tmp_path, monkeypatch, resto
 # Pinned keys.
 
 @pytest.mark.timeout(60)
-def test_pinned_fingerprint(server, kw, known):
+def test_pinned_fingerprint(backend, server, kw, known):
     pin = ssh_keygen_fingerprint(server.host_key_pub)
-    client = SSHClient(server.host, known_hosts=str(known), host_key_policy='strict',
-                       host_key=pin, **kw)
+    client = backend.SSHClient(server.host, known_hosts=str(known), host_key_policy='strict',
+                               host_key=pin, **kw)
     assert run_echo(client) == ['verified']
 
 
 @pytest.mark.timeout(60)
-def test_pinned_public_key_line_and_list(server, kw, known, tmp_path):
+def test_pinned_public_key_line_and_list(backend, server, kw, known, tmp_path):
     other, _ = keygen(tmp_path, 'other')
     with open(server.host_key_pub) as fh:
         line = fh.read().strip()
-    client = SSHClient(server.host, known_hosts=str(known), host_key=[other, line], **kw)
+    client = backend.SSHClient(server.host, known_hosts=str(known), host_key=[other, line], **kw)
     assert run_echo(client) == ['verified']
-    client = SSHClient(server.host, known_hosts=str(known),
-                       host_key=server.known_hosts_line(), **kw)
+    client = backend.SSHClient(server.host, known_hosts=str(known),
+                               host_key=server.known_hosts_line(), **kw)
     assert run_echo(client) == ['verified']
 
 
 @pytest.mark.parametrize('policy', [None, 'no'])
 @pytest.mark.timeout(60)
-def test_wrong_pin_is_refused_even_without_checking(server, kw, known, tmp_path, policy):
+def test_wrong_pin_is_refused_even_without_checking(backend, server, kw, known, tmp_path, policy):
     other, other_blob = keygen(tmp_path, 'other')
     with pytest.raises(HostKeyMismatchError) as err:
-        SSHClient(server.host, known_hosts=str(known), host_key=other, host_key_policy=policy,
-                  **kw)
+        backend.SSHClient(server.host, known_hosts=str(known), host_key=other, host_key_policy=policy,
+                          **kw)
     assert err.value.expected == fingerprint(other_blob)
     assert err.value.args[6] == 'host_key'
 
@@ -386,19 +386,19 @@ def test_wrong_pin_is_refused_even_without_checking(server, kw, known, tmp_path,
 # Parallel client and proxies.
 
 @pytest.mark.timeout(60)
-def test_parallel_per_host_settings(server, kw, known, tmp_path):
+def test_parallel_per_host_settings(backend, server, kw, known, tmp_path):
     other, _ = keygen(tmp_path, 'other')
     good = ssh_keygen_fingerprint(server.host_key_pub)
     hosts = [server.host] * 4
-    client = ParallelSSHClient(
-        hosts, known_hosts=str(known), host_key_policy='strict', host_config=[
-            HostConfig(host_key=good),
-            HostConfig(host_key=other),
-            HostConfig(),
-            HostConfig(host_key_policy='no'),
-        ], **kw)
-    output = client.run_command('echo verified', stop_on_errors=False)
-    client.join(output)
+    with backend.ParallelSSHClient(
+            hosts, known_hosts=str(known), host_key_policy='strict', host_config=[
+                HostConfig(host_key=good),
+                HostConfig(host_key=other),
+                HostConfig(),
+                HostConfig(host_key_policy='no'),
+            ], **kw) as client:
+        output = client.run_command('echo verified', stop_on_errors=False)
+        client.join(output)
     assert list(output[0].stdout) == ['verified']
     assert isinstance(output[1].exception, HostKeyMismatchError)
     assert isinstance(output[2].exception, UnknownHostKeyError)
@@ -407,34 +407,35 @@ def test_parallel_per_host_settings(server, kw, known, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_parallel_pins_by_host_name(server, kw, known, tmp_path):
+def test_parallel_pins_by_host_name(backend, server, kw, known, tmp_path):
     other, _ = keygen(tmp_path, 'other')
     good = ssh_keygen_fingerprint(server.host_key_pub)
-    client = ParallelSSHClient(['127.0.0.1', 'localhost'], known_hosts=str(known),
-                               host_key_policy='strict',
-                               host_key={'127.0.0.1': good, 'localhost': other}, **kw)
-    output = client.run_command('echo verified', stop_on_errors=False)
-    client.join(output)
+    with backend.ParallelSSHClient(['127.0.0.1', 'localhost'], known_hosts=str(known),
+                                   host_key_policy='strict',
+                                   host_key={'127.0.0.1': good, 'localhost': other},
+                                   **kw) as client:
+        output = client.run_command('echo verified', stop_on_errors=False)
+        client.join(output)
     assert list(output[0].stdout) == ['verified']
     assert isinstance(output[1].exception, HostKeyMismatchError)
     assert output[1].exception.host == 'localhost'
 
 
 @pytest.mark.timeout(60)
-def test_bastion_key_is_checked_too(server, kw, known):
+def test_bastion_key_is_checked_too(backend, server, kw, known):
     # The target is reached as "localhost" through the bastion at 127.0.0.1:
     # known_hosts knows only the target's name.
     host, kind, data = server.known_hosts_line().split()
     known.write_text('[localhost]:%s %s %s\n' % (server.port, kind, data))
     with pytest.raises(UnknownHostKeyError) as err:
-        SSHClient('localhost', proxy_host=server.host, proxy_port=server.port,
-                  known_hosts=str(known), host_key_policy='strict', **kw)
+        backend.SSHClient('localhost', proxy_host=server.host, proxy_port=server.port,
+                          known_hosts=str(known), host_key_policy='strict', **kw)
     assert err.value.host == server.host
     known.write_text('[localhost]:%s %s %s\n%s\n' % (server.port, kind, data,
                                                      server.known_hosts_line()))
-    client = SSHClient('localhost', proxy_host=server.host, proxy_port=server.port,
-                       known_hosts=str(known), host_key_policy='strict', **kw)
-    assert run_echo(client) == ['verified']
+    with backend.SSHClient('localhost', proxy_host=server.host, proxy_port=server.port,
+                           known_hosts=str(known), host_key_policy='strict', **kw) as client:
+        assert run_echo(client) == ['verified']
 
 
 @pytest.mark.native_only

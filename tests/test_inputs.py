@@ -17,9 +17,8 @@ from pssh.config import HostConfig
 from pssh.exceptions import (
     AuthenticationError, HostArgumentError, HostConfigError, InvalidAPIUseError, PKeyFileError)
 
-from pssh.clients.native import ParallelSSHClient, SSHClient  # replaced per backend
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 PASSPHRASE = 'pssh-inputs-passphrase'
 
@@ -45,14 +44,14 @@ def _live_greenlets():
 # hosts
 
 @pytest.mark.timeout(30)
-def test_hosts_none_str_bytes_and_non_iterables():
+def test_hosts_none_str_bytes_and_non_iterables(backend):
     with pytest.raises(ValueError, match='not None'):
-        ParallelSSHClient(None)
+        backend.ParallelSSHClient(None)
     for value in ('host1', b'host1'):
         with pytest.raises(TypeError, match='not a single'):
-            ParallelSSHClient(value)
+            backend.ParallelSSHClient(value)
     with pytest.raises(TypeError, match='iterable of host names, got int'):
-        ParallelSSHClient(5)
+        backend.ParallelSSHClient(5)
 
 
 @pytest.mark.timeout(30)
@@ -62,21 +61,21 @@ def test_hosts_none_str_bytes_and_non_iterables():
     (b'host', ValueError, r'hosts\[1\] must be a non-empty host name string, got bytes'),
     ('', ValueError, r"hosts\[1\] must be a non-empty host name string, got str ''"),
 ])
-def test_bad_host_items(bad, exc_type, message):
+def test_bad_host_items(backend, bad, exc_type, message):
     with pytest.raises(exc_type, match=message):
-        ParallelSSHClient(['good', bad])
-    client = ParallelSSHClient(['good'])
+        backend.ParallelSSHClient(['good', bad])
+    client = backend.ParallelSSHClient(['good'])
     with pytest.raises(exc_type, match=message):
         client.hosts = ['good', bad]
     assert client.hosts == ['good']  # unchanged by the refused assignment
 
 
 @pytest.mark.timeout(30)
-def test_single_client_host():
+def test_single_client_host(backend):
     with pytest.raises(ValueError, match='host must be a non-empty host name string, got NoneType'):
-        SSHClient(None)
+        backend.SSHClient(None)
     with pytest.raises(ValueError, match="non-empty host name string, got str ''"):
-        SSHClient('')
+        backend.SSHClient('')
 
 
 # ---------------------------------------------------------------------------
@@ -110,7 +109,7 @@ BAD_SETTINGS = [
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize('kwargs, exc_type, words', BAD_SETTINGS,
                          ids=[repr(k) for k, _e, _w in BAD_SETTINGS])
-def test_bad_settings_fail_in_constructors(kwargs, exc_type, words):
+def test_bad_settings_fail_in_constructors(backend, kwargs, exc_type, words):
     # Greenlets of earlier tests may still be alive (or never end): only new
     # ones count. The constructors do not give the hub a turn, and with the
     # garbage collector held off no finalizer of an earlier test's objects can
@@ -119,24 +118,24 @@ def test_bad_settings_fail_in_constructors(kwargs, exc_type, words):
     before = set(_live_greenlets())
     gc.disable()
     try:
-        _constructors_refuse(kwargs, exc_type, words)
+        _constructors_refuse(backend, kwargs, exc_type, words)
         new = [g for g in _live_greenlets() if g not in before]
     finally:
         gc.enable()
     assert new == []
 
 
-def _constructors_refuse(kwargs, exc_type, words):
+def _constructors_refuse(backend, kwargs, exc_type, words):
     # Port 9 of 127.0.0.9: nothing would answer, so a check that came too late
     # would show up as a connection error instead.
     with pytest.raises(exc_type) as excinfo:
-        SSHClient('127.0.0.9', **kwargs)
+        backend.SSHClient('127.0.0.9', **kwargs)
     message = str(excinfo.value)
     assert '127.0.0.9' in message, message
     for word in words:
         assert word in message, (word, message)
     with pytest.raises(exc_type) as excinfo:
-        ParallelSSHClient(['127.0.0.9'], **kwargs)
+        backend.ParallelSSHClient(['127.0.0.9'], **kwargs)
     message = str(excinfo.value)
     assert 'ParallelSSHClient' in message, message
     for word in words:
@@ -144,9 +143,9 @@ def _constructors_refuse(kwargs, exc_type, words):
 
 
 @pytest.mark.timeout(30)
-def test_bad_password_type_is_not_echoed():
+def test_bad_password_type_is_not_echoed(backend):
     with pytest.raises(TypeError) as excinfo:
-        SSHClient('127.0.0.9', password=b'pssh-bytes-secret')
+        backend.SSHClient('127.0.0.9', password=b'pssh-bytes-secret')
     assert 'pssh-bytes-secret' not in str(excinfo.value)
     assert 'bytes' in str(excinfo.value)
 
@@ -154,20 +153,20 @@ def test_bad_password_type_is_not_echoed():
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize('pool_size, exc_type', [(0, ValueError), (-3, ValueError),
                                                   (1.5, TypeError), (None, TypeError)])
-def test_pool_size(pool_size, exc_type):
+def test_pool_size(backend, pool_size, exc_type):
     with pytest.raises(exc_type, match='pool_size'):
-        ParallelSSHClient(['127.0.0.9'], pool_size=pool_size)
+        backend.ParallelSSHClient(['127.0.0.9'], pool_size=pool_size)
 
 
 @pytest.mark.timeout(60)
-def test_good_edge_values_are_accepted(server, client_kwargs):
+def test_good_edge_values_are_accepted(backend, server, client_kwargs):
     kwargs = dict(client_kwargs, num_retries=0, retry_delay=0, keepalive_seconds=0)
-    with SSHClient(server.host, **kwargs) as client:
+    with backend.SSHClient(server.host, **kwargs) as client:
         host_out = client.run_command('echo edge')
         client.wait_finished(host_out, timeout=0 + 20)
         assert list(host_out.stdout) == ['edge']
     kwargs['keepalive_seconds'] = None
-    client = ParallelSSHClient([server.host], pool_size=1, **kwargs)
+    client = backend.ParallelSSHClient([server.host], pool_size=1, **kwargs)
     try:
         output = client.run_command('echo edge', read_timeout=0.0 + 20)
         client.join(output, timeout=20)
@@ -188,39 +187,39 @@ def test_good_edge_values_are_accepted(server, client_kwargs):
     ([{'port': 22}], InvalidAPIUseError, 'needs "host"'),
     ([Hop('bastion', 0)], ValueError, 'proxy hop for bastion: port'),
 ])
-def test_bad_proxy_jump(proxy_jump, exc_type, message):
+def test_bad_proxy_jump(backend, proxy_jump, exc_type, message):
     with pytest.raises(exc_type, match=message):
-        ParallelSSHClient(['127.0.0.9'], proxy_jump=proxy_jump)
+        backend.ParallelSSHClient(['127.0.0.9'], proxy_jump=proxy_jump)
     with pytest.raises(exc_type, match=message):
-        SSHClient('127.0.0.9', proxy_jump=proxy_jump)
+        backend.SSHClient('127.0.0.9', proxy_jump=proxy_jump)
 
 
 @pytest.mark.timeout(30)
-def test_proxy_host_and_proxy_jump_together():
+def test_proxy_host_and_proxy_jump_together(backend):
     with pytest.raises(InvalidAPIUseError, match='not both'):
-        ParallelSSHClient(['127.0.0.9'], proxy_host='b1', proxy_jump=['b2'])
+        backend.ParallelSSHClient(['127.0.0.9'], proxy_host='b1', proxy_jump=['b2'])
 
 
 # ---------------------------------------------------------------------------
 # host_config
 
 @pytest.mark.timeout(30)
-def test_host_config_types_and_length():
+def test_host_config_types_and_length(backend):
     hosts = ['127.0.0.9', '127.0.0.10']
     for value in ((HostConfig(), HostConfig()), 'x', 5):
         with pytest.raises(HostConfigError, match='must be a list of HostConfig') as excinfo:
-            ParallelSSHClient(hosts, host_config=value)
+            backend.ParallelSSHClient(hosts, host_config=value)
         assert type(value).__name__ in str(excinfo.value)
     with pytest.raises(HostConfigError, match=r'host_config\[1\] must be a HostConfig, got dict'):
-        ParallelSSHClient(hosts, host_config=[HostConfig(), {'port': 22}])
+        backend.ParallelSSHClient(hosts, host_config=[HostConfig(), {'port': 22}])
     for count in (1, 3):
         with pytest.raises(ValueError, match='host_config has %d entries for 2 hosts' % count):
-            ParallelSSHClient(hosts, host_config=[HostConfig() for _ in range(count)])
+            backend.ParallelSSHClient(hosts, host_config=[HostConfig() for _ in range(count)])
 
 
 @pytest.mark.timeout(30)
-def test_host_config_hosts_reassigned_to_other_length(server, client_kwargs):
-    client = ParallelSSHClient([server.host], host_config=[HostConfig()], **client_kwargs)
+def test_host_config_hosts_reassigned_to_other_length(backend, server, client_kwargs):
+    client = backend.ParallelSSHClient([server.host], host_config=[HostConfig()], **client_kwargs)
     client.hosts = [server.host, server.host]
     with pytest.raises(HostConfigError, match='1 entries for 2 hosts'):
         client.run_command('true')
@@ -249,19 +248,19 @@ def test_host_config_values(kwargs, message):
 
 
 @pytest.mark.timeout(30)
-def test_host_config_bad_proxy_jump_names_its_host():
+def test_host_config_bad_proxy_jump_names_its_host(backend):
     config = [HostConfig(), HostConfig(proxy_jump='bastion:0')]
     with pytest.raises(HostConfigError) as excinfo:
-        ParallelSSHClient(['h1.invalid', 'h2.invalid'], host_config=config)
+        backend.ParallelSSHClient(['h1.invalid', 'h2.invalid'], host_config=config)
     message = str(excinfo.value)
     assert 'host_config[1]' in message and 'h2.invalid' in message and 'port' in message
 
 
 @pytest.mark.timeout(60)
-def test_host_config_missing_key_fails_that_host_only(server, client_kwargs, tmp_path):
+def test_host_config_missing_key_fails_that_host_only(backend, server, client_kwargs, tmp_path):
     missing = str(tmp_path / 'no-such-key')
     config = [HostConfig(), HostConfig(private_key=missing)]
-    client = ParallelSSHClient([server.host, server.host], host_config=config, **client_kwargs)
+    client = backend.ParallelSSHClient([server.host, server.host], host_config=config, **client_kwargs)
     try:
         output = client.run_command('echo ok', stop_on_errors=False)
         client.join(output, timeout=20)
@@ -277,15 +276,15 @@ def test_host_config_missing_key_fails_that_host_only(server, client_kwargs, tmp
 # keys
 
 @pytest.mark.timeout(30)
-def test_missing_key_file_at_construction(tmp_path):
+def test_missing_key_file_at_construction(backend, tmp_path):
     missing = str(tmp_path / 'absent')
     with pytest.raises(PKeyFileError, match='absent'):
-        ParallelSSHClient(['127.0.0.9'], pkey=missing)
+        backend.ParallelSSHClient(['127.0.0.9'], pkey=missing)
     with pytest.raises(PKeyFileError) as excinfo:
-        SSHClient('127.0.0.9', pkey=missing)
+        backend.SSHClient('127.0.0.9', pkey=missing)
     assert missing in str(excinfo.value) and '127.0.0.9' in str(excinfo.value)
     with pytest.raises(PKeyFileError, match='path or bytes, got int'):
-        ParallelSSHClient(['127.0.0.9'], pkey=5)
+        backend.ParallelSSHClient(['127.0.0.9'], pkey=5)
 
 
 def _key_error(exc, host, key_name):
@@ -307,20 +306,20 @@ def _key_error(exc, host, key_name):
     ('encrypted', 'wrong-passphrase', 'wrong passphrase'),
     ('encrypted', None, 'encrypted and no passphrase'),
     ('corrupt', None, 'not a private key')])
-def test_unusable_key_file(server, client_kwargs, keys, which, password, reason):
+def test_unusable_key_file(backend, server, client_kwargs, keys, which, password, reason):
     # Both clients refuse the key at the call, the same way on both backends.
     kwargs = dict(client_kwargs, pkey=keys[which], password=password)
     with pytest.raises(PKeyFileError, match=reason) as excinfo:
-        SSHClient(server.host, **kwargs)
+        backend.SSHClient(server.host, **kwargs)
     _key_error(excinfo.value, server.host, keys[which])
     with pytest.raises(PKeyFileError, match=reason) as excinfo:
-        ParallelSSHClient([server.host, 'second.invalid'], **kwargs)
+        backend.ParallelSSHClient([server.host, 'second.invalid'], **kwargs)
     _key_error(excinfo.value, server.host, keys[which])
     assert 'second.invalid' in str(excinfo.value)
 
 
 @pytest.mark.timeout(60)
-def test_corrupt_key_inside_its_armour(server, client_kwargs, tmp_path, make_key):
+def test_corrupt_key_inside_its_armour(backend, server, client_kwargs, tmp_path, make_key):
     plain = tmp_path / 'id_plain'
     make_key(plain)
     lines = plain.read_bytes().splitlines()
@@ -330,18 +329,18 @@ def test_corrupt_key_inside_its_armour(server, client_kwargs, tmp_path, make_key
     lines[2] = lines[2][:60] + (b'AAAA' if old != b'AAAA' else b'BBBB') + lines[2][64:]
     damaged = tmp_path / 'id_damaged'
     damaged.write_bytes(b'\n'.join(lines) + b'\n')
-    for make in (lambda: SSHClient(server.host, **dict(client_kwargs, pkey=str(damaged))),
-                 lambda: ParallelSSHClient([server.host], **dict(client_kwargs,
-                                                                 pkey=str(damaged)))):
+    for make in (lambda: backend.SSHClient(server.host, **dict(client_kwargs, pkey=str(damaged))),
+                 lambda: backend.ParallelSSHClient([server.host], **dict(client_kwargs,
+                                                                         pkey=str(damaged)))):
         with pytest.raises(PKeyFileError, match='corrupt') as excinfo:
             make()
         _key_error(excinfo.value, server.host, str(damaged))
 
 
 @pytest.mark.timeout(60)
-def test_host_config_unusable_key_fails_that_host_only(server, client_kwargs, keys):
+def test_host_config_unusable_key_fails_that_host_only(backend, server, client_kwargs, keys):
     config = [HostConfig(), HostConfig(private_key=keys['encrypted'], password='wrong')]
-    client = ParallelSSHClient([server.host, server.host], host_config=config, **client_kwargs)
+    client = backend.ParallelSSHClient([server.host, server.host], host_config=config, **client_kwargs)
     try:
         output = client.run_command('echo ok', stop_on_errors=False)
         client.join(output, timeout=20)
@@ -353,34 +352,34 @@ def test_host_config_unusable_key_fails_that_host_only(server, client_kwargs, ke
 
 
 @pytest.mark.timeout(60)
-def test_corrupt_key_bytes(server, client_kwargs):
+def test_corrupt_key_bytes(backend, server, client_kwargs):
     kwargs = dict(client_kwargs, pkey=b'this is not a private key')
     with pytest.raises(PKeyFileError, match='not a private key') as excinfo:
-        SSHClient(server.host, **kwargs)
+        backend.SSHClient(server.host, **kwargs)
     _key_error(excinfo.value, server.host, 'key given as bytes')
     with pytest.raises(PKeyFileError, match='not a private key') as excinfo:
-        ParallelSSHClient([server.host], **kwargs)
+        backend.ParallelSSHClient([server.host], **kwargs)
     _key_error(excinfo.value, server.host, 'key given as bytes')
 
 
 @pytest.mark.timeout(60)
-def test_bad_proxy_key_fails_at_the_call(server, client_kwargs, keys):
+def test_bad_proxy_key_fails_at_the_call(backend, server, client_kwargs, keys):
     kwargs = dict(client_kwargs, proxy_host=server.host, proxy_port=server.port,
                   proxy_pkey=keys['corrupt'])
     with pytest.raises(PKeyFileError, match='not a private key') as excinfo:
-        ParallelSSHClient(['behind.invalid'], **kwargs)
+        backend.ParallelSSHClient(['behind.invalid'], **kwargs)
     assert keys['corrupt'] in str(excinfo.value) and 'proxy' in str(excinfo.value)
     with pytest.raises(PKeyFileError, match='wrong passphrase') as excinfo:
-        SSHClient('behind.invalid', proxy_jump=[dict(host=server.host, port=server.port,
+        backend.SSHClient('behind.invalid', proxy_jump=[dict(host=server.host, port=server.port,
                                                       pkey=keys['encrypted'], password='x')],
-                  **client_kwargs)
+                          **client_kwargs)
     assert 'behind.invalid' in str(excinfo.value) and keys['encrypted'] in str(excinfo.value)
 
 
 @pytest.mark.timeout(60)
-def test_encrypted_key_with_its_passphrase_works(server, client_kwargs, keys):
+def test_encrypted_key_with_its_passphrase_works(backend, server, client_kwargs, keys):
     kwargs = dict(client_kwargs, pkey=keys['encrypted'], password=PASSPHRASE)
-    client = ParallelSSHClient([server.host, server.host], **kwargs)
+    client = backend.ParallelSSHClient([server.host, server.host], **kwargs)
     try:
         output = client.run_command('echo unlocked')
         client.join(output, timeout=20)
@@ -393,10 +392,10 @@ def test_encrypted_key_with_its_passphrase_works(server, client_kwargs, keys):
 # per-call arguments: nothing starts on the hosts when one is bad
 
 @pytest.fixture
-def connected(server, client_kwargs):
+def connected(backend, server, client_kwargs):
     """A parallel client of two positions on ``server``, connected, and a single client."""
-    client = ParallelSSHClient([server.host, server.host], **client_kwargs)
-    single = SSHClient(server.host, **client_kwargs)
+    client = backend.ParallelSSHClient([server.host, server.host], **client_kwargs)
+    single = backend.SSHClient(server.host, **client_kwargs)
     gevent.joinall(client.connect_auth(), raise_error=True)
     yield client, single
     client.close()

@@ -4,24 +4,23 @@ import gc
 import gevent
 import pytest
 
-from pssh.clients.native import SSHClient
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 
 @pytest.mark.timeout(60)
-def test_freed_channels_of_closed_client_do_not_touch_new_connections(server, client_kwargs):
+def test_freed_channels_of_closed_client_do_not_touch_new_connections(backend, server, client_kwargs):
     # Freeing a libssh2 channel sends a close packet on its session's descriptor.
     # If the descriptor had been closed with the client, its number would be
     # reused by the next connection and that packet would corrupt it.
     for _round in range(5):
-        old = SSHClient(server.host, **client_kwargs)
+        old = backend.SSHClient(server.host, **client_kwargs)
         kept = [old.run_command('echo old') for _ in range(5)]
         for host_out in kept:
             old.wait_finished(host_out)
         old.close()
-        new = SSHClient(server.host, **client_kwargs)
+        new = backend.SSHClient(server.host, **client_kwargs)
         del kept, old
         gc.collect()
         outputs = [new.run_command('echo new %s' % i) for i in range(5)]
@@ -34,10 +33,10 @@ def test_freed_channels_of_closed_client_do_not_touch_new_connections(server, cl
 
 
 @pytest.mark.timeout(120)
-def test_many_channels_on_one_session_lose_no_wakeup(server, client_kwargs):
+def test_many_channels_on_one_session_lose_no_wakeup(backend, server, client_kwargs):
     # Channels of one session are read by different greenlets; each must see
     # the data that another greenlet's library call pulled off the socket.
-    client = SSHClient(server.host, **client_kwargs)
+    client = backend.SSHClient(server.host, **client_kwargs)
     for _round in range(3):
         outputs = [client.run_command('for i in 1 2 3; do echo %s-$i; done; echo e%s >&2' % (n, n))
                    for n in range(30)]

@@ -16,7 +16,6 @@ import gevent
 import pytest
 
 from pssh import host_logger
-from pssh.clients import ParallelSSHClient
 from pssh.clients.base.single import InteractiveShell
 from pssh.config import HostConfig
 from pssh.exceptions import (
@@ -26,8 +25,8 @@ from pssh.exceptions import ConnectionError as PsshConnectionError
 from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 NAMES = ['127.0.0.1', '127.0.0.2', '127.0.0.3']
 REFUSED_ADDR = '127.0.0.5'
@@ -90,7 +89,7 @@ def silent():
 
 
 @pytest.fixture
-def make_client(group):
+def make_client(backend, group):
     """Factory of clients with safe defaults (key only, no agent, no identities,
     one try, timeout 10); closes them afterwards."""
     made = []
@@ -99,7 +98,7 @@ def make_client(group):
         settings = dict(user=group.user, pkey=group.user_key, allow_agent=False,
                         identity_auth=False, num_retries=1, timeout=10)
         settings.update(kwargs)
-        client = ParallelSSHClient(hosts, **settings)
+        client = backend.ParallelSSHClient(hosts, **settings)
         made.append(client)
         return client
 
@@ -296,17 +295,17 @@ def test_hosts_any_iterable(names, make_client, kind):
         assert lines(host_out.stdout)[0].split()[2] == host
 
 
-def test_hosts_none_is_value_error(group):
+def test_hosts_none_is_value_error(backend, group):
     with pytest.raises(ValueError):
-        ParallelSSHClient(None, pkey=group.user_key, allow_agent=False,
-                          identity_auth=False, num_retries=1, timeout=10)
+        backend.ParallelSSHClient(None, pkey=group.user_key, allow_agent=False,
+                                  identity_auth=False, num_retries=1, timeout=10)
 
 
 @pytest.mark.parametrize('hosts', ['127.0.0.1', b'127.0.0.1'], ids=['str', 'bytes'])
-def test_hosts_str_is_type_error(group, hosts):
+def test_hosts_str_is_type_error(backend, group, hosts):
     with pytest.raises(TypeError):
-        ParallelSSHClient(hosts, pkey=group.user_key, allow_agent=False,
-                          identity_auth=False, num_retries=1, timeout=10)
+        backend.ParallelSSHClient(hosts, pkey=group.user_key, allow_agent=False,
+                                  identity_auth=False, num_retries=1, timeout=10)
 
 
 @pytest.mark.timeout(60)
@@ -690,21 +689,21 @@ def test_pkey_as_bytes(group, make_client):
     assert [lines(host_out.stdout) for host_out in output] == [['ok'], ['ok']]
 
 
-def test_host_config_not_a_list(group):
+def test_host_config_not_a_list(backend, group):
     with pytest.raises(HostConfigError):
-        ParallelSSHClient(['127.0.0.1'], host_config=(HostConfig(port=group.ports[0]),),
-                          pkey=group.user_key, allow_agent=False, identity_auth=False,
-                          num_retries=1, timeout=10)
+        backend.ParallelSSHClient(['127.0.0.1'], host_config=(HostConfig(port=group.ports[0]),),
+                                  pkey=group.user_key, allow_agent=False, identity_auth=False,
+                                  num_retries=1, timeout=10)
     with pytest.raises(HostConfigError):
-        ParallelSSHClient(['127.0.0.1'], host_config='port=22', pkey=group.user_key,
-                          allow_agent=False, identity_auth=False, num_retries=1, timeout=10)
+        backend.ParallelSSHClient(['127.0.0.1'], host_config='port=22', pkey=group.user_key,
+                                  allow_agent=False, identity_auth=False, num_retries=1, timeout=10)
 
 
-def test_host_config_wrong_length(group):
+def test_host_config_wrong_length(backend, group):
     with pytest.raises(ValueError):
-        ParallelSSHClient(['127.0.0.1'] * 3, host_config=port_config(group, 2),
-                          pkey=group.user_key, allow_agent=False, identity_auth=False,
-                          num_retries=1, timeout=10)
+        backend.ParallelSSHClient(['127.0.0.1'] * 3, host_config=port_config(group, 2),
+                                  pkey=group.user_key, allow_agent=False, identity_auth=False,
+                                  num_retries=1, timeout=10)
 
 
 def test_host_config_bad_values():
@@ -717,21 +716,21 @@ def test_host_config_bad_values():
     HostConfig(timeout=1.5, retry_delay=2)  # ints and floats both fit
 
 
-def test_missing_pkey_file(tmp_path):
+def test_missing_pkey_file(backend, tmp_path):
     with pytest.raises(PKeyFileError):
-        ParallelSSHClient(['127.0.0.1'], pkey=str(tmp_path / 'missing'), allow_agent=False,
-                          identity_auth=False, num_retries=1, timeout=10)
+        backend.ParallelSSHClient(['127.0.0.1'], pkey=str(tmp_path / 'missing'), allow_agent=False,
+                                  identity_auth=False, num_retries=1, timeout=10)
     with pytest.raises(PKeyFileError):
-        ParallelSSHClient(['127.0.0.1'], pkey='~/pssh-no-such-key-file', allow_agent=False,
-                          identity_auth=False, num_retries=1, timeout=10)
+        backend.ParallelSSHClient(['127.0.0.1'], pkey='~/pssh-no-such-key-file', allow_agent=False,
+                                  identity_auth=False, num_retries=1, timeout=10)
 
 
-def test_keyboard_interactive_needs_password():
+def test_keyboard_interactive_needs_password(backend):
     with pytest.raises(InvalidAPIUseError):
-        ParallelSSHClient(['127.0.0.1'], keyboard_interactive=True, allow_agent=False,
-                          identity_auth=False, num_retries=1, timeout=10)
-    ParallelSSHClient(['127.0.0.1'], keyboard_interactive=True, password='pw',
-                      allow_agent=False, identity_auth=False, num_retries=1, timeout=10)
+        backend.ParallelSSHClient(['127.0.0.1'], keyboard_interactive=True, allow_agent=False,
+                                  identity_auth=False, num_retries=1, timeout=10)
+    backend.ParallelSSHClient(['127.0.0.1'], keyboard_interactive=True, password='pw',
+                              allow_agent=False, identity_auth=False, num_retries=1, timeout=10)
 
 
 # ---------------------------------------------------------------------------

@@ -23,7 +23,6 @@ import gevent
 import pytest
 
 from pssh.clients.base._tunnel import ProxyPool
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import (
     HostConnectionError,
@@ -38,8 +37,8 @@ from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
 from _net import own_tcp_peers, refused_port, wait_closed
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 LOCALHOST = '127.0.0.1'
 MB = 1024 * 1024
@@ -189,9 +188,9 @@ def file_50mb(tmp_path_factory):
 
 
 @pytest.mark.timeout(60)
-def test_single_command_through_bastion(b1, t1, kw):
+def test_single_command_through_bastion(backend, b1, t1, kw):
     bastion_logins, target_logins = accepted(b1), accepted(t1)
-    client = SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port, **kw)
+    client = backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port, **kw)
     try:
         stdout, stderr, output = run(client, 'echo out; echo err >&2; echo $SSH_CLIENT; exit 3')
         assert stdout[0] == 'out'
@@ -219,21 +218,21 @@ def test_single_command_through_bastion(b1, t1, kw):
 
 
 @pytest.mark.timeout(60)
-def test_single_context_manager_closes_bastion(b1, t1, kw):
-    with SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                   **kw) as client:
+def test_single_context_manager_closes_bastion(backend, b1, t1, kw):
+    with backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                           **kw) as client:
         assert run(client, 'echo hi')[0] == ['hi']
         assert own_tcp_peers()[b1.port] == 1
     assert wait_closed(b1.port) == {}
 
 
 @pytest.mark.timeout(60)
-def test_proxy_defaults_to_target_credentials(group, b1, t1):
+def test_proxy_defaults_to_target_credentials(backend, group, b1, t1):
     """No proxy_user/proxy_pkey: the bastion login uses the target's user and key
     (here given as bytes)."""
-    client = SSHClient(LOCALHOST, port=t1.port, user=group.user, pkey=group.user_key_bytes,
-                       proxy_host=LOCALHOST, proxy_port=b1.port, num_retries=1,
-                       allow_agent=False, identity_auth=False, timeout=10)
+    client = backend.SSHClient(LOCALHOST, port=t1.port, user=group.user, pkey=group.user_key_bytes,
+                               proxy_host=LOCALHOST, proxy_port=b1.port, num_retries=1,
+                               allow_agent=False, identity_auth=False, timeout=10)
     try:
         stdout, _, output = run(client, 'whoami')
         assert stdout == [group.user]
@@ -244,17 +243,17 @@ def test_proxy_defaults_to_target_credentials(group, b1, t1):
 
 
 @pytest.mark.timeout(60)
-def test_proxy_pkey_is_used_for_bastion_only(own_key_bastion, t1, kw):
+def test_proxy_pkey_is_used_for_bastion_only(backend, own_key_bastion, t1, kw):
     """A bastion accepting only its own key: the target's key does not get in,
     proxy_pkey (a path or bytes) does, and the target still gets the target key."""
     with pytest.raises(ProxyError) as info:
-        SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST,
-                  proxy_port=own_key_bastion.port, **kw)
+        backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST,
+                          proxy_port=own_key_bastion.port, **kw)
     assert f'{LOCALHOST}:{own_key_bastion.port}' in str(info.value)
     for proxy_pkey in (own_key_bastion.user_key, own_key_bastion.user_key_bytes):
-        client = SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST,
-                           proxy_port=own_key_bastion.port, proxy_pkey=proxy_pkey,
-                           proxy_user=getpass.getuser(), **kw)
+        client = backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST,
+                                   proxy_port=own_key_bastion.port, proxy_pkey=proxy_pkey,
+                                   proxy_user=getpass.getuser(), **kw)
         try:
             stdout, _, output = run(client, 'echo via-own-key')
             assert stdout == ['via-own-key'] and output.exit_code == 0
@@ -264,17 +263,17 @@ def test_proxy_pkey_is_used_for_bastion_only(own_key_bastion, t1, kw):
 
 
 @pytest.mark.timeout(60)
-def test_proxy_user_is_used_for_bastion(b1, t1, kw):
+def test_proxy_user_is_used_for_bastion(backend, b1, t1, kw):
     with pytest.raises(ProxyError) as info:
-        SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                  proxy_user='no-such-user-pssh-test', **kw)
+        backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                          proxy_user='no-such-user-pssh-test', **kw)
     message = str(info.value)
     assert f'{LOCALHOST}:{b1.port}' in message
     assert 'no-such-user-pssh-test' in message
 
 
 @pytest.mark.timeout(60)
-def test_proxy_jump_port_defaults_to_22(t1, kw):
+def test_proxy_jump_port_defaults_to_22(backend, t1, kw):
     """A proxy_jump hop without a port is on 22 (proxy_host without proxy_port
     is on the target's port: tests/test_dropin_errors.py)."""
     with socket.socket() as probe:
@@ -283,15 +282,15 @@ def test_proxy_jump_port_defaults_to_22(t1, kw):
             pytest.skip('something listens on 127.0.0.1:22')
     started = time.monotonic()
     with pytest.raises(ProxyError) as info:
-        SSHClient(LOCALHOST, port=t1.port, proxy_jump=LOCALHOST, **kw)
+        backend.SSHClient(LOCALHOST, port=t1.port, proxy_jump=LOCALHOST, **kw)
     assert f'{LOCALHOST}:22' in str(info.value)
     assert time.monotonic() - started < 10
 
 
 @pytest.mark.timeout(60)
-def test_stdin_and_large_output_through_bastion(b1, t1, kw):
-    with SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                   **kw) as client:
+def test_stdin_and_large_output_through_bastion(backend, b1, t1, kw):
+    with backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                           **kw) as client:
         output = client.run_command('cat; echo done')
         output.stdin.write('line one\nline two\n')
         output.stdin.close()
@@ -308,9 +307,9 @@ def test_stdin_and_large_output_through_bastion(b1, t1, kw):
 
 
 @pytest.mark.timeout(60)
-def test_use_pty_and_sudo_style_shell_through_bastion(b1, t1, kw):
-    with SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                   **kw) as client:
+def test_use_pty_and_sudo_style_shell_through_bastion(backend, b1, t1, kw):
+    with backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                           **kw) as client:
         stdout, _, output = run(client, 'echo tty; tty >/dev/null && echo has-tty; exit 2',
                                 use_pty=True)
         assert stdout == ['tty', 'has-tty']
@@ -325,7 +324,7 @@ def test_use_pty_and_sudo_style_shell_through_bastion(b1, t1, kw):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize('layout', ['port', 'host_config'])
-def test_50_targets_share_one_bastion_connection(b1, t1, t2, kw, layout):
+def test_50_targets_share_one_bastion_connection(backend, b1, t1, t2, kw, layout):
     hosts = [LOCALHOST] * 50
     if layout == 'port':
         targets = [t1] * 50
@@ -334,7 +333,7 @@ def test_50_targets_share_one_bastion_connection(b1, t1, t2, kw, layout):
         targets = [t1 if index % 2 == 0 else t2 for index in range(50)]
         extra = {'host_config': [HostConfig(port=target.port) for target in targets]}
     before = {server.port: accepted(server) for server in (b1, t1, t2)}
-    client = ParallelSSHClient(hosts, proxy_host=LOCALHOST, proxy_port=b1.port, **extra, **kw)
+    client = backend.ParallelSSHClient(hosts, proxy_host=LOCALHOST, proxy_port=b1.port, **extra, **kw)
     try:
         output = client.run_command('echo host-%s; echo $SSH_CLIENT; seq 1 2000 | tail -n 1',
                                     host_args=list(range(50)))
@@ -369,12 +368,12 @@ def test_50_targets_share_one_bastion_connection(b1, t1, t2, kw, layout):
 
 
 @pytest.mark.timeout(120)
-def test_50_targets_concurrent_output_through_one_bastion(b1, t1, t2, kw):
+def test_50_targets_concurrent_output_through_one_bastion(backend, b1, t1, t2, kw):
     """All 50 channels stream at the same time over the one bastion connection."""
     hosts = [LOCALHOST] * 50
     config = [HostConfig(port=(t1 if index % 2 else t2).port) for index in range(50)]
-    with ParallelSSHClient(hosts, host_config=config, proxy_host=LOCALHOST,
-                           proxy_port=b1.port, **kw) as client:
+    with backend.ParallelSSHClient(hosts, host_config=config, proxy_host=LOCALHOST,
+                                   proxy_port=b1.port, **kw) as client:
         output = client.run_command('seq 1 20000; echo end-%s >&2', host_args=list(range(50)))
         client.join(output, timeout=90)
         for index, host_out in enumerate(output):
@@ -390,10 +389,10 @@ def test_50_targets_concurrent_output_through_one_bastion(b1, t1, t2, kw):
 
 
 @pytest.mark.timeout(60)
-def test_proxy_jump_two_hops_single(group, b1, b2, t1, kw):
+def test_proxy_jump_two_hops_single(backend, group, b1, b2, t1, kw):
     before = [accepted(server) for server in (b1, b2, t1)]
     jump = [f'{group.user}@{LOCALHOST}:{b1.port}', hop(b2)]
-    client = SSHClient(LOCALHOST, port=t1.port, proxy_jump=jump, **kw)
+    client = backend.SSHClient(LOCALHOST, port=t1.port, proxy_jump=jump, **kw)
     try:
         stdout, stderr, output = run(client, 'echo two-hops; echo e >&2; exit 5')
         assert stdout == ['two-hops'] and stderr == ['e']
@@ -410,10 +409,10 @@ def test_proxy_jump_two_hops_single(group, b1, b2, t1, kw):
 
 
 @pytest.mark.timeout(90)
-def test_proxy_jump_two_hops_parallel(b1, b2, t1, t2, kw):
+def test_proxy_jump_two_hops_parallel(backend, b1, b2, t1, t2, kw):
     before = [accepted(server) for server in (b1, b2, t1, t2)]
     targets = [t1 if index % 2 == 0 else t2 for index in range(10)]
-    client = ParallelSSHClient(
+    client = backend.ParallelSSHClient(
         [LOCALHOST] * 10, host_config=[HostConfig(port=target.port) for target in targets],
         proxy_jump=[f'{LOCALHOST}:{b1.port}', f'{LOCALHOST}:{b2.port}'], **kw)
     try:
@@ -437,34 +436,34 @@ def test_proxy_jump_two_hops_parallel(b1, b2, t1, t2, kw):
 
 
 @pytest.mark.timeout(60)
-def test_proxy_jump_hop_with_its_own_key(b1, own_key_bastion, t1, kw):
+def test_proxy_jump_hop_with_its_own_key(backend, b1, own_key_bastion, t1, kw):
     """A hop dict with its own pkey: the second bastion accepts only that key."""
     jump = [hop(b1), hop(own_key_bastion, pkey=own_key_bastion.user_key,
                           user=own_key_bastion.user)]
-    with SSHClient(LOCALHOST, port=t1.port, proxy_jump=jump, **kw) as client:
+    with backend.SSHClient(LOCALHOST, port=t1.port, proxy_jump=jump, **kw) as client:
         stdout, _, output = run(client, 'echo keyed')
         assert stdout == ['keyed'] and output.exit_code == 0
     assert wait_closed(b1.port) == {}
 
 
 @pytest.mark.timeout(60)
-def test_second_hop_refusing_auth_is_proxy_error(fresh_bastion, own_key_bastion, t1, kw):
+def test_second_hop_refusing_auth_is_proxy_error(backend, fresh_bastion, own_key_bastion, t1, kw):
     """Without the hop's key the second bastion refuses: ProxyError naming it, and
     the connection already made to the first hop is not left open."""
     with pytest.raises(ProxyError) as info:
-        SSHClient(LOCALHOST, port=t1.port,
-                  proxy_jump=[hop(fresh_bastion), hop(own_key_bastion)], **kw)
+        backend.SSHClient(LOCALHOST, port=t1.port,
+                          proxy_jump=[hop(fresh_bastion), hop(own_key_bastion)], **kw)
     assert f'{LOCALHOST}:{own_key_bastion.port}' in str(info.value)
     assert 'authenticat' in str(info.value).lower()
     assert wait_closed(fresh_bastion.port) == {}
 
 
 @pytest.mark.timeout(60)
-def test_proxy_jump_in_host_config(b1, b2, t1, t2, kw):
+def test_proxy_jump_in_host_config(backend, b1, b2, t1, t2, kw):
     config = [HostConfig(port=t1.port, proxy_jump=[hop(b1), hop(b2)]),
               HostConfig(port=t2.port, proxy_jump=[f'{LOCALHOST}:{b2.port}']),
               HostConfig(port=t2.port)]
-    with ParallelSSHClient([LOCALHOST] * 3, host_config=config, **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 3, host_config=config, **kw) as client:
         output = client.run_command('echo $SSH_CLIENT')
         client.join(output, timeout=30)
         ports = [int(next(iter(host_out.stdout)).split()[2]) for host_out in output]
@@ -482,7 +481,7 @@ def test_proxy_jump_in_host_config(b1, b2, t1, t2, kw):
 
 
 @pytest.mark.timeout(60)
-def test_per_host_proxies_and_a_direct_host(b1, b2, t1, t2, kw):
+def test_per_host_proxies_and_a_direct_host(backend, b1, b2, t1, t2, kw):
     before = [accepted(server) for server in (b1, b2)]
     config = [
         HostConfig(port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port),
@@ -490,7 +489,7 @@ def test_per_host_proxies_and_a_direct_host(b1, b2, t1, t2, kw):
         HostConfig(port=t1.port),
         HostConfig(port=t2.port, proxy_host=LOCALHOST, proxy_port=b1.port),
     ]
-    with ParallelSSHClient([LOCALHOST] * 4, host_config=config, **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 4, host_config=config, **kw) as client:
         output = client.run_command('echo host-%s $SSH_CLIENT', host_args=range(4))
         client.join(output, timeout=30)
         expected_ports = [t1.port, t2.port, t1.port, t2.port]
@@ -510,7 +509,7 @@ def test_per_host_proxies_and_a_direct_host(b1, b2, t1, t2, kw):
 
 
 @pytest.mark.timeout(60)
-def test_host_config_host_key_settings_reach_its_bastion(b1, t1, t2, kw, tmp_path):
+def test_host_config_host_key_settings_reach_its_bastion(backend, b1, t1, t2, kw, tmp_path):
     # A host checked strictly, against a file that knows its key but not the
     # bastion's: its bastion is refused too, not accepted with the client's
     # default. Another host through the same bastion, with no such settings,
@@ -521,7 +520,7 @@ def test_host_config_host_key_settings_reach_its_bastion(b1, t1, t2, kw, tmp_pat
     config = [HostConfig(port=t1.port, host_key_policy='strict', known_hosts=str(known),
                          **tunnelled),
               HostConfig(port=t2.port, **tunnelled)]
-    with ParallelSSHClient([LOCALHOST] * 2, host_config=config, **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 2, host_config=config, **kw) as client:
         output = client.run_command('echo ok', stop_on_errors=False)
         client.join(output, timeout=30)
         assert isinstance(output[0].exception, UnknownHostKeyError), output[0].exception
@@ -531,11 +530,11 @@ def test_host_config_host_key_settings_reach_its_bastion(b1, t1, t2, kw, tmp_pat
 
 
 @pytest.mark.timeout(60)
-def test_client_proxy_with_host_config_override(b1, b2, t1, kw):
+def test_client_proxy_with_host_config_override(backend, b1, b2, t1, kw):
     """Client-wide proxy_host, one host overriding proxy_port."""
     config = [HostConfig(port=t1.port), HostConfig(port=t1.port, proxy_port=b2.port)]
-    with ParallelSSHClient([LOCALHOST] * 2, host_config=config, proxy_host=LOCALHOST,
-                           proxy_port=b1.port, **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 2, host_config=config, proxy_host=LOCALHOST,
+                                   proxy_port=b1.port, **kw) as client:
         output = client.run_command('echo ok')
         client.join(output, timeout=30)
         assert [list(host_out.stdout) for host_out in output] == [['ok'], ['ok']]
@@ -545,7 +544,7 @@ def test_client_proxy_with_host_config_override(b1, b2, t1, kw):
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('client_side', ['proxy_host', 'proxy_jump'])
-def test_host_config_proxy_overrides_client_proxy_of_other_kind(b1, b2, t1, kw, client_side):
+def test_host_config_proxy_overrides_client_proxy_of_other_kind(backend, b1, b2, t1, kw, client_side):
     """A host's own proxy setting wins over the client's, whichever form
     (proxy_host or proxy_jump) each uses."""
     if client_side == 'proxy_host':
@@ -555,8 +554,8 @@ def test_host_config_proxy_overrides_client_proxy_of_other_kind(b1, b2, t1, kw, 
         client_proxy = {'proxy_jump': [hop(b1)]}
         override = HostConfig(port=t1.port, proxy_host=LOCALHOST, proxy_port=b2.port)
     config = [HostConfig(port=t1.port), override]
-    with ParallelSSHClient([LOCALHOST] * 2, host_config=config, **client_proxy,
-                           **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 2, host_config=config, **client_proxy,
+                                   **kw) as client:
         output = client.run_command('echo ok', stop_on_errors=False)
         assert [host_out.exception for host_out in output] == [None, None]
         client.join(output, timeout=30)
@@ -567,7 +566,7 @@ def test_host_config_proxy_overrides_client_proxy_of_other_kind(b1, b2, t1, kw, 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('bad_index', [0, 1])
-def test_per_host_proxy_credentials_are_not_mixed(b1, t1, kw, unauthorized_key, group,
+def test_per_host_proxy_credentials_are_not_mixed(backend, b1, t1, kw, unauthorized_key, group,
                                                   bad_index):
     """Two hosts through the same bastion, proxy settings defaulting to each
     host's own key. The host whose key the bastion refuses fails with
@@ -577,8 +576,8 @@ def test_per_host_proxy_credentials_are_not_mixed(b1, t1, kw, unauthorized_key, 
     keys[bad_index] = unauthorized_key
     config = [HostConfig(port=t1.port, private_key=key) for key in keys]
     good_index = 1 - bad_index
-    with ParallelSSHClient([LOCALHOST] * 2, host_config=config, proxy_host=LOCALHOST,
-                           proxy_port=b1.port, **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 2, host_config=config, proxy_host=LOCALHOST,
+                                   proxy_port=b1.port, **kw) as client:
         output = client.run_command('echo ok', stop_on_errors=False)
         bad, good = output[bad_index], output[good_index]
         assert isinstance(bad.exception, ProxyError), bad.exception
@@ -593,11 +592,11 @@ def test_per_host_proxy_credentials_are_not_mixed(b1, t1, kw, unauthorized_key, 
 
 
 @pytest.mark.timeout(60)
-def test_bad_proxy_key_is_proxy_error_naming_bastion(b1, t1, kw, unauthorized_key):
+def test_bad_proxy_key_is_proxy_error_naming_bastion(backend, b1, t1, kw, unauthorized_key):
     started = time.monotonic()
     with pytest.raises(ProxyError) as info:
-        SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                  proxy_pkey=unauthorized_key, **kw)
+        backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                          proxy_pkey=unauthorized_key, **kw)
     message = str(info.value)
     assert f'{LOCALHOST}:{b1.port}' in message
     assert 'authenticat' in message.lower()
@@ -606,10 +605,10 @@ def test_bad_proxy_key_is_proxy_error_naming_bastion(b1, t1, kw, unauthorized_ke
 
 
 @pytest.mark.timeout(60)
-def test_bad_proxy_key_parallel(b1, t1, t2, kw, unauthorized_key):
+def test_bad_proxy_key_parallel(backend, b1, t1, t2, kw, unauthorized_key):
     config = [HostConfig(port=t1.port), HostConfig(port=t2.port)]
-    with ParallelSSHClient([LOCALHOST] * 2, host_config=config, proxy_host=LOCALHOST,
-                           proxy_port=b1.port, proxy_pkey=unauthorized_key, **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 2, host_config=config, proxy_host=LOCALHOST,
+                                   proxy_port=b1.port, proxy_pkey=unauthorized_key, **kw) as client:
         with pytest.raises(ProxyError):
             client.run_command('echo never')
         output = client.run_command('echo never', stop_on_errors=False)
@@ -621,13 +620,13 @@ def test_bad_proxy_key_parallel(b1, t1, t2, kw, unauthorized_key):
 
 
 @pytest.mark.timeout(60)
-def test_bastion_port_closed_is_proxy_error(t1, kw):
+def test_bastion_port_closed_is_proxy_error(backend, t1, kw):
     port = free_port()
     started = time.monotonic()
     with pytest.raises(ProxyError) as info:
         # Retries and delays must not apply to a refused connection.
-        SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=port,
-                  **dict(kw, num_retries=3, retry_delay=5))
+        backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=port,
+                          **dict(kw, num_retries=3, retry_delay=5))
     message = str(info.value)
     assert f'{LOCALHOST}:{port}' in message
     assert 'refused' in message.lower()
@@ -635,10 +634,10 @@ def test_bastion_port_closed_is_proxy_error(t1, kw):
 
 
 @pytest.mark.timeout(60)
-def test_bastion_port_closed_parallel(t1, kw):
+def test_bastion_port_closed_parallel(backend, t1, kw):
     port = free_port()
-    with ParallelSSHClient([LOCALHOST] * 3, port=t1.port, proxy_host=LOCALHOST,
-                           proxy_port=port, **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 3, port=t1.port, proxy_host=LOCALHOST,
+                                   proxy_port=port, **kw) as client:
         output = client.run_command('echo never', stop_on_errors=False)
         for host_out in output:
             assert isinstance(host_out.exception, ProxyError)
@@ -646,23 +645,23 @@ def test_bastion_port_closed_parallel(t1, kw):
 
 
 @pytest.mark.timeout(60)
-def test_second_hop_closed_is_proxy_error(fresh_bastion, kw, t1):
+def test_second_hop_closed_is_proxy_error(backend, fresh_bastion, kw, t1):
     port = free_port()
     with pytest.raises(ProxyError) as info:
-        SSHClient(LOCALHOST, port=t1.port,
-                  proxy_jump=[hop(fresh_bastion), f'{LOCALHOST}:{port}'], **kw)
+        backend.SSHClient(LOCALHOST, port=t1.port,
+                          proxy_jump=[hop(fresh_bastion), f'{LOCALHOST}:{port}'], **kw)
     assert f'{LOCALHOST}:{port}' in str(info.value)
     # The first hop's connection is closed with the failed client.
     assert wait_closed(fresh_bastion.port) == {}
 
 
 @pytest.mark.timeout(60)
-def test_target_port_closed_behind_bastion_names_both(fresh_bastion, kw):
+def test_target_port_closed_behind_bastion_names_both(backend, fresh_bastion, kw):
     bastion = fresh_bastion
     port = free_port()
     started = time.monotonic()
     with pytest.raises((HostConnectionError, ProxyError)) as info:
-        SSHClient(LOCALHOST, port=port, proxy_host=LOCALHOST, proxy_port=bastion.port, **kw)
+        backend.SSHClient(LOCALHOST, port=port, proxy_host=LOCALHOST, proxy_port=bastion.port, **kw)
     message = str(info.value)
     assert f'{LOCALHOST}:{port}' in message
     assert f'{LOCALHOST}:{bastion.port}' in message
@@ -672,13 +671,13 @@ def test_target_port_closed_behind_bastion_names_both(fresh_bastion, kw):
 
 
 @pytest.mark.timeout(60)
-def test_target_port_closed_does_not_break_shared_bastion(b1, t1, kw):
+def test_target_port_closed_does_not_break_shared_bastion(backend, b1, t1, kw):
     before = accepted(b1)
     port = free_port()
     config = [HostConfig(port=port), HostConfig(port=t1.port), HostConfig(port=port),
               HostConfig(port=t1.port)]
-    with ParallelSSHClient([LOCALHOST] * 4, host_config=config, proxy_host=LOCALHOST,
-                           proxy_port=b1.port, **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 4, host_config=config, proxy_host=LOCALHOST,
+                                   proxy_port=b1.port, **kw) as client:
         output = client.run_command('echo fine', stop_on_errors=False)
         for index in (0, 2):
             exc = output[index].exception
@@ -696,7 +695,7 @@ def test_target_port_closed_does_not_break_shared_bastion(b1, t1, kw):
 
 
 @pytest.mark.timeout(60)
-def test_silent_target_behind_bastion_times_out(fresh_bastion, kw):
+def test_silent_target_behind_bastion_times_out(backend, fresh_bastion, kw):
     """A target that accepts TCP but never speaks SSH: the handshake through the
     tunnel times out instead of hanging."""
     listener = MisbehavingListener('silent', LOCALHOST)
@@ -704,8 +703,8 @@ def test_silent_target_behind_bastion_times_out(fresh_bastion, kw):
     try:
         started = time.monotonic()
         with pytest.raises(PsshError) as info:
-            SSHClient(LOCALHOST, port=port, proxy_host=LOCALHOST, proxy_port=fresh_bastion.port,
-                      **dict(kw, timeout=2))
+            backend.SSHClient(LOCALHOST, port=port, proxy_host=LOCALHOST, proxy_port=fresh_bastion.port,
+                              **dict(kw, timeout=2))
         assert isinstance(info.value, (Timeout, HostConnectionError)), info.value
         assert f'{LOCALHOST}:{port}' in str(info.value)
         assert time.monotonic() - started < 15
@@ -715,21 +714,21 @@ def test_silent_target_behind_bastion_times_out(fresh_bastion, kw):
 
 
 @pytest.mark.timeout(30)
-def test_proxy_host_and_proxy_jump_together_are_refused(b1, t1, kw):
+def test_proxy_host_and_proxy_jump_together_are_refused(backend, b1, t1, kw):
     with pytest.raises(InvalidAPIUseError):
-        SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                  proxy_jump=[hop(b1)], **kw)
+        backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                          proxy_jump=[hop(b1)], **kw)
     with pytest.raises(InvalidAPIUseError):
-        ParallelSSHClient([LOCALHOST], port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                          proxy_jump=[hop(b1)], **kw).run_command('true')
+        backend.ParallelSSHClient([LOCALHOST], port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                                  proxy_jump=[hop(b1)], **kw).run_command('true')
 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize('bad_hop', ['user@host:port', 'a:b:c', '', {'port': 22},
                                      {'host': 'x', 'colour': 'red'}, 42])
-def test_malformed_hop_is_refused(t1, kw, bad_hop):
+def test_malformed_hop_is_refused(backend, t1, kw, bad_hop):
     with pytest.raises(InvalidAPIUseError):
-        SSHClient(LOCALHOST, port=t1.port, proxy_jump=[bad_hop], **kw)
+        backend.SSHClient(LOCALHOST, port=t1.port, proxy_jump=[bad_hop], **kw)
 
 
 # ---------------------------------------------------------------------------
@@ -737,14 +736,14 @@ def test_malformed_hop_is_refused(t1, kw, bad_hop):
 
 
 @pytest.mark.timeout(90)
-def test_bastion_killed_mid_command_parallel(fresh_bastion, t1, t2, kw):
+def test_bastion_killed_mid_command_parallel(backend, fresh_bastion, t1, t2, kw):
     bastion = fresh_bastion
     tunnelled = {'proxy_host': LOCALHOST, 'proxy_port': bastion.port}
     config = [HostConfig(port=t1.port, **tunnelled), HostConfig(port=t2.port, **tunnelled),
               HostConfig(port=t1.port, **tunnelled), HostConfig(port=t2.port)]
     commands = ['echo started; sleep 30; echo never'] * 3 + [
         'echo started; read line; echo "got $line"']
-    client = ParallelSSHClient([LOCALHOST] * 4, host_config=config, **kw)
+    client = backend.ParallelSSHClient([LOCALHOST] * 4, host_config=config, **kw)
     try:
         output = client.run_command('%s', host_args=commands, read_timeout=20)
         # Every command is running: each has printed its first line.
@@ -782,10 +781,10 @@ def test_bastion_killed_mid_command_parallel(fresh_bastion, t1, t2, kw):
 
 
 @pytest.mark.timeout(90)
-def test_bastion_killed_mid_command_single(fresh_bastion, t1, kw):
+def test_bastion_killed_mid_command_single(backend, fresh_bastion, t1, kw):
     bastion = fresh_bastion
-    client = SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=bastion.port,
-                       **kw)
+    client = backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=bastion.port,
+                               **kw)
     try:
         output = client.run_command('echo started; sleep 30; echo never', read_timeout=20)
         assert next(output.stdout) == 'started'
@@ -816,11 +815,11 @@ def test_bastion_killed_mid_command_single(fresh_bastion, t1, kw):
 
 
 @pytest.mark.timeout(90)
-def test_first_hop_killed_mid_command_two_hops(fresh_bastion, b2, t1, t2, kw):
+def test_first_hop_killed_mid_command_two_hops(backend, fresh_bastion, b2, t1, t2, kw):
     bastion = fresh_bastion
     config = [HostConfig(port=t1.port), HostConfig(port=t2.port)]
-    client = ParallelSSHClient([LOCALHOST] * 2, host_config=config,
-                               proxy_jump=[hop(bastion), hop(b2)], **kw)
+    client = backend.ParallelSSHClient([LOCALHOST] * 2, host_config=config,
+                                       proxy_jump=[hop(bastion), hop(b2)], **kw)
     try:
         output = client.run_command('echo started; sleep 30; echo never', read_timeout=20)
         for host_out in output:
@@ -840,12 +839,12 @@ def test_first_hop_killed_mid_command_two_hops(fresh_bastion, b2, t1, t2, kw):
 
 
 @pytest.mark.timeout(120)
-def test_sftp_copies_50mb_through_bastion(b1, t1, kw, file_50mb, tmp_path):
+def test_sftp_copies_50mb_through_bastion(backend, b1, t1, kw, file_50mb, tmp_path):
     local, digest = file_50mb
     remote = str(tmp_path / 'remote' / 'sub' / 'copy.bin')
     back = str(tmp_path / 'back' / 'copy.bin')
-    with SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                   **kw) as client:
+    with backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                           **kw) as client:
         client.copy_file(local, remote)
         assert os.path.getsize(remote) == 50 * MB
         assert sha256_file(remote) == digest
@@ -855,12 +854,12 @@ def test_sftp_copies_50mb_through_bastion(b1, t1, kw, file_50mb, tmp_path):
 
 
 @pytest.mark.timeout(120)
-def test_scp_copies_50mb_through_bastion(b1, t1, kw, file_50mb, tmp_path):
+def test_scp_copies_50mb_through_bastion(backend, b1, t1, kw, file_50mb, tmp_path):
     local, digest = file_50mb
     remote = str(tmp_path / 'remote' / 'scp.bin')
     back = str(tmp_path / 'back_scp.bin')
-    with SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                   **kw) as client:
+    with backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                           **kw) as client:
         client.scp_send(local, remote)
         assert sha256_file(remote) == digest
         client.scp_recv(remote, back)
@@ -869,12 +868,12 @@ def test_scp_copies_50mb_through_bastion(b1, t1, kw, file_50mb, tmp_path):
 
 @pytest.mark.slow(5)
 @pytest.mark.timeout(120)
-def test_parallel_copies_50mb_through_one_bastion(b1, t1, t2, kw, file_50mb, tmp_path):
+def test_parallel_copies_50mb_through_one_bastion(backend, b1, t1, t2, kw, file_50mb, tmp_path):
     local, digest = file_50mb
     config = [HostConfig(port=t1.port), HostConfig(port=t2.port)]
     remote = str(tmp_path / 'remote_%s.bin')
-    with ParallelSSHClient([LOCALHOST] * 2, host_config=config, proxy_host=LOCALHOST,
-                           proxy_port=b1.port, **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 2, host_config=config, proxy_host=LOCALHOST,
+                                   proxy_port=b1.port, **kw) as client:
         greenlets = client.copy_file(local, remote, copy_args=['sftp0', 'sftp1'])
         gevent.joinall(greenlets, raise_error=True, timeout=100)
         greenlets = client.scp_send(local, remote, copy_args=[
@@ -894,14 +893,14 @@ def test_parallel_copies_50mb_through_one_bastion(b1, t1, t2, kw, file_50mb, tmp
 
 @pytest.mark.slow(10)
 @pytest.mark.timeout(120)
-def test_copy_200mb_through_bastion_slow(b1, t1, kw, tmp_path):
+def test_copy_200mb_through_bastion_slow(backend, b1, t1, kw, tmp_path):
     """Slow-ish: 200 MB up and down through the bastion, within 120 s in all."""
     local = str(tmp_path / 'random_200mb')
     digest = write_random_file(local, 200 * MB)
     remote = str(tmp_path / 'remote_200mb')
     back = str(tmp_path / 'back_200mb')
-    with SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                   **kw) as client:
+    with backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                           **kw) as client:
         started = time.monotonic()
         client.copy_file(local, remote)
         upload = time.monotonic() - started
@@ -918,9 +917,9 @@ def test_copy_200mb_through_bastion_slow(b1, t1, kw, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_interactive_shell_through_bastion(b1, t1, kw):
-    with SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                   **kw) as client:
+def test_interactive_shell_through_bastion(backend, b1, t1, kw):
+    with backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                           **kw) as client:
         with client.open_shell() as shell:
             shell.run('echo $((6 * 7))')
             shell.run('echo to-stderr >&2')
@@ -935,10 +934,10 @@ def test_interactive_shell_through_bastion(b1, t1, kw):
 
 
 @pytest.mark.timeout(60)
-def test_parallel_shells_through_bastion(b1, t1, t2, kw):
+def test_parallel_shells_through_bastion(backend, b1, t1, t2, kw):
     config = [HostConfig(port=t1.port), HostConfig(port=t2.port), HostConfig(port=t1.port)]
-    with ParallelSSHClient([LOCALHOST] * 3, host_config=config, proxy_host=LOCALHOST,
-                           proxy_port=b1.port, **kw) as client:
+    with backend.ParallelSSHClient([LOCALHOST] * 3, host_config=config, proxy_host=LOCALHOST,
+                                   proxy_port=b1.port, **kw) as client:
         shells = client.open_shell()
         client.run_shell_commands(shells, ['echo first', 'echo second', 'exit 3'])
         client.join_shells(shells, timeout=30)
@@ -950,9 +949,9 @@ def test_parallel_shells_through_bastion(b1, t1, t2, kw):
 
 
 @pytest.mark.timeout(30)
-def test_host_output_type(b1, t1, kw):
-    with SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
-                   **kw) as client:
+def test_host_output_type(backend, b1, t1, kw):
+    with backend.SSHClient(LOCALHOST, port=t1.port, proxy_host=LOCALHOST, proxy_port=b1.port,
+                           **kw) as client:
         output = client.run_command('true')
         assert isinstance(output, HostOutput)
         assert output.host == LOCALHOST

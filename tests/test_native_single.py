@@ -17,7 +17,6 @@ import gevent
 import pytest
 
 import pssh
-from pssh.clients.native import SSHClient
 from pssh.exceptions import (
     AuthenticationError, ConnectTimeoutError, HostConnectionError, InvalidAPIUseError,
     NoIPv6AddressFoundError, PKeyFileError, PsshError, SessionError, SSHError, Timeout,
@@ -27,23 +26,23 @@ from pssh.testing import MisbehavingListener, OpenSSHServer
 
 from _net import refused_port
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 
 # ---------------------------------------------------------------------------
 # helpers
 
 
-def make_client(server, client_kwargs, **overrides):
+def make_client(backend, server, client_kwargs, **overrides):
     kwargs = dict(client_kwargs)
     kwargs.update(overrides)
-    return SSHClient(server.host, **kwargs)
+    return backend.SSHClient(server.host, **kwargs)
 
 
 @pytest.fixture
-def client(server, client_kwargs):
-    with make_client(server, client_kwargs) as cli:
+def client(backend, server, client_kwargs):
+    with make_client(backend, server, client_kwargs) as cli:
         yield cli
 
 
@@ -347,10 +346,10 @@ def test_stdin_large_round_trip(client):
 
 
 @pytest.mark.timeout(60)
-def test_stdin_write_after_command_exited_returns_promptly(server, client_kwargs):
+def test_stdin_write_after_command_exited_returns_promptly(backend, server, client_kwargs):
     """Writing to a command that has ended drops the data at once instead of
     waiting for ever (or raising: see tests/test_dropin_io.py)."""
-    with make_client(server, client_kwargs, timeout=None) as cli:
+    with make_client(backend, server, client_kwargs, timeout=None) as cli:
         output = cli.run_command('exit 0')
         cli.wait_finished(output)
         started = time.monotonic()
@@ -361,10 +360,10 @@ def test_stdin_write_after_command_exited_returns_promptly(server, client_kwargs
 
 
 @pytest.mark.timeout(60)
-def test_stdin_write_to_slow_reader(server, client_kwargs):
+def test_stdin_write_to_slow_reader(backend, server, client_kwargs):
     """A command that reads its stdin late is not a timeout: the connection is fine."""
     data = b'z' * (5 * 1024 * 1024)
-    with make_client(server, client_kwargs, timeout=1) as cli:
+    with make_client(backend, server, client_kwargs, timeout=1) as cli:
         output = cli.run_command('sleep 3; wc -c')
         output.stdin.write(data)
         output.stdin.close()
@@ -753,9 +752,9 @@ def test_many_large_outputs_read_concurrently(client):
 
 
 @pytest.mark.timeout(60)
-def test_two_clients_in_parallel_greenlets(server, client_kwargs):
+def test_two_clients_in_parallel_greenlets(backend, server, client_kwargs):
     def work(tag):
-        with make_client(server, client_kwargs) as cli:
+        with make_client(backend, server, client_kwargs) as cli:
             stdout, _, output = run(cli, 'sleep 1; echo %s' % tag)
             return stdout, output.exit_code
 
@@ -772,8 +771,8 @@ def test_two_clients_in_parallel_greenlets(server, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_keepalive_does_not_disturb_commands(server, client_kwargs):
-    with make_client(server, client_kwargs, keepalive_seconds=1) as cli:
+def test_keepalive_does_not_disturb_commands(backend, server, client_kwargs):
+    with make_client(backend, server, client_kwargs, keepalive_seconds=1) as cli:
         assert cli.keepalive_seconds == 1
         output = cli.run_command('echo a; sleep 3; echo b')
         assert list(output.stdout) == ['a', 'b']
@@ -784,9 +783,9 @@ def test_keepalive_does_not_disturb_commands(server, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_no_keepalive(server, client_kwargs):
+def test_no_keepalive(backend, server, client_kwargs):
     for value in (0, None):
-        with make_client(server, client_kwargs, keepalive_seconds=value) as cli:
+        with make_client(backend, server, client_kwargs, keepalive_seconds=value) as cli:
             stdout, _, _ = run(cli, 'echo ok')
             assert stdout == ['ok']
 
@@ -796,9 +795,9 @@ def test_no_keepalive(server, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_context_manager_closes(server, client_kwargs):
-    with make_client(server, client_kwargs) as cli:
-        assert isinstance(cli, SSHClient)
+def test_context_manager_closes(backend, server, client_kwargs):
+    with make_client(backend, server, client_kwargs) as cli:
+        assert isinstance(cli, backend.SSHClient)
         stdout, _, _ = run(cli, 'echo inside')
         assert stdout == ['inside']
     with pytest.raises(PsshError):
@@ -807,8 +806,8 @@ def test_context_manager_closes(server, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_attributes(server, client_kwargs):
-    with make_client(server, client_kwargs, alias='the-alias', retry_delay=2) as cli:
+def test_attributes(backend, server, client_kwargs):
+    with make_client(backend, server, client_kwargs, alias='the-alias', retry_delay=2) as cli:
         assert cli.host == server.host
         assert cli.alias == 'the-alias'
         assert cli.user == server.user
@@ -828,20 +827,20 @@ def test_attributes(server, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_default_user_is_local_user(server, client_kwargs):
+def test_default_user_is_local_user(backend, server, client_kwargs):
     kwargs = dict(client_kwargs)
     del kwargs['user']
     if server.user != getpass.getuser():
         pytest.skip('server user differs from the local user')
-    with SSHClient(server.host, **kwargs) as cli:
+    with backend.SSHClient(server.host, **kwargs) as cli:
         assert cli.user == getpass.getuser()
         stdout, _, _ = run(cli, 'whoami')
         assert stdout == [server.user]
 
 
 @pytest.mark.timeout(30)
-def test_deprecated_disconnect(server, client_kwargs):
-    cli = make_client(server, client_kwargs)
+def test_deprecated_disconnect(backend, server, client_kwargs):
+    cli = make_client(backend, server, client_kwargs)
     with pytest.warns(DeprecationWarning):
         cli.disconnect()
     with pytest.raises(PsshError):
@@ -871,8 +870,8 @@ def test_deprecated_execute_on_own_session(client):
 
 
 @pytest.mark.timeout(30)
-def test_compress(server, client_kwargs):
-    with make_client(server, client_kwargs, compress=True) as cli:
+def test_compress(backend, server, client_kwargs):
+    with make_client(backend, server, client_kwargs, compress=True) as cli:
         stdout, _, output = run(cli, "head -c 200000 /dev/zero | tr '\\0' c | fold -w 100")
         assert stdout == ['c' * 100] * 2000
         assert output.exit_code == 0
@@ -917,8 +916,8 @@ def _own_kwargs(srv, **overrides):
 
 
 @pytest.mark.timeout(60)
-def test_server_gone_mid_command_does_not_hang(own_server):
-    cli = SSHClient(own_server.host, **_own_kwargs(own_server))
+def test_server_gone_mid_command_does_not_hang(backend, own_server):
+    cli = backend.SSHClient(own_server.host, **_own_kwargs(own_server))
     try:
         output = cli.run_command('echo before; sleep 60; echo after')
         stdout = output.stdout
@@ -940,9 +939,9 @@ def test_server_gone_mid_command_does_not_hang(own_server):
 
 
 @pytest.mark.timeout(60)
-def test_server_gone_mid_command_is_reported(own_server):
+def test_server_gone_mid_command_is_reported(backend, own_server):
     """Losing the connection is an error, not a command that ended quietly."""
-    cli = SSHClient(own_server.host, **_own_kwargs(own_server))
+    cli = backend.SSHClient(own_server.host, **_own_kwargs(own_server))
     try:
         output = cli.run_command('echo before; sleep 60')
         stdout = output.stdout
@@ -959,8 +958,8 @@ def test_server_gone_mid_command_is_reported(own_server):
 
 
 @pytest.mark.timeout(60)
-def test_unresponsive_server_times_out(own_server):
-    cli = SSHClient(own_server.host, **_own_kwargs(own_server, timeout=1))
+def test_unresponsive_server_times_out(backend, own_server):
+    cli = backend.SSHClient(own_server.host, **_own_kwargs(own_server, timeout=1))
     stopped = []
     try:
         stdout, _, _ = run(cli, 'echo alive')
@@ -986,9 +985,9 @@ def test_unresponsive_server_times_out(own_server):
 
 
 @pytest.mark.timeout(60)
-def test_channel_refused_by_server():
+def test_channel_refused_by_server(backend):
     with OpenSSHServer(extra_config=['MaxSessions 2']) as srv:
-        with SSHClient(srv.host, **_own_kwargs(srv)) as cli:
+        with backend.SSHClient(srv.host, **_own_kwargs(srv)) as cli:
             first = cli.run_command('cat')
             second = cli.run_command('cat')
             with gevent.Timeout(20, AssertionError('opening a refused channel hung')):
@@ -1007,11 +1006,11 @@ def test_channel_refused_by_server():
 
 
 @pytest.mark.timeout(60)
-def test_finished_commands_release_server_sessions():
+def test_finished_commands_release_server_sessions(backend):
     """OpenSSH allows 10 sessions per connection by default: commands that have
     finished must not keep theirs, even while their output objects are kept."""
     with OpenSSHServer(extra_config=['MaxSessions 10']) as srv:
-        with SSHClient(srv.host, **_own_kwargs(srv)) as cli:
+        with backend.SSHClient(srv.host, **_own_kwargs(srv)) as cli:
             outputs = []
             for i in range(25):
                 output = cli.run_command('echo %d' % i)
@@ -1027,24 +1026,24 @@ def test_finished_commands_release_server_sessions():
 
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize('host', ['', None])
-def test_empty_host(client_kwargs, host):
+def test_empty_host(backend, client_kwargs, host):
     with pytest.raises(ValueError):
-        SSHClient(host, **client_kwargs)
+        backend.SSHClient(host, **client_kwargs)
 
 
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize('port', [0, -1, 65536, 100000])
-def test_port_out_of_range(server, client_kwargs, port):
+def test_port_out_of_range(backend, server, client_kwargs, port):
     kwargs = dict(client_kwargs, port=port)
     with pytest.raises(ValueError) as excinfo:
-        SSHClient(server.host, **kwargs)
+        backend.SSHClient(server.host, **kwargs)
     assert str(port) in str(excinfo.value)
 
 
 @pytest.mark.timeout(10)
-def test_keyboard_interactive_without_password(server, client_kwargs):
+def test_keyboard_interactive_without_password(backend, server, client_kwargs):
     with pytest.raises(InvalidAPIUseError) as excinfo:
-        make_client(server, client_kwargs, keyboard_interactive=True)
+        make_client(backend, server, client_kwargs, keyboard_interactive=True)
     assert_names_host(excinfo.value, server.host)
 
 
@@ -1053,90 +1052,90 @@ def test_keyboard_interactive_without_password(server, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_wrong_password(server):
+def test_wrong_password(backend, server):
     with pytest.raises(AuthenticationError) as excinfo:
-        SSHClient(server.host, port=server.port, user=server.user, password='wrong',
-                  allow_agent=False, identity_auth=False, num_retries=1, timeout=10)
+        backend.SSHClient(server.host, port=server.port, user=server.user, password='wrong',
+                          allow_agent=False, identity_auth=False, num_retries=1, timeout=10)
     assert_names_host(excinfo.value, server.host)
     assert excinfo.value.args and isinstance(excinfo.value.args[0], str)
 
 
 @pytest.mark.timeout(30)
-def test_wrong_password_keyboard_interactive(server):
+def test_wrong_password_keyboard_interactive(backend, server):
     with pytest.raises(AuthenticationError) as excinfo:
-        SSHClient(server.host, port=server.port, user=server.user, password='wrong',
-                  allow_agent=False, identity_auth=False, num_retries=1, timeout=10,
-                  keyboard_interactive=True)
+        backend.SSHClient(server.host, port=server.port, user=server.user, password='wrong',
+                          allow_agent=False, identity_auth=False, num_retries=1, timeout=10,
+                          keyboard_interactive=True)
     assert_names_host(excinfo.value, server.host)
 
 
 @pytest.mark.timeout(30)
-def test_no_authentication_method(server):
+def test_no_authentication_method(backend, server):
     with pytest.raises(AuthenticationError) as excinfo:
-        SSHClient(server.host, port=server.port, user=server.user,
-                  allow_agent=False, identity_auth=False, num_retries=1, timeout=10)
+        backend.SSHClient(server.host, port=server.port, user=server.user,
+                          allow_agent=False, identity_auth=False, num_retries=1, timeout=10)
     assert_names_host(excinfo.value, server.host)
 
 
 @pytest.mark.timeout(60)
-def test_wrong_key(server, client_kwargs, tmp_path):
+def test_wrong_key(backend, server, client_kwargs, tmp_path):
     other = keygen(tmp_path, 'other_key')
     with pytest.raises(AuthenticationError) as excinfo:
-        make_client(server, client_kwargs, pkey=other)
+        make_client(backend, server, client_kwargs, pkey=other)
     assert_names_host(excinfo.value, server.host)
 
 
 @pytest.mark.timeout(30)
-def test_pkey_as_bytes(server, client_kwargs):
-    with make_client(server, client_kwargs, pkey=server.user_key_bytes) as cli:
+def test_pkey_as_bytes(backend, server, client_kwargs):
+    with make_client(backend, server, client_kwargs, pkey=server.user_key_bytes) as cli:
         stdout, _, _ = run(cli, 'echo key bytes')
         assert stdout == ['key bytes']
 
 
 @pytest.mark.timeout(30)
-def test_pkey_path_with_tilde(server, client_kwargs, monkeypatch, tmp_path):
+def test_pkey_path_with_tilde(backend, server, client_kwargs, monkeypatch, tmp_path):
     shutil.copy(server.user_key, tmp_path / 'the_key')
     os.chmod(tmp_path / 'the_key', 0o600)
     monkeypatch.setenv('HOME', str(tmp_path))
-    with make_client(server, client_kwargs, pkey='~/the_key') as cli:
+    with make_client(backend, server, client_kwargs, pkey='~/the_key') as cli:
         stdout, _, _ = run(cli, 'echo tilde')
         assert stdout == ['tilde']
 
 
 @pytest.mark.timeout(10)
-def test_missing_key_file(server, client_kwargs, tmp_path):
+def test_missing_key_file(backend, server, client_kwargs, tmp_path):
     missing = str(tmp_path / 'no-such-key')
     started = time.monotonic()
     with pytest.raises(PKeyFileError) as excinfo:
-        make_client(server, client_kwargs, pkey=missing)
+        make_client(backend, server, client_kwargs, pkey=missing)
     assert time.monotonic() - started < 2
     assert missing in str(excinfo.value)
     assert_names_host(excinfo.value, server.host)
 
 
 @pytest.mark.timeout(30)
-def test_garbage_key_file(server, client_kwargs, tmp_path):
+def test_garbage_key_file(backend, server, client_kwargs, tmp_path):
     bad = tmp_path / 'garbage_key'
     bad.write_bytes(b'this is not a private key\n')
     with pytest.raises(PsshError) as excinfo:
-        make_client(server, client_kwargs, pkey=str(bad))
+        make_client(backend, server, client_kwargs, pkey=str(bad))
     assert isinstance(excinfo.value, (PKeyFileError, AuthenticationError))
     assert_names_host(excinfo.value, server.host)
 
 
 @pytest.mark.timeout(60)
-def test_encrypted_key(server, client_kwargs, tmp_path):
+def test_encrypted_key(backend, server, client_kwargs, tmp_path):
     key = keygen(tmp_path, 'enc_key', passphrase='secret')
     server.add_authorized_key(key + '.pub')
-    with make_client(server, client_kwargs, pkey=key, password='secret') as cli:
+    with make_client(backend, server, client_kwargs, pkey=key, password='secret') as cli:
         stdout, _, _ = run(cli, 'echo decrypted')
         assert stdout == ['decrypted']
     with pytest.raises(PsshError) as excinfo:
-        make_client(server, client_kwargs, pkey=key, password='not the passphrase')
+        make_client(backend, server, client_kwargs, pkey=key, password='not the passphrase')
     assert isinstance(excinfo.value, (AuthenticationError, PKeyFileError))
     assert_names_host(excinfo.value, server.host)
     with pytest.raises(PsshError) as excinfo:
-        make_client(server, client_kwargs, pkey=key)
+        make_client(backend, server, client_kwargs, pkey=key)
     assert isinstance(excinfo.value, (AuthenticationError, PKeyFileError))
     assert_names_host(excinfo.value, server.host)
 
@@ -1144,10 +1143,10 @@ def test_encrypted_key(server, client_kwargs, tmp_path):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('key_type,key_format', [
     ('rsa', None), ('rsa', 'PEM'), ('ecdsa', None), ('ecdsa', 'PEM'), ('ed25519', None)])
-def test_other_key_types(server, client_kwargs, tmp_path, key_type, key_format):
+def test_other_key_types(backend, server, client_kwargs, tmp_path, key_type, key_format):
     key = keygen(tmp_path, 'key_%s' % key_type, key_type=key_type, key_format=key_format)
     server.add_authorized_key(key + '.pub')
-    with make_client(server, client_kwargs, pkey=key) as cli:
+    with make_client(backend, server, client_kwargs, pkey=key) as cli:
         stdout, _, _ = run(cli, 'echo %s' % key_type)
         assert stdout == [key_type]
 
@@ -1159,17 +1158,17 @@ def rsa_server():
 
 
 @pytest.mark.timeout(60)
-def test_rsa_server(rsa_server):
-    with SSHClient(rsa_server.host, port=rsa_server.port, user=rsa_server.user,
-                   pkey=rsa_server.user_key, num_retries=1, timeout=10,
-                   allow_agent=False, identity_auth=False) as cli:
+def test_rsa_server(backend, rsa_server):
+    with backend.SSHClient(rsa_server.host, port=rsa_server.port, user=rsa_server.user,
+                           pkey=rsa_server.user_key, num_retries=1, timeout=10,
+                           allow_agent=False, identity_auth=False) as cli:
         stdout, _, output = run(cli, 'echo rsa')
         assert stdout == ['rsa']
         assert output.exit_code == 0
 
 
 @pytest.mark.timeout(60)
-def test_identity_files_used_when_no_pkey(server, tmp_path, monkeypatch):
+def test_identity_files_used_when_no_pkey(backend, server, tmp_path, monkeypatch):
     """identity_auth finds the key among the default identity files."""
     ssh_dir = tmp_path / '.ssh'
     ssh_dir.mkdir()
@@ -1177,9 +1176,9 @@ def test_identity_files_used_when_no_pkey(server, tmp_path, monkeypatch):
     os.chmod(ssh_dir / 'id_ed25519', 0o600)
     identities = tuple(str(ssh_dir / name) for name in
                        ('id_rsa', 'id_dsa', 'identity', 'id_ecdsa', 'id_ed25519'))
-    monkeypatch.setattr(SSHClient, 'IDENTITIES', identities)
-    with SSHClient(server.host, port=server.port, user=server.user, allow_agent=False,
-                   num_retries=1, timeout=10) as cli:
+    monkeypatch.setattr(backend.SSHClient, 'IDENTITIES', identities)
+    with backend.SSHClient(server.host, port=server.port, user=server.user, allow_agent=False,
+                           num_retries=1, timeout=10) as cli:
         stdout, _, _ = run(cli, 'echo identity')
         assert stdout == ['identity']
 
@@ -1189,11 +1188,11 @@ def test_identity_files_used_when_no_pkey(server, tmp_path, monkeypatch):
 
 
 @pytest.mark.timeout(20)
-def test_unknown_host(client_kwargs):
+def test_unknown_host(backend, client_kwargs):
     host = 'no-such-host.invalid'
     started = time.monotonic()
     with pytest.raises(UnknownHostError) as excinfo:
-        SSHClient(host, **dict(client_kwargs, retry_delay=1))
+        backend.SSHClient(host, **dict(client_kwargs, retry_delay=1))
     assert time.monotonic() - started < 5
     assert_names_host(excinfo.value, host)
     assert host in excinfo.value.args
@@ -1201,11 +1200,11 @@ def test_unknown_host(client_kwargs):
 
 
 @pytest.mark.timeout(20)
-def test_connection_refused_is_not_retried(client_kwargs):
+def test_connection_refused_is_not_retried(backend, client_kwargs):
     port = free_port()
     started = time.monotonic()
     with pytest.raises(ConnectionRefusedError) as excinfo:
-        SSHClient('127.0.0.1', **dict(client_kwargs, port=port, num_retries=3, retry_delay=5))
+        backend.SSHClient('127.0.0.1', **dict(client_kwargs, port=port, num_retries=3, retry_delay=5))
     assert time.monotonic() - started < 2
     assert isinstance(excinfo.value, ConnectionError)
     assert_names_host(excinfo.value, '127.0.0.1')
@@ -1220,11 +1219,11 @@ def silent_listener():
 
 
 @pytest.mark.timeout(30)
-def test_connect_timeout_no_banner(silent_listener, client_kwargs):
+def test_connect_timeout_no_banner(backend, silent_listener, client_kwargs):
     port = silent_listener.port
     started = time.monotonic()
     with pytest.raises(ConnectTimeoutError) as excinfo:
-        SSHClient('127.0.0.1', **dict(client_kwargs, port=port, timeout=1, num_retries=1))
+        backend.SSHClient('127.0.0.1', **dict(client_kwargs, port=port, timeout=1, num_retries=1))
     elapsed = time.monotonic() - started
     assert 0.8 <= elapsed < 5
     exc = excinfo.value
@@ -1238,12 +1237,12 @@ def test_connect_timeout_no_banner(silent_listener, client_kwargs):
 
 
 @pytest.mark.timeout(30)
-def test_connect_timeout_retried(silent_listener, client_kwargs):
+def test_connect_timeout_retried(backend, silent_listener, client_kwargs):
     port = silent_listener.port
     started = time.monotonic()
     with pytest.raises(ConnectTimeoutError):
-        SSHClient('127.0.0.1', **dict(client_kwargs, port=port, timeout=0.5, num_retries=3,
-                                      retry_delay=0.2))
+        backend.SSHClient('127.0.0.1', **dict(client_kwargs, port=port, timeout=0.5, num_retries=3,
+                                              retry_delay=0.2))
     elapsed = time.monotonic() - started
     # Three attempts of 0.5 s and two pauses of 0.2 s.
     assert 1.5 <= elapsed < 6
@@ -1258,10 +1257,10 @@ def closing_listener():
 
 
 @pytest.mark.timeout(30)
-def test_connection_error_after_retries(closing_listener, client_kwargs):
+def test_connection_error_after_retries(backend, closing_listener, client_kwargs):
     port = closing_listener.port
     with pytest.raises(ConnectionError) as excinfo:
-        SSHClient('127.0.0.1', **dict(client_kwargs, port=port, num_retries=2, retry_delay=0.1))
+        backend.SSHClient('127.0.0.1', **dict(client_kwargs, port=port, num_retries=2, retry_delay=0.1))
     exc = excinfo.value
     assert isinstance(exc, HostConnectionError)
     assert not isinstance(exc, ConnectionRefusedError)
@@ -1283,20 +1282,20 @@ def ipv6_server():
 
 
 @pytest.mark.timeout(30)
-def test_ipv6_connect(ipv6_server):
+def test_ipv6_connect(backend, ipv6_server):
     kwargs = dict(port=ipv6_server.port, user=ipv6_server.user, pkey=ipv6_server.user_key,
                   num_retries=1, timeout=10, allow_agent=False, identity_auth=False)
-    with SSHClient('::1', **kwargs) as cli:
+    with backend.SSHClient('::1', **kwargs) as cli:
         stdout, _, output = run(cli, 'echo $SSH_CONNECTION')
         assert output.exit_code == 0
         assert stdout[0].startswith('::1 ')
-    with SSHClient('::1', ipv6_only=True, **kwargs) as cli:
+    with backend.SSHClient('::1', ipv6_only=True, **kwargs) as cli:
         stdout, _, _ = run(cli, 'echo v6 only')
         assert stdout == ['v6 only']
 
 
 @pytest.mark.timeout(10)
-def test_ipv6_only_with_ipv4_address(server, client_kwargs):
+def test_ipv6_only_with_ipv4_address(backend, server, client_kwargs):
     with pytest.raises(NoIPv6AddressFoundError) as excinfo:
-        SSHClient('127.0.0.1', **dict(client_kwargs, ipv6_only=True))
+        backend.SSHClient('127.0.0.1', **dict(client_kwargs, ipv6_only=True))
     assert_names_host(excinfo.value, '127.0.0.1')

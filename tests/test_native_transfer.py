@@ -18,13 +18,12 @@ import gevent
 import gevent.event
 import pytest
 
-from pssh.clients import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import HostArgumentError, PsshError, SCPError, SFTPError, SFTPIOError
 from pssh.testing import OpenSSHServer, start_servers
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 N_HOSTS = 20
 BIG_SIZE = 50 * 1024 * 1024
@@ -59,15 +58,15 @@ def _client_kwargs(group):
                 identity_auth=False, timeout=10)
 
 
-def _single(group, index=0):
+def _single(backend, group, index=0):
     srv = group[index]
-    return SSHClient(srv.host, port=srv.port, user=srv.user, **_client_kwargs(group))
+    return backend.SSHClient(srv.host, port=srv.port, user=srv.user, **_client_kwargs(group))
 
 
 @pytest.fixture(scope='module')
-def client(group):
+def client(backend, group):
     """One connected SSHClient, shared by the module's single-host tests."""
-    cli = _single(group)
+    cli = _single(backend, group)
     try:
         yield cli
     finally:
@@ -75,27 +74,27 @@ def client(group):
 
 
 @pytest.fixture
-def fresh_client(group):
+def fresh_client(backend, group):
     """A connected SSHClient of the test's own."""
-    cli = _single(group, 1)
+    cli = _single(backend, group, 1)
     try:
         yield cli
     finally:
         cli.close()
 
 
-def _parallel(group, hosts, ports, **kwargs):
+def _parallel(backend, group, hosts, ports, **kwargs):
     config = [HostConfig(port=port) for port in ports]
     options = _client_kwargs(group)
     options.update(kwargs)
-    return ParallelSSHClient(hosts, host_config=config, user=group.user, **options)
+    return backend.ParallelSSHClient(hosts, host_config=config, user=group.user, **options)
 
 
 @pytest.fixture(scope='module')
-def pclient(group):
+def pclient(backend, group):
     """20 hosts '127.0.0.1' spread over the three servers."""
     ports = [group[i % len(group)].port for i in range(N_HOSTS)]
-    cli = _parallel(group, ['127.0.0.1'] * N_HOSTS, ports)
+    cli = _parallel(backend, group, ['127.0.0.1'] * N_HOSTS, ports)
     try:
         yield cli
     finally:
@@ -425,14 +424,14 @@ def test_sftp_version_extensions_are_read_up_to_a_truncation():
 
 
 @pytest.mark.timeout(60)
-def test_sftp_requests_of_64k_when_the_server_gives_no_limits(group, tmp_path, big_file):
+def test_sftp_requests_of_64k_when_the_server_gives_no_limits(backend, group, tmp_path, big_file):
     # The server names the limits extension but refuses the request (sftp-server -P):
     # requests stay at 64 KiB, and the copies are whole.
     local, digest = big_file
     with OpenSSHServer(user_key=group.user_key,
                        extra_config={'Subsystem': 'sftp internal-sftp -P limits'}) as srv:
-        with SSHClient(srv.host, port=srv.port, user=srv.user,
-                       **_client_kwargs(group)) as cli:
+        with backend.SSHClient(srv.host, port=srv.port, user=srv.user,
+                               **_client_kwargs(group)) as cli:
             remote, back, up, down = _sftp_there_and_back(cli, local, tmp_path)
     assert sha256(remote) == sha256(back) == digest
     assert _steps(up) == _steps(down) == {64 * 1024}
@@ -748,13 +747,13 @@ def test_client_usable_after_errors(fresh_client, tmp_path):
 
 
 @pytest.mark.timeout(30)
-def test_server_without_sftp(group, tmp_path):
+def test_server_without_sftp(backend, group, tmp_path):
     """No SFTP subsystem: the SFTP copies raise SFTPError naming the host, and
     a plain SCP download still works."""
     local = write_file(tmp_path / 'src.txt', b'no sftp', 0o640)
     with OpenSSHServer(user_key=group.user_key, extra_config={'Subsystem': None}) as srv:
-        with SSHClient(srv.host, port=srv.port, user=srv.user,
-                       **_client_kwargs(group)) as cli:
+        with backend.SSHClient(srv.host, port=srv.port, user=srv.user,
+                               **_client_kwargs(group)) as cli:
             for method in ('copy_file', 'copy_remote_file'):
                 with pytest.raises(SFTPError) as info:
                     getattr(cli, method)(local, str(tmp_path / method))
@@ -897,11 +896,11 @@ def test_parallel_recursive_download(pclient, tmp_path, method):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize('method', ['copy_remote_file', 'scp_recv'])
 @pytest.mark.parametrize('separator', [None, '--'])
-def test_parallel_download_suffix(group, second, tmp_path, method, separator):
+def test_parallel_download_suffix(backend, group, second, tmp_path, method, separator):
     """Without copy_args each host's file goes to local_file + separator + host."""
     remote = write_file(tmp_path / 'remote' / 'r.txt', b'suffixed', 0o640)
     hosts = ['127.0.0.1', SECOND_ADDR]
-    with _parallel(group, hosts, [group[0].port, second.port]) as pcli:
+    with _parallel(backend, group, hosts, [group[0].port, second.port]) as pcli:
         kwargs = {} if separator is None else {'suffix_separator': separator}
         greenlets = getattr(pcli, method)(remote, str(tmp_path / 'local' / 'out'), **kwargs)
         assert len(greenlets) == 2
@@ -915,10 +914,10 @@ def test_parallel_download_suffix(group, second, tmp_path, method, separator):
 
 
 @pytest.mark.timeout(60)
-def test_parallel_pool_size_smaller_than_hosts(group, tmp_path):
+def test_parallel_pool_size_smaller_than_hosts(backend, group, tmp_path):
     ports = [group[i % len(group)].port for i in range(N_HOSTS)]
     local = write_file(tmp_path / 'src.bin', os.urandom(100 * 1024), 0o644)
-    with _parallel(group, ['127.0.0.1'] * N_HOSTS, ports, pool_size=3) as pcli:
+    with _parallel(backend, group, ['127.0.0.1'] * N_HOSTS, ports, pool_size=3) as pcli:
         greenlets = pcli.copy_file(local, str(tmp_path / 'dst' / 'f%(i)s'),
                                    copy_args=[{'i': i} for i in range(N_HOSTS)])
         _joined(greenlets)
@@ -1015,13 +1014,13 @@ def _split(greenlets, bad):
 
 
 @pytest.fixture
-def mixed_client(group, refused_port):
+def mixed_client(backend, group, refused_port):
     """20 hosts; host 7 is REFUSED_ADDR on a closed port, the rest are good."""
     hosts = ['127.0.0.1'] * N_HOSTS
     ports = [group[i % len(group)].port for i in range(N_HOSTS)]
     hosts[7] = REFUSED_ADDR
     ports[7] = refused_port
-    cli = _parallel(group, hosts, ports)
+    cli = _parallel(backend, group, hosts, ports)
     try:
         yield cli
     finally:

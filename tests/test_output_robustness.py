@@ -9,10 +9,9 @@ import tracemalloc
 import gevent
 import pytest
 
-from pssh.clients.native import ParallelSSHClient, SSHClient
 
-#: Every test here runs against both backends (see conftest).
-BOTH_BACKENDS = True
+#: The backends a test here runs on when it asks for the backend fixture (see conftest).
+BACKENDS = ('native', 'ssh')
 
 #: One line of output: 99 bytes and a newline.
 LINE = 'x' * 99
@@ -22,12 +21,12 @@ def _lines_command(count):
     return 'yes %s | head -n %d' % (LINE, count)
 
 
-def _client(server, client_kwargs, **overrides):
-    return SSHClient(server.host, **dict(client_kwargs, **overrides))
+def _client(backend, server, client_kwargs, **overrides):
+    return backend.SSHClient(server.host, **dict(client_kwargs, **overrides))
 
 
-def _parallel(server, client_kwargs, count=1, **overrides):
-    return ParallelSSHClient([server.host] * count, **dict(client_kwargs, **overrides))
+def _parallel(backend, server, client_kwargs, count=1, **overrides):
+    return backend.ParallelSSHClient([server.host] * count, **dict(client_kwargs, **overrides))
 
 
 def _count_lines(generator, expected):
@@ -42,9 +41,9 @@ def _count_lines(generator, expected):
 # ----------------------------------------------------------------------
 # A generator kept half-read never holds back the command.
 
-def test_kept_generator_does_not_block_stdin_write(server, client_kwargs):
+def test_kept_generator_does_not_block_stdin_write(backend, server, client_kwargs):
     lines = 200_000  # 20 MB echoed back by cat
-    with _client(server, client_kwargs) as client:
+    with _client(backend, server, client_kwargs) as client:
         host_out = client.run_command('echo ready; cat')
         stdout = host_out.stdout
         assert next(stdout) == 'ready'
@@ -57,9 +56,9 @@ def test_kept_generator_does_not_block_stdin_write(server, client_kwargs):
 
 
 @pytest.mark.parametrize('poll', ['finished', 'exit_code'])
-def test_kept_generator_does_not_block_polling(server, client_kwargs, poll):
+def test_kept_generator_does_not_block_polling(backend, server, client_kwargs, poll):
     lines = 380_000  # 38 MB
-    with _client(server, client_kwargs) as client:
+    with _client(backend, server, client_kwargs) as client:
         host_out = client.run_command('echo ready; ' + _lines_command(lines))
         stdout = host_out.stdout
         assert next(stdout) == 'ready'
@@ -75,9 +74,9 @@ def test_kept_generator_does_not_block_polling(server, client_kwargs, poll):
         _count_lines(stdout, lines)
 
 
-def test_kept_generators_do_not_block_parallel_finished_and_join(server, client_kwargs):
+def test_kept_generators_do_not_block_parallel_finished_and_join(backend, server, client_kwargs):
     lines = 100_000
-    client = _parallel(server, client_kwargs, count=2)
+    client = _parallel(backend, server, client_kwargs, count=2)
     try:
         output = client.run_command('echo ready; ' + _lines_command(lines))
         generators = [host_out.stdout for host_out in output]
@@ -93,10 +92,10 @@ def test_kept_generators_do_not_block_parallel_finished_and_join(server, client_
         client.close()
 
 
-def test_reading_stderr_with_stdout_generator_kept(server, client_kwargs):
+def test_reading_stderr_with_stdout_generator_kept(backend, server, client_kwargs):
     """A caller blocked on stderr gets it, however much stdout is unread."""
     lines = 100_000
-    with _client(server, client_kwargs) as client:
+    with _client(backend, server, client_kwargs) as client:
         host_out = client.run_command(
             'echo ready; %s; echo done >&2' % _lines_command(lines), buffer_limit=64 * 1024)
         stdout = host_out.stdout
@@ -110,10 +109,10 @@ def test_reading_stderr_with_stdout_generator_kept(server, client_kwargs):
 # ----------------------------------------------------------------------
 # buffer_limit: an opt-in bound on unread output, through SSH flow control.
 
-def test_buffer_limit_pauses_unread_command_and_reading_resumes_it(server, client_kwargs):
+def test_buffer_limit_pauses_unread_command_and_reading_resumes_it(backend, server, client_kwargs):
     limit = 512 * 1024
     lines = 200_000  # 20 MB
-    with _client(server, client_kwargs) as client:
+    with _client(backend, server, client_kwargs) as client:
         host_out = client.run_command(_lines_command(lines), buffer_limit=limit)
         buffer = host_out.buffers.stdout.rw_buffer
         # Nobody reads and nobody waits: the command cannot get to its end.
@@ -130,10 +129,10 @@ def test_buffer_limit_pauses_unread_command_and_reading_resumes_it(server, clien
 
 
 @pytest.mark.parametrize('how', ['wait_finished', 'finished', 'stdin'])
-def test_buffer_limit_lifted_by_waiting_on_the_command(server, client_kwargs, how):
+def test_buffer_limit_lifted_by_waiting_on_the_command(backend, server, client_kwargs, how):
     limit = 256 * 1024
     lines = 100_000  # 10 MB
-    with _client(server, client_kwargs) as client:
+    with _client(backend, server, client_kwargs) as client:
         command = 'read go; ' + _lines_command(lines) + '; cat > /dev/null'
         host_out = client.run_command(command, buffer_limit=limit)
         with gevent.Timeout(60):
@@ -155,9 +154,9 @@ def test_buffer_limit_lifted_by_waiting_on_the_command(server, client_kwargs, ho
         _count_lines(host_out.stdout, lines)
 
 
-def test_parallel_buffer_limit(server, client_kwargs):
+def test_parallel_buffer_limit(backend, server, client_kwargs):
     lines = 50_000
-    client = _parallel(server, client_kwargs, count=3)
+    client = _parallel(backend, server, client_kwargs, count=3)
     try:
         output = client.run_command(_lines_command(lines), buffer_limit=128 * 1024)
         assert all(len(host_out.buffers.stdout.rw_buffer) <= 384 * 1024
@@ -174,12 +173,12 @@ def test_parallel_buffer_limit(server, client_kwargs):
 @pytest.mark.parametrize('value, error', [(0, ValueError), (-1, ValueError),
                                           (1.5, TypeError), ('1', TypeError),
                                           (True, TypeError)])
-def test_buffer_limit_checked(server, client_kwargs, value, error):
-    with _client(server, client_kwargs) as client:
+def test_buffer_limit_checked(backend, server, client_kwargs, value, error):
+    with _client(backend, server, client_kwargs) as client:
         with pytest.raises(error) as info:
             client.run_command('true', buffer_limit=value)
         assert 'buffer_limit' in str(info.value) and server.host in str(info.value)
-    client = _parallel(server, client_kwargs)
+    client = _parallel(backend, server, client_kwargs)
     try:
         with pytest.raises(error, match='buffer_limit'):
             client.run_command('true', buffer_limit=value)
@@ -190,9 +189,9 @@ def test_buffer_limit_checked(server, client_kwargs, value, error):
 # ----------------------------------------------------------------------
 # Memory: output read in host order costs little more than its bytes.
 
-def test_host_order_reading_keeps_no_lines(server, client_kwargs):
+def test_host_order_reading_keeps_no_lines(backend, server, client_kwargs):
     hosts, lines = 8, 20_000  # 2 MB each
-    client = _parallel(server, client_kwargs, count=hosts)
+    client = _parallel(backend, server, client_kwargs, count=hosts)
     try:
         output = client.run_command(_lines_command(lines))
         client.join(output)
@@ -215,8 +214,8 @@ def test_host_order_reading_keeps_no_lines(server, client_kwargs):
 # ----------------------------------------------------------------------
 # Command lines longer than one SSH request can carry.
 
-def test_command_over_limit_raises_value_error_and_connection_survives(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_command_over_limit_raises_value_error_and_connection_survives(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         limit = client.max_command_length
         running = client.run_command('read line; echo "got $line"')
         with pytest.raises(ValueError) as info:
@@ -233,8 +232,8 @@ def test_command_over_limit_raises_value_error_and_connection_survives(server, c
         assert list(client.run_command('echo alive').stdout) == ['alive']
 
 
-def test_command_at_limit_is_sent(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_command_at_limit_is_sent(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         limit = client.max_command_length
         host_out = client.run_command('#' + 'a' * (limit - 1))
         with gevent.Timeout(30):
@@ -246,21 +245,21 @@ def test_command_at_limit_is_sent(server, client_kwargs):
         assert list(client.run_command('echo alive').stdout) == ['alive']
 
 
-def test_command_limit_counts_sudo_wrapping(server, client_kwargs):
-    with _client(server, client_kwargs) as client:
+def test_command_limit_counts_sudo_wrapping(backend, server, client_kwargs):
+    with _client(backend, server, client_kwargs) as client:
         limit = client.max_command_length
         with pytest.raises(ValueError, match=str(limit)):
             client.run_command('#' + 'a' * (limit - 5), sudo=True)
         assert list(client.run_command('echo alive').stdout) == ['alive']
 
 
-def test_parallel_command_over_limit(server, client_kwargs):
-    client = _parallel(server, client_kwargs, count=2)
+def test_parallel_command_over_limit(backend, server, client_kwargs):
+    client = _parallel(backend, server, client_kwargs, count=2)
     try:
         output = client.run_command('true')
         client.join(output)
         assert [host_out.exit_code for host_out in output] == [0, 0]
-        limit = SSHClient.max_command_length
+        limit = backend.SSHClient.max_command_length
         with pytest.raises(ValueError, match=str(limit)):
             client.run_command('#' + 'a' * limit)
         output = client.run_command('#' + 'a' * limit, stop_on_errors=False)
@@ -271,8 +270,8 @@ def test_parallel_command_over_limit(server, client_kwargs):
         client.close()
 
 
-def test_buffer_limit_paused_command_and_close(server, client_kwargs):
-    client = _client(server, client_kwargs)
+def test_buffer_limit_paused_command_and_close(backend, server, client_kwargs):
+    client = _client(backend, server, client_kwargs)
     host_out = client.run_command(_lines_command(200_000), buffer_limit=256 * 1024)
     assert not host_out.channel.wait_done(0.5)  # paused, not finished
     client.close()
@@ -287,8 +286,8 @@ def test_buffer_limit_paused_command_and_close(server, client_kwargs):
     assert set(lines[:-1]) == {LINE} and LINE.startswith(lines[-1])
 
 
-def test_buffer_limit_paused_command_and_disconnect(server, client_kwargs):
-    client = _client(server, client_kwargs)
+def test_buffer_limit_paused_command_and_disconnect(backend, server, client_kwargs):
+    client = _client(backend, server, client_kwargs)
     host_out = client.run_command(_lines_command(200_000), buffer_limit=256 * 1024)
     assert not host_out.channel.wait_done(0.5)  # paused, not finished
     with pytest.warns(DeprecationWarning):

@@ -6,19 +6,18 @@ import subprocess
 import pytest
 
 from pssh.clients.base import _connection as base_connection
-from pssh.clients.native import SSHClient
 from pssh.exceptions import NoCommonAlgorithmError, PacketLengthError, UnknownHostKeyError
 
 from peers.rewriting_proxy import RewritingProxy
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 
-def connect(host, port, srv, **kwargs):
+def connect(backend, host, port, srv, **kwargs):
     options = dict(user=srv.user, pkey=srv.user_key, num_retries=1, timeout=10,
                    allow_agent=False, identity_auth=False)
     options.update(kwargs)
-    return SSHClient(host, port=port, **options)
+    return backend.SSHClient(host, port=port, **options)
 
 
 #: The largest whole packet each backend's library takes.
@@ -36,10 +35,10 @@ def test_length_after_newkeys_is_refused_before_the_library_reads_it(server, bac
                                                                      problem):
     with RewritingProxy(server.host, server.port, length) as proxy:
         with pytest.raises(PacketLengthError) as info:
-            connect(proxy.host, proxy.port, server)
+            connect(backend, proxy.host, proxy.port, server)
         assert proxy.rewritten.is_set()
     if problem == 'too large':
-        problem = 'too large (a whole packet over %s bytes)' % LIMITS[backend]
+        problem = 'too large (a whole packet over %s bytes)' % LIMITS[backend.name]
     assert info.value.args[1:] == (proxy.host, proxy.port, length, problem)
     assert str(length) in str(info.value)
 
@@ -54,47 +53,47 @@ def big_banner_server(tmp_path_factory):
         yield srv
 
 
-def test_large_packets_the_library_accepts_pass(big_banner_server):
+def test_large_packets_the_library_accepts_pass(backend, big_banner_server):
     srv = big_banner_server
-    with connect(srv.host, srv.port, srv) as client:
+    with connect(backend, srv.host, srv.port, srv) as client:
         output = client.run_command('echo big banner')
         client.wait_finished(output)
         assert list(output.stdout) == ['big banner']
 
 
 @pytest.mark.parametrize('length', [0xffffffff, 3, 1001])
-def test_length_before_newkeys_is_refused(server, length):
+def test_length_before_newkeys_is_refused(backend, server, length):
     with RewritingProxy(server.host, server.port, length, after_newkeys=False) as proxy:
         with pytest.raises(PacketLengthError) as info:
-            connect(proxy.host, proxy.port, server)
+            connect(backend, proxy.host, proxy.port, server)
     assert info.value.args[1:4] == (proxy.host, proxy.port, length)
 
 
-def test_the_client_still_works_after_a_refused_server(server):
+def test_the_client_still_works_after_a_refused_server(backend, server):
     with RewritingProxy(server.host, server.port, 0xffffffff) as proxy:
         with pytest.raises(PacketLengthError):
-            connect(proxy.host, proxy.port, server)
-    with connect(server.host, server.port, server) as client:
+            connect(backend, proxy.host, proxy.port, server)
+    with connect(backend, server.host, server.port, server) as client:
         output = client.run_command('echo fine')
         client.wait_finished(output)
         assert list(output.stdout) == ['fine']
         assert client._io.guard.opaque is False
 
 
-def test_refused_host_key_means_no_encrypted_byte_reached_the_library(server, sessions,
+def test_refused_host_key_means_no_encrypted_byte_reached_the_library(backend, server, sessions,
                                                                       tmp_path):
     with pytest.raises(UnknownHostKeyError):
-        connect(server.host, server.port, server, host_key_policy='strict',
+        connect(backend, server.host, server.port, server, host_key_policy='strict',
                 known_hosts=str(tmp_path / 'empty'))
     io, = sessions
     assert io.guard.newkeys_end is not None
     assert io.delivered == io.guard.newkeys_end
 
 
-def test_accepted_host_key_releases_the_connection(server, sessions):
+def test_accepted_host_key_releases_the_connection(backend, server, sessions):
     with open(server.host_key_pub) as fh:
         key_line = fh.read()
-    with connect(server.host, server.port, server, host_key=key_line) as client:
+    with connect(backend, server.host, server.port, server, host_key=key_line) as client:
         output = client.run_command('echo released')
         client.wait_finished(output)
         assert list(output.stdout) == ['released']
@@ -113,13 +112,13 @@ def no_etm_server():
         yield srv
 
 
-def test_unknown_server_hiding_lengths_is_accepted_with_one_warning(no_etm_server, caplog,
+def test_unknown_server_hiding_lengths_is_accepted_with_one_warning(backend, no_etm_server, caplog,
                                                                    monkeypatch):
     srv = no_etm_server
     monkeypatch.setattr(base_connection, '_WARNED_UNCHECKED', set())  # once per process
     caplog.set_level('WARNING', logger='pssh')
     for _ in range(2):
-        with connect(srv.host, srv.port, srv) as client:
+        with connect(backend, srv.host, srv.port, srv) as client:
             output = client.run_command('echo hidden')
             client.wait_finished(output)
             assert list(output.stdout) == ['hidden']
@@ -131,11 +130,11 @@ def test_unknown_server_hiding_lengths_is_accepted_with_one_warning(no_etm_serve
                       'check this connection' % (srv.host, srv.port)]
 
 
-def test_unknown_server_hiding_lengths_can_be_refused(no_etm_server, monkeypatch, sessions):
+def test_unknown_server_hiding_lengths_can_be_refused(backend, no_etm_server, monkeypatch, sessions):
     srv = no_etm_server
-    monkeypatch.setattr(SSHClient, 'ALLOW_UNCHECKED_LENGTHS', False)
+    monkeypatch.setattr(backend.SSHClient, 'ALLOW_UNCHECKED_LENGTHS', False)
     with pytest.raises(UnknownHostKeyError) as info:
-        connect(srv.host, srv.port, srv)
+        connect(backend, srv.host, srv.port, srv)
     assert info.value.args[1:] == (srv.host, srv.port, 'aes128-ctr', 'hmac-sha2-256')
     # Refused before any encrypted byte reached the library (libssh2 waits for
     # them inside its handshake; libssh finishes the key exchange first).
@@ -143,13 +142,13 @@ def test_unknown_server_hiding_lengths_can_be_refused(no_etm_server, monkeypatch
     assert io.delivered == io.guard.newkeys_end
 
 
-def test_known_server_hiding_lengths_connects_quietly(no_etm_server, monkeypatch, caplog):
+def test_known_server_hiding_lengths_connects_quietly(backend, no_etm_server, monkeypatch, caplog):
     srv = no_etm_server
-    monkeypatch.setattr(SSHClient, 'ALLOW_UNCHECKED_LENGTHS', False)
+    monkeypatch.setattr(backend.SSHClient, 'ALLOW_UNCHECKED_LENGTHS', False)
     caplog.set_level('WARNING', logger='pssh')
     with open(srv.host_key_pub) as fh:
         key_line = fh.read()
-    with connect(srv.host, srv.port, srv, host_key=key_line) as client:
+    with connect(backend, srv.host, srv.port, srv, host_key=key_line) as client:
         output = client.run_command('echo pinned')
         client.wait_finished(output)
         assert list(output.stdout) == ['pinned']
@@ -180,10 +179,10 @@ def chacha_only_server():
 
 
 @pytest.mark.native_only
-def test_no_common_cipher_names_both_lists(chacha_only_server):
+def test_no_common_cipher_names_both_lists(backend, chacha_only_server):
     srv = chacha_only_server
     with pytest.raises(NoCommonAlgorithmError) as info:
-        connect(srv.host, srv.port, srv, num_retries=3, retry_delay=60)
+        connect(backend, srv.host, srv.port, srv, num_retries=3, retry_delay=60)
     assert info.value.args[1:] == (
         srv.host, srv.port, 'cipher', 'aes128-ctr,aes256-ctr,aes192-ctr',
         'chacha20-poly1305@openssh.com', ['aes128-ctr', 'aes256-ctr', 'aes192-ctr'],
@@ -194,10 +193,10 @@ def test_no_common_cipher_names_both_lists(chacha_only_server):
 def test_chacha_only_server_with_libssh_lists(chacha_only_server, backend):
     """The libssh clients keep chacha20-poly1305 (after CTR): libssh is not
     affected by libssh2's bugs."""
-    if backend == 'native':
+    if backend.name == 'native':
         pytest.skip('the native client refuses chacha20-poly1305 (above)')
     srv = chacha_only_server
-    with connect(srv.host, srv.port, srv) as client:
+    with connect(backend, srv.host, srv.port, srv) as client:
         assert client._io.guard.cipher == 'chacha20-poly1305@openssh.com'
         assert client._io.guard.opaque is True
 
@@ -213,12 +212,12 @@ def huge_banner_server(tmp_path_factory):
 
 
 @pytest.mark.native_only
-def test_refusal_during_agent_login_is_not_an_authentication_error(huge_banner_server,
+def test_refusal_during_agent_login_is_not_an_authentication_error(backend, huge_banner_server,
                                                                    agent_sock):
     srv = huge_banner_server
     subprocess.run(['ssh-add', srv.user_key], check=True, capture_output=True, timeout=10)
     with pytest.raises(PacketLengthError) as info:
-        SSHClient(srv.host, port=srv.port, user=srv.user, num_retries=1, timeout=10,
-                  allow_agent=True, identity_auth=False)
+        backend.SSHClient(srv.host, port=srv.port, user=srv.user, num_retries=1, timeout=10,
+                          allow_agent=True, identity_auth=False)
     assert info.value.args[1:3] == (srv.host, srv.port)
     assert info.value.args[3] > 40000

@@ -24,9 +24,8 @@ from pssh.exceptions import (
     UnknownHostError)
 from pssh.testing import MisbehavingListener, start_servers
 
-from pssh.clients.native import ParallelSSHClient  # replaced per backend
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 N_HOSTS = 500
 SERVER_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4']
@@ -146,16 +145,16 @@ EXPECTED_ERRORS = {
 
 @pytest.mark.slow(15)
 @pytest.mark.timeout(240)
-def test_500_hosts_with_assorted_failures(servers, bad_listeners, other_key, fd_limit):
+def test_500_hosts_with_assorted_failures(backend, servers, bad_listeners, other_key, fd_limit):
     hosts, config, expect = _plan(servers, bad_listeners, other_key)
     assert expect.count('good') == 450 and len(hosts) == N_HOSTS
     # Host i prints its own number on both streams, a number of lines that
     # depends on it, and exits with its own status.
     command = 'echo out-%(i)s; echo err-%(i)s >&2; seq 1 %(n)s; exit %(rc)s'
     args = [dict(i=i, n=50 + i % 50, rc=i % 7) for i in range(N_HOSTS)]
-    client = ParallelSSHClient(hosts, user=servers.user, pkey=servers.user_key,
-                               num_retries=1, timeout=20, allow_agent=False,
-                               identity_auth=False, host_config=config)
+    client = backend.ParallelSSHClient(hosts, user=servers.user, pkey=servers.user_key,
+                                       num_retries=1, timeout=20, allow_agent=False,
+                                       identity_auth=False, host_config=config)
     try:
         start = time.monotonic()
         output = client.run_command(command, host_args=args, stop_on_errors=False)
@@ -281,10 +280,10 @@ def test_no_leaks_over_rounds_of_connect_run_close(backend, servers, fd_limit, t
     known_hosts.write_text(''.join(server.known_hosts_line() + '\n' for server in servers))
 
     def one_round(number):
-        client = ParallelSSHClient(hosts, user=servers.user, pkey=servers.user_key,
-                                   num_retries=1, timeout=20, allow_agent=False,
-                                   identity_auth=False, host_config=config,
-                                   known_hosts=str(known_hosts), host_key_policy='strict')
+        client = backend.ParallelSSHClient(hosts, user=servers.user, pkey=servers.user_key,
+                                           num_retries=1, timeout=20, allow_agent=False,
+                                           identity_auth=False, host_config=config,
+                                           known_hosts=str(known_hosts), host_key_policy='strict')
         try:
             output = client.run_command('echo round-%s-%%s' % number,
                                         host_args=list(range(LEAK_HOSTS)))

@@ -16,9 +16,8 @@ from pssh.config import HostConfig
 from pssh.exceptions import AuthenticationError, PKeyFileError, ProxyError
 from pssh.testing import OpenSSHServer
 
-from pssh.clients.native import ParallelSSHClient, SSHClient  # replaced per backend
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 PASSWORD = 'Pw-9d41e7-never-shown'
 PROXY_PASSWORD = 'ProxyPw-52c0aa-never-shown'
@@ -136,27 +135,27 @@ def test_repr_of_host_config_and_hop(keys, secrets):
 
 
 @pytest.mark.timeout(60)
-def test_single_client_paths(server, keys, secrets, captured):
+def test_single_client_paths(backend, server, keys, secrets, captured):
     texts = []
     base = dict(port=server.port, user=server.user, num_retries=1, timeout=10,
                 allow_agent=False, identity_auth=False)
     # Wrong password, no key.
     with pytest.raises(AuthenticationError) as excinfo:
-        SSHClient(server.host, password=PASSWORD, **base)
+        backend.SSHClient(server.host, password=PASSWORD, **base)
     texts += _texts_of_exception(excinfo.value)
     # Wrong password, keyboard-interactive.
     with pytest.raises(AuthenticationError) as excinfo:
-        SSHClient(server.host, password=PASSWORD, keyboard_interactive=True, **base)
+        backend.SSHClient(server.host, password=PASSWORD, keyboard_interactive=True, **base)
     texts += _texts_of_exception(excinfo.value)
     # Encrypted key, wrong passphrase: from a file and as bytes.
     for pkey in (keys['encrypted'], keys['encrypted_bytes']):
         with pytest.raises((PKeyFileError, AuthenticationError)) as excinfo:
-            SSHClient(server.host, pkey=pkey, password=WRONG_PASSPHRASE, **base)
+            backend.SSHClient(server.host, pkey=pkey, password=WRONG_PASSPHRASE, **base)
         texts += _texts_of_exception(excinfo.value)
     # Success with the passphrase, and with plain key bytes plus a password.
     for pkey, password in ((keys['encrypted_bytes'], PASSPHRASE),
                            (keys['plain_bytes'], PASSWORD)):
-        with SSHClient(server.host, pkey=pkey, password=password, **base) as client:
+        with backend.SSHClient(server.host, pkey=pkey, password=password, **base) as client:
             host_out = client.run_command('echo ok')
             client.wait_finished(host_out, timeout=20)
             assert list(host_out.stdout) == ['ok']
@@ -168,20 +167,20 @@ def test_single_client_paths(server, keys, secrets, captured):
             texts += _check_output(shell.output)
     # A refused proxy.
     with pytest.raises(ProxyError) as excinfo:
-        SSHClient(server.host, pkey=keys['plain_bytes'], proxy_host='127.0.0.1', proxy_port=1,
-                  proxy_password=PROXY_PASSWORD, proxy_pkey=keys['plain_bytes'], **base)
+        backend.SSHClient(server.host, pkey=keys['plain_bytes'], proxy_host='127.0.0.1', proxy_port=1,
+                          proxy_password=PROXY_PASSWORD, proxy_pkey=keys['plain_bytes'], **base)
     texts += _texts_of_exception(excinfo.value)
     # A proxy key its passphrase (the proxy password) does not open: refused at the call.
     with pytest.raises(PKeyFileError, match='wrong passphrase') as excinfo:
-        SSHClient(server.host, pkey=keys['plain_bytes'], proxy_host=server.host,
-                  proxy_port=server.port, proxy_password=PROXY_PASSWORD,
-                  proxy_pkey=keys['encrypted_bytes'], **base)
+        backend.SSHClient(server.host, pkey=keys['plain_bytes'], proxy_host=server.host,
+                          proxy_port=server.port, proxy_password=PROXY_PASSWORD,
+                          proxy_pkey=keys['encrypted_bytes'], **base)
     texts += _texts_of_exception(excinfo.value)
     # A working proxy, given its password and key.
-    with SSHClient(server.host, pkey=keys['plain_bytes'], password=PASSWORD,
-                   proxy_host=server.host, proxy_port=server.port,
-                   proxy_password=PROXY_PASSWORD, proxy_pkey=keys['plain_bytes'],
-                   **base) as client:
+    with backend.SSHClient(server.host, pkey=keys['plain_bytes'], password=PASSWORD,
+                           proxy_host=server.host, proxy_port=server.port,
+                           proxy_password=PROXY_PASSWORD, proxy_pkey=keys['plain_bytes'],
+                           **base) as client:
         host_out = client.run_command('echo via proxy')
         client.wait_finished(host_out, timeout=20)
         assert list(host_out.stdout) == ['via proxy']
@@ -192,7 +191,7 @@ def test_single_client_paths(server, keys, secrets, captured):
 
 
 @pytest.mark.timeout(90)
-def test_parallel_client_paths(server, keys, secrets, captured, tmp_path):
+def test_parallel_client_paths(backend, server, keys, secrets, captured, tmp_path):
     texts = []
     hosts = [server.host] * 6
     hop = {'host': server.host, 'port': server.port, 'password': PROXY_PASSWORD,
@@ -205,10 +204,10 @@ def test_parallel_client_paths(server, keys, secrets, captured, tmp_path):
         HostConfig(proxy_jump=[dict(hop, pkey=keys['encrypted_bytes'])]),  # bad proxy key
         HostConfig(private_key=keys['encrypted_bytes'], password=PASSWORD, port=1),  # refused
     ]
-    client = ParallelSSHClient(hosts, port=server.port, user=server.user,
-                               pkey=keys['plain_bytes'], password=PASSWORD, num_retries=1,
-                               timeout=10, allow_agent=False, identity_auth=False,
-                               host_config=config)
+    client = backend.ParallelSSHClient(hosts, port=server.port, user=server.user,
+                                       pkey=keys['plain_bytes'], password=PASSWORD, num_retries=1,
+                                       timeout=10, allow_agent=False, identity_auth=False,
+                                       host_config=config)
     try:
         texts += [repr(client), str(client)] + [repr(c) for c in config]
         output = client.run_command('echo ok', stop_on_errors=False)
@@ -241,11 +240,11 @@ def test_parallel_client_paths(server, keys, secrets, captured, tmp_path):
     # A client-wide bastion key its passphrase (the proxy password) does not
     # open: refused at the call.
     with pytest.raises(PKeyFileError, match='wrong passphrase') as excinfo:
-        ParallelSSHClient([server.host], port=server.port, user=server.user,
-                          pkey=keys['plain_bytes'], num_retries=1, timeout=10,
-                          allow_agent=False, identity_auth=False, proxy_host=server.host,
-                          proxy_port=server.port, proxy_user=server.user,
-                          proxy_password=PROXY_PASSWORD, proxy_pkey=keys['encrypted_bytes'])
+        backend.ParallelSSHClient([server.host], port=server.port, user=server.user,
+                                  pkey=keys['plain_bytes'], num_retries=1, timeout=10,
+                                  allow_agent=False, identity_auth=False, proxy_host=server.host,
+                                  proxy_port=server.port, proxy_user=server.user,
+                                  proxy_password=PROXY_PASSWORD, proxy_pkey=keys['encrypted_bytes'])
     texts += _texts_of_exception(excinfo.value)
     assert captured, 'debug logging recorded nothing'
     texts += _texts_of_records(captured)
@@ -253,13 +252,13 @@ def test_parallel_client_paths(server, keys, secrets, captured, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_password_against_server_without_password_logins(server, captured):
+def test_password_against_server_without_password_logins(backend, server, captured):
     """A bad password against an sshd that refuses password logins: the error
     path through 'no more methods' shows no secret either."""
     with OpenSSHServer(extra_config={'PasswordAuthentication': False,
                                      'KbdInteractiveAuthentication': False}) as strict:
         with pytest.raises(AuthenticationError) as excinfo:
-            SSHClient(strict.host, port=strict.port, user=strict.user, password=PASSWORD,
-                      num_retries=1, timeout=10, allow_agent=False, identity_auth=False)
+            backend.SSHClient(strict.host, port=strict.port, user=strict.user, password=PASSWORD,
+                              num_retries=1, timeout=10, allow_agent=False, identity_auth=False)
     texts = _texts_of_exception(excinfo.value) + _texts_of_records(captured)
     _assert_hidden([PASSWORD], texts, 'strict server')

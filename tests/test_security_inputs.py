@@ -11,12 +11,11 @@ import sys
 import gevent
 import pytest
 
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import SCPError, SFTPIOError
 from pssh.testing import OpenSSHServer
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 RELAY = os.path.join(os.path.dirname(__file__), 'peers', 'renaming_sftp.py')
 
@@ -37,14 +36,14 @@ def hostile(rename_map):
         yield srv
 
 
-def connect(srv, **kwargs):
-    return SSHClient(srv.host, port=srv.port, user=srv.user, pkey=srv.user_key, num_retries=1,
-                     timeout=10, allow_agent=False, identity_auth=False, **kwargs)
+def connect(backend, srv, **kwargs):
+    return backend.SSHClient(srv.host, port=srv.port, user=srv.user, pkey=srv.user_key, num_retries=1,
+                             timeout=10, allow_agent=False, identity_auth=False, **kwargs)
 
 
 @pytest.fixture
-def client(hostile):
-    with connect(hostile) as cli:
+def client(backend, hostile):
+    with connect(backend, hostile) as cli:
         yield cli
 
 
@@ -91,13 +90,13 @@ def test_recursive_download_refuses_names_that_leave_the_destination(
     assert sorted(os.listdir(dest)) == []
 
 
-def test_parallel_download_refuses_escaping_names(hostile, rename_map, tmp_path):
+def test_parallel_download_refuses_escaping_names(backend, hostile, rename_map, tmp_path):
     src = make_source(tmp_path)
     with open(rename_map, 'w') as fh:
         json.dump({'victim': '../escaped'}, fh)
-    client = ParallelSSHClient([hostile.host], port=hostile.port, user=hostile.user,
-                               pkey=hostile.user_key, num_retries=1, timeout=10,
-                               allow_agent=False, identity_auth=False)
+    client = backend.ParallelSSHClient([hostile.host], port=hostile.port, user=hostile.user,
+                                       pkey=hostile.user_key, num_retries=1, timeout=10,
+                                       allow_agent=False, identity_auth=False)
     with client:
         greenlets = client.copy_remote_file(str(src), str(tmp_path / 'out' / 'dest'),
                                             recurse=True)
@@ -146,10 +145,10 @@ def test_command_with_nul_is_refused(client, command):
     assert client.host in str(info.value)
 
 
-def test_parallel_command_with_nul_is_refused_at_the_call(hostile):
-    client = ParallelSSHClient([hostile.host], port=hostile.port, user=hostile.user,
-                               pkey=hostile.user_key, num_retries=1, timeout=10,
-                               allow_agent=False, identity_auth=False)
+def test_parallel_command_with_nul_is_refused_at_the_call(backend, hostile):
+    client = backend.ParallelSSHClient([hostile.host], port=hostile.port, user=hostile.user,
+                                       pkey=hostile.user_key, num_retries=1, timeout=10,
+                                       allow_agent=False, identity_auth=False)
     with client:
         with pytest.raises(ValueError, match='NUL'):
             client.run_command('echo %s', host_args=['a\0b'])
@@ -161,17 +160,17 @@ def test_parallel_command_with_nul_is_refused_at_the_call(hostile):
         assert list(output[0].stdout) == ['ok']
 
 
-def test_host_with_nul_is_refused(hostile, tmp_path):
+def test_host_with_nul_is_refused(backend, hostile, tmp_path):
     with pytest.raises(ValueError, match='host must not contain a NUL'):
-        SSHClient('127.0.0.1\0evil', port=hostile.port, num_retries=1)
+        backend.SSHClient('127.0.0.1\0evil', port=hostile.port, num_retries=1)
     with pytest.raises(ValueError, match=r'hosts\[1\] must not contain a NUL'):
-        ParallelSSHClient(['127.0.0.1', '127.0.0.1\0evil'], port=hostile.port)
+        backend.ParallelSSHClient(['127.0.0.1', '127.0.0.1\0evil'], port=hostile.port)
 
 
 @pytest.mark.parametrize('field', ['user', 'proxy_host', 'proxy_user'])
-def test_names_with_nul_are_refused(hostile, field):
+def test_names_with_nul_are_refused(backend, hostile, field):
     with pytest.raises(ValueError, match='%s must not contain a NUL' % field):
-        SSHClient(hostile.host, port=hostile.port, num_retries=1, **{field: 'a\0b'})
+        backend.SSHClient(hostile.host, port=hostile.port, num_retries=1, **{field: 'a\0b'})
     with pytest.raises(ValueError, match='NUL'):
         HostConfig(**{field: 'a\0b'})
 

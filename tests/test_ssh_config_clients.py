@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import (
     HostConfigError, HostConnectionRefusedError, InvalidAPIUseError, UnknownHostKeyError)
@@ -16,7 +15,7 @@ from pssh.testing import SSH_PATH
 
 from _net import refused_port
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 
 @pytest.fixture
@@ -91,7 +90,7 @@ NO_AGENT = dict(allow_agent=False, num_retries=1, keepalive_seconds=None)
 
 
 @pytest.mark.timeout(60)
-def test_openssh_and_we_read_the_same_file(server, config):
+def test_openssh_and_we_read_the_same_file(backend, server, config):
     """The file is a working OpenSSH config: ssh itself logs in with it."""
     if not os.path.exists(SSH_PATH):
         pytest.skip('no ssh client installed at %s' % SSH_PATH)
@@ -99,7 +98,7 @@ def test_openssh_and_we_read_the_same_file(server, config):
                              'echo from-ssh'], capture_output=True, text=True, timeout=30,
                             stdin=subprocess.DEVNULL)
     assert result.stdout.strip() == 'from-ssh', result.stderr
-    client = SSHClient('web', ssh_config=str(config), allow_agent=False, num_retries=1)
+    client = backend.SSHClient('web', ssh_config=str(config), allow_agent=False, num_retries=1)
     out = client.run_command('echo from-pssh')
     client.wait_finished(out)
     assert list(out.stdout) == ['from-pssh']
@@ -107,8 +106,8 @@ def test_openssh_and_we_read_the_same_file(server, config):
 
 
 @pytest.mark.timeout(60)
-def test_single_client_takes_the_settings(server, config, tmp_path):
-    client = SSHClient('web-1', ssh_config=config, allow_agent=False, num_retries=1)
+def test_single_client_takes_the_settings(backend, server, config, tmp_path):
+    client = backend.SSHClient('web-1', ssh_config=config, allow_agent=False, num_retries=1)
     assert (client.host, client.hostname, client.port, client.user) == (
         'web-1', '127.0.0.1', server.port, server.user)
     assert client.timeout == 7
@@ -120,30 +119,30 @@ def test_single_client_takes_the_settings(server, config, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_client_arguments_win_over_the_file(server, config, closed_port):
+def test_client_arguments_win_over_the_file(backend, server, config, closed_port):
     with pytest.raises(HostConnectionRefusedError):
-        SSHClient('web', port=closed_port, ssh_config=config, **NO_AGENT)
-    client = SSHClient('web', timeout=3, ssh_config=config, **NO_AGENT)
+        backend.SSHClient('web', port=closed_port, ssh_config=config, **NO_AGENT)
+    client = backend.SSHClient('web', timeout=3, ssh_config=config, **NO_AGENT)
     assert client.timeout == 3
     # A client argument left at its default cannot be told from one not
     # given: the file's "Compression yes" applies; a HostConfig value wins.
-    client = ParallelSSHClient(['web'], compress=False, ssh_config=config,
-                               host_config=[HostConfig(compress=False)], **NO_AGENT)
+    client = backend.ParallelSSHClient(['web'], compress=False, ssh_config=config,
+                                       host_config=[HostConfig(compress=False)], **NO_AGENT)
     output = client.run_command('true')
     client.join(output)
     assert output[0].client.compress is False
 
 
 @pytest.mark.timeout(60)
-def test_strict_checking_from_the_file(server, config):
+def test_strict_checking_from_the_file(backend, server, config):
     with pytest.raises(UnknownHostKeyError) as err:
-        SSHClient('stranger', ssh_config=config, **NO_AGENT)
+        backend.SSHClient('stranger', ssh_config=config, **NO_AGENT)
     assert err.value.host == '127.0.0.1'
 
 
 @pytest.mark.timeout(60)
-def test_proxy_jump_from_the_file(server, config):
-    client = SSHClient('tunnelled', ssh_config=config, **NO_AGENT)
+def test_proxy_jump_from_the_file(backend, server, config):
+    client = backend.SSHClient('tunnelled', ssh_config=config, **NO_AGENT)
     out = client.run_command('echo through')
     client.wait_finished(out)
     assert list(out.stdout) == ['through']
@@ -151,20 +150,20 @@ def test_proxy_jump_from_the_file(server, config):
 
 
 @pytest.mark.timeout(60)
-def test_proxy_jump_alias_from_the_file(server, config):
+def test_proxy_jump_alias_from_the_file(backend, server, config):
     if os.path.exists(SSH_PATH):   # OpenSSH reads the file the same way
         result = subprocess.run(
             [SSH_PATH, '-F', str(config), '-o', 'BatchMode=yes', 'behind', 'echo from-ssh'],
             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PATH=os.path.dirname(SSH_PATH) + ':' + os.environ['PATH']))
         assert result.stdout.strip() == 'from-ssh', result.stderr
-    with SSHClient('behind', ssh_config=config, **NO_AGENT) as client:
+    with backend.SSHClient('behind', ssh_config=config, **NO_AGENT) as client:
         out = client.run_command('echo through-alias')
         client.wait_finished(out)
         assert list(out.stdout) == ['through-alias']
         assert [(hop.host, hop.port, hop.user) for hop in client._hops] == [
             ('jumpbox', server.port, server.user)]
-    client = ParallelSSHClient(['behind', 'behind'], ssh_config=config, **NO_AGENT)
+    client = backend.ParallelSSHClient(['behind', 'behind'], ssh_config=config, **NO_AGENT)
     try:
         output = client.run_command('echo %s', host_args=('a', 'b'))
         client.join(output, timeout=30)
@@ -176,13 +175,13 @@ def test_proxy_jump_alias_from_the_file(server, config):
 
 
 @pytest.mark.timeout(60)
-def test_bastion_keys_checked_as_its_own_entry_says(server, config):
+def test_bastion_keys_checked_as_its_own_entry_says(backend, server, config):
     # The target's "StrictHostKeyChecking no" does not reach the bastion, whose
     # entry is strict and knows no key: as ssh does with ProxyJump.
     with pytest.raises(UnknownHostKeyError) as err:
-        SSHClient('lax-behind', ssh_config=config, **NO_AGENT)
+        backend.SSHClient('lax-behind', ssh_config=config, **NO_AGENT)
     assert (err.value.host, err.value.port) == ('127.0.0.1', server.port)
-    client = ParallelSSHClient(['lax-behind'], ssh_config=config, **NO_AGENT)
+    client = backend.ParallelSSHClient(['lax-behind'], ssh_config=config, **NO_AGENT)
     try:
         output = client.run_command('echo ok', stop_on_errors=False)
         client.join(output, timeout=30)
@@ -192,17 +191,17 @@ def test_bastion_keys_checked_as_its_own_entry_says(server, config):
     finally:
         client.close()
     # An argument given to the client applies to the bastion too, over its entry.
-    with SSHClient('lax-behind', ssh_config=config, host_key_policy='no',
-                   **NO_AGENT) as client:
+    with backend.SSHClient('lax-behind', ssh_config=config, host_key_policy='no',
+                           **NO_AGENT) as client:
         out = client.run_command('echo through')
         client.wait_finished(out)
         assert list(out.stdout) == ['through']
 
 
 @pytest.mark.timeout(60)
-def test_parallel_client_per_host(server, config, closed_port):
+def test_parallel_client_per_host(backend, server, config, closed_port):
     hosts = ['web', 'web-closed', 'stranger', 'tunnelled', 'web']
-    client = ParallelSSHClient(hosts, ssh_config=config, host_config=[
+    client = backend.ParallelSSHClient(hosts, ssh_config=config, host_config=[
         HostConfig(), HostConfig(), HostConfig(), HostConfig(),
         HostConfig(port=closed_port)], **NO_AGENT)
     output = client.run_command('echo ok', stop_on_errors=False)
@@ -216,30 +215,30 @@ def test_parallel_client_per_host(server, config, closed_port):
 
 
 @pytest.mark.timeout(60)
-def test_host_config_from_ssh_config(server, config, tmp_path):
+def test_host_config_from_ssh_config(backend, server, config, tmp_path):
     conf = HostConfig.from_ssh_config('web', config, allow_agent=False)
     assert conf.settings() == dict(
         hostname='127.0.0.1', port=server.port, user=server.user,
         identity_files=[server.user_key], known_hosts=[str(tmp_path / 'known_hosts')],
         host_key_policy='strict', timeout=7, keepalive_seconds=5, compress=True,
         allow_agent=False)
-    client = ParallelSSHClient(['web'], host_config=[conf], num_retries=1)
+    client = backend.ParallelSSHClient(['web'], host_config=[conf], num_retries=1)
     output = client.run_command('echo ok')
     client.join(output)
     assert list(output[0].stdout) == ['ok']
 
 
 @pytest.mark.timeout(30)
-def test_bad_config_fails_at_the_call(tmp_path):
+def test_bad_config_fails_at_the_call(backend, tmp_path):
     bad = tmp_path / 'bad'
     bad.write_text('Host x\n    Port not-a-port\n')
-    for make in (lambda: SSHClient('x', ssh_config=bad),
-                 lambda: ParallelSSHClient(['x'], ssh_config=bad),
+    for make in (lambda: backend.SSHClient('x', ssh_config=bad),
+                 lambda: backend.ParallelSSHClient(['x'], ssh_config=bad),
                  lambda: HostConfig.from_ssh_config('x', bad)):
         with pytest.raises(HostConfigError) as err:
             make()
         assert '%s line 2' % bad in str(err.value)
     with pytest.raises(HostConfigError):
-        ParallelSSHClient(['x'], ssh_config=tmp_path / 'missing')
+        backend.ParallelSSHClient(['x'], ssh_config=tmp_path / 'missing')
     with pytest.raises(InvalidAPIUseError):
-        ParallelSSHClient(['x'], ssh_config=42)
+        backend.ParallelSSHClient(['x'], ssh_config=42)

@@ -15,11 +15,10 @@ from gevent.event import Event
 from gevent.queue import Queue
 from gevent.server import StreamServer
 
-from pssh.clients.native import SSHClient
 from pssh.clients.native.tunnel import LocalForwarder, TunnelServer
 from pssh.exceptions import PsshError
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -110,8 +109,8 @@ def target(request):
 
 
 @pytest.fixture
-def client(server, client_kwargs):
-    with SSHClient(server.host, **client_kwargs) as connected:
+def client(backend, server, client_kwargs):
+    with backend.SSHClient(server.host, **client_kwargs) as connected:
         yield connected
 
 
@@ -190,7 +189,7 @@ def test_connection_reaches_a_tcp_target(client, target, tunnels):
     assert tunnel.exception is None
 
 
-def test_speak_ssh_through_the_tunnel_to_the_sshd(server, client, client_kwargs, tunnels):
+def test_speak_ssh_through_the_tunnel_to_the_sshd(backend, server, client, client_kwargs, tunnels):
     tunnel = tunnels(client, server.host, server.port)
     sock = connect(tunnel)
     try:
@@ -198,7 +197,7 @@ def test_speak_ssh_through_the_tunnel_to_the_sshd(server, client, client_kwargs,
     finally:
         sock.close()
     kwargs = dict(client_kwargs, port=tunnel.listen_port, host_key_policy='no')
-    with SSHClient('127.0.0.1', **kwargs) as inner:
+    with backend.SSHClient('127.0.0.1', **kwargs) as inner:
         output = inner.run_command('echo "$SSH_CONNECTION"; echo done')
         inner.wait_finished(output)
         lines = list(output.stdout)
@@ -352,10 +351,10 @@ def test_unreachable_target_closes_the_connection_and_logs(client, tunnels, capl
         closed.close()
 
 
-def test_the_tunnel_of_a_closed_client_refuses_connections_cleanly(server, client_kwargs,
+def test_the_tunnel_of_a_closed_client_refuses_connections_cleanly(backend, server, client_kwargs,
                                                                   target, tunnels):
     remote = target(echo)
-    own = SSHClient(server.host, **client_kwargs)
+    own = backend.SSHClient(server.host, **client_kwargs)
     tunnel = tunnels(own, '127.0.0.1', remote.port)
     own.close()
     sock = connect(tunnel)
@@ -462,12 +461,12 @@ def test_local_forwarder_shutdown_is_repeatable(client, target):
         gsocket.create_connection(('127.0.0.1', port), timeout=10)
 
 
-def test_local_forwarder_drops_tunnels_of_closed_clients(server, client_kwargs, client, target):
+def test_local_forwarder_drops_tunnels_of_closed_clients(backend, server, client_kwargs, client, target):
     remote = target(echo)
     forwarder = LocalForwarder()
     forwarder.start()
     try:
-        own = SSHClient(server.host, **client_kwargs)
+        own = backend.SSHClient(server.host, **client_kwargs)
         forwarder.enqueue(own, '127.0.0.1', remote.port)
         stale = forwarder.out_q.get(timeout=10)
         own.close()

@@ -14,13 +14,12 @@ from _net import wait_closed
 
 import pssh
 import pssh.utils
-from pssh.clients.native import ParallelSSHClient, SSHClient
 from pssh.config import HostConfig
 from pssh.exceptions import HostConfigError, PKeyFileError, Timeout
 from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener
 
-BOTH_BACKENDS = True
+BACKENDS = ('native', 'ssh')
 
 
 @contextlib.contextmanager
@@ -54,13 +53,13 @@ def quiet(func, *args, **kwargs):
 
 
 @pytest.fixture
-def single(server, client_kwargs):
+def single(backend, server, client_kwargs):
     clients = []
 
     def make(**kwargs):
         settings = dict(client_kwargs)
         settings.update(kwargs)
-        client = SSHClient(server.host, **settings)
+        client = backend.SSHClient(server.host, **settings)
         clients.append(client)
         return client
     yield make
@@ -69,13 +68,13 @@ def single(server, client_kwargs):
 
 
 @pytest.fixture
-def parallel(server, client_kwargs):
+def parallel(backend, server, client_kwargs):
     clients = []
 
     def make(hosts=(None, None), **kwargs):
         settings = dict(client_kwargs)
         settings.update(kwargs)
-        client = ParallelSSHClient([host or server.host for host in hosts], **settings)
+        client = backend.ParallelSSHClient([host or server.host for host in hosts], **settings)
         clients.append(client)
         return client
     yield make
@@ -230,13 +229,13 @@ def openssh_config(server, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_read_openssh_config_connects(server, openssh_config, single):
+def test_read_openssh_config_connects(backend, server, openssh_config, single):
     with one_deprecation():
         found = pssh.utils.read_openssh_config('web', config_file=openssh_config)
     assert found == (server.host, server.user, server.port, server.user_key)
     hostname, user, port, pkey = found
-    client = SSHClient(hostname, user=user, port=port, pkey=pkey, num_retries=1, timeout=10,
-                       allow_agent=False, identity_auth=False)
+    client = backend.SSHClient(hostname, user=user, port=port, pkey=pkey, num_retries=1, timeout=10,
+                               allow_agent=False, identity_auth=False)
     try:
         host_out = client.run_command('echo configured')
         assert list(host_out.stdout) == ['configured']
@@ -263,7 +262,7 @@ def test_read_openssh_config_defaults_and_missing_file(openssh_config, tmp_path,
 
 
 @pytest.mark.timeout(60)
-def test_dict_host_config_ignores_unknown_keys_with_a_warning(server, client_kwargs):
+def test_dict_host_config_ignores_unknown_keys_with_a_warning(backend, server, client_kwargs):
     settings = {k: v for k, v in client_kwargs.items() if k not in ('port', 'user', 'pkey')}
     host_config = {
         server.host: {'user': server.user, 'port': server.port,
@@ -273,7 +272,7 @@ def test_dict_host_config_ignores_unknown_keys_with_a_warning(server, client_kwa
                                 private_key=server.user_key, alias='second'),
     }
     with one_deprecation(UserWarning, UserWarning) as caught:
-        client = ParallelSSHClient(list(host_config), host_config=host_config, **settings)
+        client = backend.ParallelSSHClient(list(host_config), host_config=host_config, **settings)
     messages = sorted(str(w.message) for w in caught if w.category is UserWarning)
     assert all(repr(server.host) in message for message in messages), messages
     assert "'pkey'" in messages[0] and "'username'" in messages[1], messages
@@ -288,12 +287,12 @@ def test_dict_host_config_ignores_unknown_keys_with_a_warning(server, client_kwa
 
 
 @pytest.mark.timeout(30)
-def test_dict_host_config_bad_value_names_the_host(server):
+def test_dict_host_config_bad_value_names_the_host(backend, server):
     with pytest.raises(HostConfigError) as err:
-        quiet(ParallelSSHClient, [server.host], host_config={server.host: {'port': 'ssh'}})
+        quiet(backend.ParallelSSHClient, [server.host], host_config={server.host: {'port': 'ssh'}})
     assert repr(server.host) in str(err.value) and 'port' in str(err.value)
     with pytest.raises(HostConfigError, match='dict of settings or a HostConfig'):
-        quiet(ParallelSSHClient, [server.host], host_config={server.host: 22})
+        quiet(backend.ParallelSSHClient, [server.host], host_config={server.host: 22})
 
 
 # ---------------------------------------------------------------------------

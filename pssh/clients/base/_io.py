@@ -396,6 +396,14 @@ class _LibraryEnd:
                 pass
 
 
+def clock() -> float:
+    """The event loop's clock, brought up to date: what deadlines are counted on."""
+    loop = get_hub().loop
+    loop.update_now()
+    now: float = loop.now()
+    return now
+
+
 def call_until_done(io: SessionIO, func: Callable[[], Any], is_again: Callable[[Any], bool],
                     directions: Callable[[], int], timeout: Optional[float]) -> Any:
     """Call ``func`` until ``is_again(result)`` is false, waiting between tries.

@@ -239,15 +239,16 @@ class ProxyPool:
             first = self.get(key, connect)
             clients = [first] + [client for client in self._more.get(key, ())
                                  if not client.connection_lost]
-            for conn in [client._conn for client in clients]:
+            conns: List[Connection] = [client.connection for client in clients]
+            for conn in conns:
                 if not conn.open_lock.locked():
                     conn.open_lock.acquire()   # free: does not wait
                     return ChannelTransport(conn, host, port, locked=True)
             now = time.monotonic()
             waited = now - since
             # How long until each open in progress has had its lease.
-            left = [self.lease - (now - client._conn.open_since) for client in clients
-                    if client._conn.open_since is not None]
+            left = [self.lease - (now - conn.open_since) for conn in conns
+                    if conn.open_since is not None]
             stale = [seconds for seconds in left if seconds <= 0]
             if can_add and (len(stale) == len(left) or (waited >= self.lease and stale)):
                 # Every connection waits for a slow target, or we have waited
@@ -291,7 +292,7 @@ class ProxyPool:
                 del self._waiting[key]
 
     def _watch(self, key: Any, client: Any) -> None:
-        client._conn.open_watchers.append(lambda: self._wake(key))
+        client.connection.open_watchers.append(lambda: self._wake(key))
 
     def _wake(self, key: Any) -> None:
         """Wake the first open waiting for a connection of ``key``."""
@@ -343,7 +344,9 @@ class BastionChain:
     asked for the target, else as the hop's own entry says, else as for the
     target.
 
-    :param client_class: the target's client class (bastions are of the same).
+    :param make_client: makes a connected client of the target's class (bastions
+      are of the same) from its settings, over the connected bastion ``via``
+      (None: over TCP).
     :param settings: the target's resolved settings.
     :param user: the target's user (the local user when none was given).
     :param pkey_data: the target's private key bytes (None without).
@@ -353,10 +356,10 @@ class BastionChain:
     :param hops: False for a client that is itself a bastion (no chain).
     """
 
-    def __init__(self, client_class: Any, settings: Any, user: str, pkey_data: Optional[bytes],
-                 identities: Sequence[str], ssh_config: Any, pool: 'ProxyPool',
-                 keys_held: List[Any], hops: bool = True) -> None:
-        self._class = client_class
+    def __init__(self, make_client: Callable[..., Any], settings: Any, user: str,
+                 pkey_data: Optional[bytes], identities: Sequence[str], ssh_config: Any,
+                 pool: 'ProxyPool', keys_held: List[Any], hops: bool = True) -> None:
+        self._make_client = make_client
         self._settings = settings
         self._user = user
         self._pkey_data = pkey_data
@@ -418,7 +421,7 @@ class BastionChain:
             # is not followed (the chain is the one the target names, as given).
             identities = None if entry.get('identity_files') else self._identities
             try:
-                return self._class._with_settings(ClientSettings.from_arguments(hop.host, dict(
+                return self._make_client(ClientSettings.from_arguments(hop.host, dict(
                     user=hop.user, port=hop.port, password=hop.password, pkey=hop.pkey,
                     num_retries=s.num_retries, retry_delay=s.retry_delay,
                     allow_agent=s.allow_agent, timeout=s.timeout,

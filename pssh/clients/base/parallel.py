@@ -20,6 +20,7 @@ from ...constants import DEFAULT_RETRIES, RETRY_DELAY
 from ...exceptions import (
     HostArgumentError, HostConfigError, InvalidAPIUseError, PKeyFileError, Timeout)
 from ...output import HostOutput
+from ._io import clock as _clock
 from ._tunnel import Hop, ProxyPool, hops_for
 from ._parallel_extras import (
     ParallelCopyMixIn, ParallelShellMixIn, _describe, _format_error, _materialise_hosts,
@@ -30,14 +31,6 @@ __all__ = ['BaseParallelSSHClient']
 
 # Client argument name -> HostConfig field, where they differ.
 _FIELD_NAMES = {'pkey': 'private_key'}
-
-
-def _close_client(client: BaseSSHClient, why: str) -> None:
-    """Close ``client``, telling its users ``why``; a failure is only logged."""
-    try:
-        client._close(why)
-    except Exception as exc:  # pragma: no cover - best effort
-        logger.debug('closing %s: %s', client.host, exc)
 
 
 class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
@@ -142,7 +135,7 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
         is formatted with the host and its position."""
         keep = set(enumerate(hosts))
         for key in [key for key in self._host_clients if key not in keep]:
-            _close_client(self._host_clients.pop(key), why % key[::-1])
+            self._close_client(self._host_clients.pop(key), why % key[::-1])
 
     def _check_host_config(self, host_config: Any) -> Optional[List[HostConfig]]:
         if host_config is None:
@@ -397,7 +390,7 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
         greenlet.kill(block=True)
         client = self._host_clients.pop((index, host), None)
         if client is not None:
-            _close_client(client, 'greenlet_timeout passed before the command started')
+            self._close_client(client, 'greenlet_timeout passed before the command started')
         return Timeout(
             'Host %s did not start the command within greenlet_timeout of %s seconds',
             host, greenlet_timeout)
@@ -539,8 +532,8 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
             raise ValueError('output must be the list returned by run_command, got %s'
                              % type(output).__name__)
         _checks.seconds('timeout', timeout, 'join')
-        loop = gevent.get_hub().loop
-        deadline = None if timeout is None else loop.now() + timeout
+        # One deadline for all the hosts, not ``timeout`` each.
+        deadline = None if timeout is None else _clock() + timeout
         finished: List[HostOutput] = []
         unfinished: List[HostOutput] = []
         for host_out in output:
@@ -552,8 +545,7 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
                 continue
             remaining = None
             if deadline is not None:
-                loop.update_now()
-                remaining = max(0.0, deadline - loop.now())
+                remaining = max(0.0, deadline - _clock())
             try:
                 client.wait_finished(host_out, timeout=remaining)
             except Timeout:
@@ -594,11 +586,19 @@ class BaseParallelSSHClient(ParallelCopyMixIn, ParallelShellMixIn):
 
     # ------------------------------------------------------------------
 
+    @staticmethod
+    def _close_client(client: BaseSSHClient, why: str) -> None:
+        """Close ``client``, telling its users ``why``; a failure is only logged."""
+        try:
+            client._close(why)
+        except Exception as exc:  # pragma: no cover - best effort
+            logger.debug('closing %s: %s', client.host, exc)
+
     def close(self) -> None:
         """Disconnect every host, then the proxies they went through."""
         clients, self._host_clients = self._host_clients, {}
         for client in clients.values():
-            _close_client(client, 'the parallel client was closed')
+            self._close_client(client, 'the parallel client was closed')
         self._proxy_pool.close()
 
     def __enter__(self) -> 'BaseParallelSSHClient':

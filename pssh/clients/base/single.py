@@ -163,8 +163,8 @@ class BaseSSHClient(PollMixIn, CopyMixIn):
         self._proxy_pool = _proxy_pool if _proxy_pool is not None else ProxyPool()
         # Bastions (none for a client that is itself one, running over ``via``).
         self._bastions = BastionChain(
-            type(self), settings, self.user, self._pkey_data, self.IDENTITIES, self._ssh_config,
-            self._proxy_pool, self._keys_held, hops=_via is None)
+            type(self)._with_settings, settings, self.user, self._pkey_data, self.IDENTITIES,
+            self._ssh_config, self._proxy_pool, self._keys_held, hops=_via is None)
         #: The SSH library's session, through the backend's driver.
         self._driver: Driver = self._driver_for(self._session_prefs())
         self._conn = Connection(host, port, self.timeout, self._driver, self._host_keys,
@@ -197,6 +197,15 @@ class BaseSSHClient(PollMixIn, CopyMixIn):
     def sock(self) -> Any:
         """The transport the session runs on: a socket, or a tunnel through a proxy."""
         return self._conn.sock
+
+    @property
+    def connection(self) -> Connection:
+        """The client's connection, on which pssh's own tunnels (bastions,
+        TunnelServer) open their channels. Not API: it may change at any time.
+
+        :meta private:
+        """
+        return self._conn
 
     @property
     def _agent_forwarding(self) -> Any:
@@ -248,7 +257,7 @@ class BaseSSHClient(PollMixIn, CopyMixIn):
         if via is None:
             return self._bastions.tunnel(self.hostname, self.port)
         try:
-            return ChannelTransport(via._conn, self.hostname, self.port)
+            return ChannelTransport(via.connection, self.hostname, self.port)
         except (SSHError, Timeout) as exc:
             raise HostConnectionError('Could not reach %s:%s through proxy %s:%s: %s',
                                       self.host, self.port, via.host, via.port, exc) from None

@@ -13,26 +13,22 @@ pointer is the Python object (ssh2-python passes itself there).
 
 The callback runs inside whatever libssh2 call read the channel-open packet,
 made by some greenlet: it only records the new channel and spawns a greenlet,
-never calls libssh2 or switches. That greenlet connects to the local agent
-(``$SSH_AUTH_SOCK`` at that moment) and copies bytes both ways, waiting on the
-session's :class:`~pssh.clients.base._io.SessionIO` like every other channel
-reader, then closes and frees the channel.
+never calls libssh2 or switches. That greenlet serves the channel as
+:class:`~pssh.clients.base._agent_relay.AgentRelay` says, through the libssh2
+calls below, then frees the channel.
 """
 import ctypes
 import glob
 import os
-import socket
 import weakref
-from typing import Any, Callable, Dict, Optional
-
-import gevent
-from gevent import socket as gsocket
+from typing import Any, Optional
 
 import ssh2
 from ssh2.session import Session
 
 from ... import logger
-from ..base._io import SessionIO, call_until_done
+from ..base._agent_relay import AgentRelay
+from ..base._io import SessionIO
 
 __all__ = ['AgentForwarding', 'unavailable_reason']
 
@@ -41,9 +37,6 @@ _PTR = ctypes.sizeof(ctypes.c_void_p)
 _FIRST_FIELD = ctypes.sizeof(ctypes.c_ssize_t) + _PTR
 _CALLBACK_AUTHAGENT = 7
 _EAGAIN = -37
-_CHUNK = 64 * 1024
-# Seconds the agent gets to finish answering after the remote client hung up.
-_LINGER = 30.0
 
 _CALLBACK_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
                                   ctypes.POINTER(ctypes.c_void_p))
@@ -137,7 +130,7 @@ def _on_agent_channel(session_ptr: int, channel_ptr: int, abstract: Any) -> None
         pass
 
 
-class AgentForwarding:
+class AgentForwarding(AgentRelay):
     """Serves the forwarded-agent channels the server opens on one session.
 
     :param session: the ssh2-python Session, not yet connected.
@@ -146,16 +139,18 @@ class AgentForwarding:
     :param timeout: seconds allowed for closing a channel.
     """
 
+    chunk = 64 * 1024
+    again = _EAGAIN
+    library = 'libssh2'
+
     def __init__(self, session: Session, io: SessionIO, label: str,
                  timeout: Optional[float]) -> None:
         pointer = _session_pointer(session)
         if _LIB is None or not pointer:
             raise RuntimeError(_UNAVAILABLE or 'unknown ssh2-python Session layout')
+        super().__init__(io, label, timeout)
         self._session = session  # kept alive while a channel of it is served
-        self._io = io
-        self._label = label
-        self._timeout = timeout
-        self._greenlets: Dict[int, gevent.Greenlet] = {}
+        self._lib = _LIB
         _registry[id(session)] = self
         _LIB.callback_set2(pointer, _CALLBACK_AUTHAGENT,
                            ctypes.cast(_on_agent_channel, ctypes.c_void_p))
@@ -164,122 +159,35 @@ class AgentForwarding:
         """A new agent channel (from the callback): serve it in a greenlet."""
         if self._io._closed or self._io.closed_reason is not None:
             return  # the session is going away and frees the channel itself
-        greenlet = gevent.spawn(self._serve, channel)
-        self._greenlets[channel] = greenlet
-        greenlet.link(lambda _g, channel=channel: self._greenlets.pop(channel, None))
+        self._start(channel, channel)
 
-    @property
-    def active(self) -> int:
-        """Agent channels being served."""
-        return len(self._greenlets)
+    # The operations on a channel (a LIBSSH2_CHANNEL pointer), for AgentRelay.
 
-    def _directions(self) -> int:
-        return self._session.block_directions()
+    def _directions(self, channel: int) -> int:
+        return int(self._session.block_directions())
 
-    def _serve(self, channel: int) -> None:
-        lib = _LIB
-        assert lib is not None
-        agent = self._connect_agent()
-        pump = gevent.spawn(self._agent_to_channel, agent, channel) if agent else None
-        freeable = True
-        try:
-            if agent is None:
-                # No agent: end the channel at once, so the remote client sees
-                # the agent is not there.
-                self._until_done(lambda: lib.send_eof(channel))
-            else:
-                self._channel_to_agent(channel, agent)
-                # The remote client is done asking: let the agent finish its
-                # answer and hang up (it does at end of input).
-                try:
-                    agent.shutdown(socket.SHUT_WR)
-                except OSError:  # it hung up already
-                    pass
-                if pump is not None:
-                    pump.join(self._timeout if self._timeout is not None else _LINGER)
-        except Exception as exc:
-            # The connection went away: the session frees the channel with itself.
-            freeable = False
-            logger.debug('%s: forwarded agent channel ended: %s', self._label, exc)
-        finally:
-            if pump is not None:
-                pump.kill()
-            if agent is not None:
-                agent.close()
-        if freeable:
-            try:
-                self._until_done(lambda: lib.free(channel))
-            except Exception as exc:
-                logger.debug('%s: could not free an agent channel: %s', self._label, exc)
-
-    def _connect_agent(self) -> Optional[Any]:
-        path = os.environ.get('SSH_AUTH_SOCK')
-        if not path:
-            logger.debug('%s: the server asked for our agent, but SSH_AUTH_SOCK is not set',
-                         self._label)
+    def _read(self, channel: int, buf: Any) -> Optional[int]:
+        rc = int(self._lib.read(channel, 0, buf, self.chunk))
+        if rc == _EAGAIN:
             return None
-        sock = gsocket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(path)
-        except OSError as exc:
-            sock.close()
-            logger.debug('%s: cannot reach the agent at %s: %s', self._label, path, exc)
-            return None
-        return sock
-
-    def _until_done(self, func: Callable[[], int]) -> int:
-        rc = call_until_done(self._io, func, lambda rc: rc == _EAGAIN, self._directions,
-                             self._timeout)
         if rc < 0:
-            raise OSError('libssh2 error %s' % (rc,))
+            raise OSError('reading the agent channel failed: libssh2 error %s' % (rc,))
         return rc
 
-    def _channel_to_agent(self, channel: int, agent: Any) -> None:
-        """Copy what the remote client sends to the agent, until its end."""
-        lib, io = _LIB, self._io
-        assert lib is not None
-        buf = ctypes.create_string_buffer(_CHUNK)
-        while True:
-            before = io.unread()
-            rc = lib.read(channel, 0, buf, _CHUNK)
-            io.settle(before)
-            if rc > 0:
-                try:
-                    agent.sendall(buf.raw[:rc])
-                except OSError as exc:
-                    # The agent hung up: the channel ends once its answers
-                    # (if any) are sent.
-                    logger.debug('%s: the agent hung up: %s', self._label, exc)
-                    return
-            elif rc == 0:
-                return  # the remote end sent EOF or closed
-            elif rc == _EAGAIN:
-                io.wait_for(self._directions)
-            else:
-                raise OSError('reading the agent channel failed: libssh2 error %s' % (rc,))
+    def _write(self, channel: int, data: memoryview) -> Optional[int]:
+        piece = bytes(data)
+        return self._until_done(channel, lambda: self._lib.write(channel, 0, piece, len(piece)))
 
-    def _agent_to_channel(self, agent: Any, channel: int) -> None:
-        """Copy the agent's answers to the channel; EOF on the channel when it hangs up."""
-        lib = _LIB
-        assert lib is not None
+    def _send_eof(self, channel: int) -> None:
+        self._until_done(channel, lambda: self._lib.send_eof(channel))
+
+    def _end(self, channel: int, served: bool) -> None:
+        if not served:
+            # (Served, the channel's EOF was sent when the agent hung up.)
+            self._send_eof(channel)
+
+    def _free(self, channel: int) -> None:
         try:
-            while True:
-                try:
-                    data = agent.recv(_CHUNK)
-                except OSError as exc:
-                    # The agent hung up on us: end the channel as at its EOF.
-                    logger.debug('%s: the agent hung up: %s', self._label, exc)
-                    data = b''
-                if not data:
-                    break
-                view = memoryview(data)
-                while view:
-                    piece = bytes(view)
-
-                    def write(piece: bytes = piece) -> int:
-                        return int(lib.write(channel, 0, piece, len(piece)))
-
-                    view = view[self._until_done(write):]
-            self._until_done(lambda: lib.send_eof(channel))
+            self._until_done(channel, lambda: self._lib.free(channel))
         except Exception as exc:
-            logger.debug('%s: forwarding the agent\'s answers stopped: %s', self._label, exc)
+            logger.debug('%s: could not free an agent channel: %s', self._label, exc)

@@ -110,7 +110,7 @@ class TunnelServer(StreamServer):
         delay = _FIRST_RETRY_DELAY
         for attempt in range(1, self.num_retries + 1):
             try:
-                return ChannelTransport(self.client._conn, self.host, self.port)
+                return ChannelTransport(self.client.connection, self.host, self.port)
             except Exception as exc:
                 client = self.client
                 if (attempt == self.num_retries or getattr(client, 'session', None) is None

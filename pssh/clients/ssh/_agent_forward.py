@@ -22,31 +22,26 @@ libssh that ssh-python loaded through ctypes:
 The callback runs inside whatever libssh call read the channel-open packet,
 made by some greenlet: it makes the channel (``ssh_channel_new``), which libssh
 then accepts, and spawns a greenlet to serve it; it never blocks or switches.
-That greenlet connects to the local agent (``$SSH_AUTH_SOCK`` at that moment)
-and copies bytes both ways, waiting on the session's
-:class:`~pssh.clients.base._io.SessionIO` like every other channel reader, then
-closes and frees the channel. The greenlet holds the ``Session`` while it
-runs, so the channel is never used after libssh freed it with its session; once
-the connection is gone it stops without calling libssh again (``ssh_free``
-frees a channel left open).
+That greenlet serves the channel as
+:class:`~pssh.clients.base._agent_relay.AgentRelay` says, through the libssh
+calls below, then closes and frees it. The greenlet holds the ``Session``
+while it runs, so the channel is never used after libssh freed it with its
+session; once the connection is gone it stops without calling libssh again
+(``ssh_free`` frees a channel left open).
 """
 import ctypes
 import functools
 import glob
 import itertools
 import os
-import socket
 import weakref
-from typing import Any, Callable, Dict, Optional, Tuple
-
-import gevent
-from gevent import socket as gsocket
+from typing import Any, NamedTuple, Optional, Tuple
 
 import ssh
 from ssh.session import Session
 
-from ... import logger
-from ..base._io import READ, WRITE, SessionIO, call_until_done
+from ..base._agent_relay import AgentRelay
+from ..base._io import READ, WRITE, SessionIO
 
 __all__ = ['AgentForwarding', 'unavailable_reason']
 
@@ -58,10 +53,7 @@ _SSH_ERROR = -1
 _SSH_AGAIN = -2
 _SSH_EOF = -127
 _WRITE_PENDING = 8  # SSH_WRITE_PENDING, from ssh_get_poll_flags()
-_CHUNK = 32 * 1024
 _WRITE_PACKET = 16 * 1024
-# Seconds the agent gets to finish answering after the remote client hung up.
-_LINGER = 30.0
 # The oldest libssh whose callbacks structure we know to be laid out as below.
 _MIN_LIBSSH = (0, 9, 0)
 
@@ -201,7 +193,15 @@ def _directions(session: Session) -> int:
     return READ
 
 
-class AgentForwarding:
+class _AgentChannel(NamedTuple):
+    """A channel being served, with the Session it belongs to: held until the
+    channel is freed, since libssh frees the channels with their session."""
+
+    session: Session
+    pointer: int
+
+
+class AgentForwarding(AgentRelay):
     """Serves the forwarded-agent channels the server opens on one session.
 
     :param client: the driver owning the session (held weakly: its current
@@ -214,30 +214,26 @@ class AgentForwarding:
       :func:`unavailable_reason`).
     """
 
+    chunk = 32 * 1024
+    again = _SSH_AGAIN
+    library = 'libssh'
+
     def __init__(self, client: Any, session: Session, io: SessionIO, label: str,
                  timeout: Optional[float]) -> None:
         lib, why = _loaded()
         pointer = _session_pointer(lib, session, client.port) if lib is not None else 0
         if lib is None or not pointer or _UNAVAILABLE:
             raise RuntimeError(_UNAVAILABLE or why or 'unknown ssh-python Session layout')
+        super().__init__(io, label, timeout)
         self._lib = lib
         self._client = weakref.ref(client)
         self._pointer = pointer
-        self._io = io
-        self._label = label
-        self._timeout = timeout
-        # Serving greenlets by a number of their own (a freed channel's
-        # address may be reused before its greenlet is unlinked).
-        self._greenlets: Dict[int, gevent.Greenlet] = {}
+        # Serving greenlets are known by a number of their own (a freed
+        # channel's address may be reused before its greenlet is unlinked).
         self._count = itertools.count()
         if lib.set_callbacks(pointer, ctypes.addressof(_CALLBACKS)) != _SSH_OK:
             raise RuntimeError('libssh refused our callbacks')
         _registry[pointer] = self
-
-    @property
-    def active(self) -> int:
-        """Agent channels being served."""
-        return len(self._greenlets)
 
     def _closed(self) -> bool:
         # Also once the client started closing: libssh frees every channel
@@ -256,140 +252,67 @@ class AgentForwarding:
         channel = self._lib.channel_new(self._pointer)
         if not channel:
             return None
-        greenlet = gevent.spawn(self._serve, session, channel)
-        key = next(self._count)
-        self._greenlets[key] = greenlet
-        greenlet.link(lambda _g, key=key: self._greenlets.pop(key, None))
+        self._start(next(self._count), _AgentChannel(session, int(channel)))
         return int(channel)
 
-    def _serve(self, session: Session, channel: int) -> None:
-        # ``session`` is held until the channel is freed: libssh frees the
-        # channel with its session.
-        lib = self._lib
-        agent = self._connect_agent()
-        pump = None
-        freeable = True
-        try:
-            if agent is not None and not self._closed() and lib.is_open(channel):
-                pump = gevent.spawn(self._agent_to_channel, session, agent, channel)
-                self._channel_to_agent(session, channel, agent)
-                # The remote client is done asking: let the agent finish its
-                # answer and hang up (it does at end of input).
-                try:
-                    agent.shutdown(socket.SHUT_WR)
-                except OSError:  # it hung up already
-                    pass
-                pump.join(self._timeout if self._timeout is not None else _LINGER)
-            # Then, or at once when there is no agent (so that the remote
-            # client sees there is none), the channel ends.
-            self._until_done(session, lambda: lib.close(channel))
-        except Exception as exc:
-            # The connection went away: libssh frees the channel with the session.
-            freeable = False
-            logger.debug('%s: forwarded agent channel ended: %s', self._label, exc)
-        finally:
-            if pump is not None:
-                pump.kill()
-            if agent is not None:
-                agent.close()
-        if freeable and not self._closed():
-            lib.free(channel)
-
-    def _connect_agent(self) -> Optional[Any]:
-        path = os.environ.get('SSH_AUTH_SOCK')
-        if not path:
-            logger.debug('%s: the server asked for our agent, but SSH_AUTH_SOCK is not set',
-                         self._label)
-            return None
-        sock = gsocket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(path)
-        except OSError as exc:
-            sock.close()
-            logger.debug('%s: cannot reach the agent at %s: %s', self._label, path, exc)
-            return None
-        return sock
+    # The operations on a channel, for AgentRelay. Once the connection is
+    # gone they stop without calling libssh again (ssh_free frees a channel
+    # left open).
 
     def _check_open(self) -> None:
         if self._closed():
             raise OSError('the connection to %s is closed' % (self._label,))
 
-    def _until_done(self, session: Session, func: Callable[[], int]) -> int:
+    def _directions(self, channel: _AgentChannel) -> int:
+        return _directions(channel.session)
+
+    def _servable(self, channel: _AgentChannel) -> bool:
+        return not self._closed() and bool(self._lib.is_open(channel.pointer))
+
+    def _read(self, channel: _AgentChannel, buf: Any) -> Optional[int]:
         self._check_open()
-
-        def call() -> int:
-            self._check_open()
-            return int(func())
-
-        rc = call_until_done(self._io, call, lambda rc: rc == _SSH_AGAIN,
-                             lambda: _directions(session), self._timeout)
+        lib = self._lib
+        rc = int(lib.read(channel.pointer, buf, self.chunk, 0))
+        if rc == _SSH_EOF or (rc == 0 and not lib.is_open(channel.pointer)):
+            return 0  # the remote end sent EOF or closed
+        if rc in (0, _SSH_AGAIN):
+            return None
         if rc < 0:
-            raise OSError('libssh error %s' % (rc,))
+            raise OSError('reading the agent channel failed: libssh error %s' % (rc,))
         return rc
 
-    def _channel_to_agent(self, session: Session, channel: int, agent: Any) -> None:
-        """Copy what the remote client sends to the agent, until its end."""
-        lib, io = self._lib, self._io
-        buf = ctypes.create_string_buffer(_CHUNK)
-        while True:
-            self._check_open()
+    def _write(self, channel: _AgentChannel, data: memoryview) -> Optional[int]:
+        lib, io, session = self._lib, self._io, channel.session
+        self._check_open()
+        if not lib.is_open(channel.pointer):
+            return None
+        window = lib.window(channel.pointer)
+        if window == 0:
+            # Let libssh take in a window adjustment.
             before = io.unread()
-            rc = lib.read(channel, buf, _CHUNK, 0)
+            session.blocking_flush(0)
             io.settle(before)
-            if rc > 0:
-                try:
-                    agent.sendall(buf.raw[:rc])
-                except OSError as exc:
-                    # The agent hung up: the channel ends once its answers
-                    # (if any) are sent.
-                    logger.debug('%s: the agent hung up: %s', self._label, exc)
-                    return
-            elif rc == _SSH_EOF or (rc == 0 and not lib.is_open(channel)):
-                return  # the remote end sent EOF or closed
-            elif rc in (0, _SSH_AGAIN):
-                io.wait_for(lambda: _directions(session))
-            else:
-                raise OSError('reading the agent channel failed: libssh error %s' % (rc,))
+            window = lib.window(channel.pointer)
+        if window == 0:
+            io.wait_for(lambda: _directions(session))
+            return 0
+        piece = bytes(data[:min(window, _WRITE_PACKET)])
+        before = io.unread()
+        written = int(lib.write(channel.pointer, piece, len(piece)))
+        io.settle(before)
+        if written < 0:
+            raise OSError('writing the agent channel failed: libssh error %s' % (written,))
+        if written == 0:
+            io.wait_for(lambda: _directions(session))
+        return written
 
-    def _agent_to_channel(self, session: Session, agent: Any, channel: int) -> None:
-        """Copy the agent's answers to the channel; EOF on the channel when it hangs up."""
-        lib, io = self._lib, self._io
-        try:
-            while True:
-                try:
-                    data = agent.recv(_CHUNK)
-                except OSError as exc:
-                    # The agent hung up on us: end the channel as at its EOF.
-                    logger.debug('%s: the agent hung up: %s', self._label, exc)
-                    data = b''
-                if not data:
-                    break
-                view = memoryview(data)
-                while view:
-                    self._check_open()
-                    if not lib.is_open(channel):
-                        return  # the remote client went away meanwhile
-                    window = lib.window(channel)
-                    if window == 0:
-                        # Let libssh take in a window adjustment.
-                        before = io.unread()
-                        session.blocking_flush(0)
-                        io.settle(before)
-                        window = lib.window(channel)
-                    if window == 0:
-                        io.wait_for(lambda: _directions(session))
-                        continue
-                    piece = bytes(view[:min(window, _WRITE_PACKET)])
-                    before = io.unread()
-                    written = lib.write(channel, piece, len(piece))
-                    io.settle(before)
-                    if written < 0:
-                        raise OSError('writing the agent channel failed: libssh error %s' % (
-                            written,))
-                    if written == 0:
-                        io.wait_for(lambda: _directions(session))
-                    view = view[written:]
-            if not self._closed() and lib.is_open(channel):
-                self._until_done(session, lambda: lib.send_eof(channel))
-        except Exception as exc:
-            logger.debug('%s: forwarding the agent\'s answers stopped: %s', self._label, exc)
+    def _send_eof(self, channel: _AgentChannel) -> None:
+        if not self._closed() and self._lib.is_open(channel.pointer):
+            self._until_done(channel, lambda: self._lib.send_eof(channel.pointer))
+
+    def _end(self, channel: _AgentChannel, served: bool) -> None:
+        self._until_done(channel, lambda: self._lib.close(channel.pointer))
+
+    def _free(self, channel: _AgentChannel) -> None:
+        if not self._closed():
+            self._lib.free(channel.pointer)
