@@ -132,6 +132,37 @@ def test_help_reads_like_a_man_page_and_imports_no_network_code(env):
         assert words in proc.stdout
 
 
+#: What --version must not import: the clients and what only they use.
+CLIENT_MODULES = (
+    'pssh.clients.native.single', 'pssh.clients.native.parallel', 'pssh.clients.ssh.single',
+    'pssh.clients.ssh.parallel', 'pssh.clients.base.single', 'pssh.clients.base.parallel',
+    'pssh.clients.base._connection', 'pssh.config', 'pssh.hostkeys', 'pssh._ssh_config',
+    'pssh.output', 'pssh.cli._run')
+
+
+def test_version_imports_the_libraries_not_the_clients(env):
+    code = ('import json, sys\nfrom pssh.cli import main\nassert main(["--version"]) == 0\n'
+            'print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in '
+            '("pssh", "ssh2", "ssh"))))')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env=env.environ, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(json.loads(proc.stdout.splitlines()[-1]))
+    assert {'ssh2', 'ssh2.utils', 'ssh', 'pssh.clients.base._guard'} <= loaded
+    assert loaded.isdisjoint(CLIENT_MODULES), sorted(loaded.intersection(CLIENT_MODULES))
+    # The lazy package names still give the clients afterwards.
+    code = ('from pssh.cli import main\nmain(["--version"])\nimport pssh.clients.native\n'
+            'from pssh.clients import ParallelSSHClient, SSHClient\n'
+            'from pssh.clients.native.single import SSHClient as Single\n'
+            'assert SSHClient is Single is pssh.clients.native.SSHClient\n'
+            'assert ParallelSSHClient is pssh.clients.native.parallel.ParallelSSHClient\n'
+            'import pssh.clients.ssh\nassert pssh.clients.ssh.SSHClient.__module__ == '
+            '"pssh.clients.ssh.single"\nprint("ok")')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env=env.environ, timeout=30)
+    assert (proc.returncode, proc.stdout.splitlines()[-1:]) == (0, ['ok']), proc.stderr
+
+
 def test_version_says_what_security_report_says(env):
     proc = subprocess.run([env.script, '--version'], capture_output=True, text=True,
                           env=env.environ, timeout=30)
