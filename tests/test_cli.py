@@ -646,3 +646,78 @@ def test_terminal_sudo_asks_once_without_echo(env, terminal):
 def test_setup_py_declares_the_console_script():
     with open(os.path.join(REPO, 'setup.py')) as handle:
         assert "'console_scripts': ['pssh = pssh.cli:_entry']" in handle.read()
+
+
+# ----------------------------------------------------------------------
+# Shell completion
+
+@pytest.fixture(scope='module')
+def completion(env):
+    """The script ``pssh --completion bash`` prints, in a file."""
+    proc = subprocess.run([env.script, '--completion', 'bash'], capture_output=True,
+                          text=True, env=env.environ, timeout=30)
+    assert (proc.returncode, proc.stderr) == (0, '')
+    path = os.path.join(env.workdir, 'pssh-completion.bash')
+    with open(path, 'w') as handle:
+        handle.write(proc.stdout)
+    return path
+
+
+@pytest.fixture
+def complete(completion, tmp_path):
+    """Completions for a command line split into words as bash splits them
+    (COMP_WORDS), the cursor on the last word, in a directory with a file and
+    a directory."""
+    import shlex
+    (tmp_path / 'hosts.txt').write_text('web01\n')
+    (tmp_path / 'logs').mkdir()
+
+    def run(*words):
+        script = ('source %s\nCOMP_WORDS=(%s)\nCOMP_CWORD=%d\n_pssh_complete\n'
+                  'printf "%%s\\n" "${COMPREPLY[@]}"\n' % (
+                      shlex.quote(completion), ' '.join(shlex.quote(w) for w in words),
+                      len(words) - 1))
+        proc = subprocess.run(['bash', '--norc', '--noprofile', '-c', script],
+                              capture_output=True, text=True, cwd=str(tmp_path), timeout=30)
+        assert (proc.returncode, proc.stderr) == (0, '')
+        return [line for line in proc.stdout.splitlines() if line]
+    return run
+
+
+def test_completion_of_options_and_their_values(complete):
+    assert complete('pssh', '--fo') == ['--fold']
+    assert complete('pssh', '-H', 'web[01-02] db1', '--jso') == ['--json']
+    assert complete('pssh', '-h', 'ho') == ['hosts.txt']
+    assert complete('pssh', '-F', '') == ['hosts.txt', 'logs']
+    assert complete('pssh', '--outdir', '') == ['logs']
+    assert complete('pssh', '--put', 'h') == ['hosts.txt']
+    assert complete('pssh', '--put', 'hosts.txt', '') == []  # REMOTE
+    assert complete('pssh', '--get', '/var/log/syslog', 'l') == ['logs']
+    assert complete('pssh', '--color', 'al') == ['always']
+    assert complete('pssh', '--color', '=', 'n') == ['never']  # --color=n
+    assert complete('pssh', '-o', 'Strict') == ['StrictHostKeyChecking=']
+    assert complete('pssh', '-x', '--') == []  # a node set, not an option
+
+
+def test_completion_stops_where_the_command_begins(complete):
+    assert complete('pssh', '-H', 'web01', 'ls', '--fo') == []
+    assert complete('pssh', '-H', 'web01', '--', '--fo') == []
+    assert complete('pssh', '-b', '-f', '10', '--fo') == ['--fold']
+
+
+@needs_tmux
+def test_completion_in_an_interactive_bash(completion):
+    """Through readline: bash splits the words itself (--color=al)."""
+    term = Terminal('bash --norc --noprofile -i',
+                    dict(os.environ, TERM='xterm-256color', PS1='$ '))
+    try:
+        term.keys('-l', 'source %s' % completion)
+        term.keys('Enter')
+        term.keys('-l', 'pssh -H web01 --fai')
+        term.keys('Tab')
+        term.wait_for(r'pssh -H web01 --fail-fast ')
+        term.keys('-l', '--', '--color=al')
+        term.keys('Tab')
+        term.wait_for(r'--fail-fast --color=always ')
+    finally:
+        term.close()
