@@ -435,6 +435,36 @@ def test_closed_output_stops_the_run_with_141(env):
     assert err == b''
 
 
+def test_outputs_larger_than_the_buffer_limit_arrive_whole_and_in_order(env):
+    """Each host prints several times BUFFER_LIMIT on both streams: whenever
+    its output waits to be shown its command may be paused; nothing is lost."""
+    from pssh.cli._run import BUFFER_LIMIT
+    count = 4 * BUFFER_LIMIT // 7  # seq's lines average under 7 bytes here
+    rc, out, err = env.run('-H', 'web[01-03]', '--',
+                           'seq %d; seq %d >&2' % (count, count // 2), timeout=120)
+    assert rc == 0, err[-500:]
+    for name in ('web01', 'web02', 'web03'):
+        mine = [line[len(name) + 2:] for line in out.split('\n') if line.startswith(name)]
+        assert mine == [str(n) for n in range(1, count + 1)]
+        mine = [line[len(name) + 2:] for line in err.split('\n') if line.startswith(name)]
+        assert mine == [str(n) for n in range(1, count // 2 + 1)]
+    assert _lines(err)[-1] == '3 ok'
+
+
+def test_pump_hands_on_bounded_pieces_until_the_end():
+    from pssh.cli._run import _pump
+    from pssh.clients.reader import ConcurrentRWBuffer
+    buffer = ConcurrentRWBuffer()
+    data = [bytes([65 + n % 26]) * 100000 for n in range(30)]
+    for piece in data:
+        buffer.write(piece)
+    buffer.set_eof()
+    pieces = []
+    _pump(buffer, pieces.append)
+    assert b''.join(pieces) == b''.join(data)
+    assert len(pieces) > 1 and max(len(p) for p in pieces) <= 256 * 1024
+
+
 def test_quiet_has_no_summary(env):
     rc, out, err = env.run('-q', '-H', 'web01', '--', 'echo hi')
     assert (rc, out, err) == (0, 'web01: hi\n', '')
