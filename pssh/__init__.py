@@ -38,6 +38,10 @@ _OLD_EXCEPTION_NAMES = ('UnknownHostException', 'AuthenticationException',
 
 _OLD_CLIENT_NAMES = ('ParallelSSHClient', 'SSHClient')
 
+#: Current modules reachable after a bare ``import pssh`` (``pssh.utils``).
+#: Importing :mod:`pssh.clients` used to import most of them as a side effect.
+_SUBMODULES = ('clients', 'config', 'constants', 'exceptions', 'hostkeys', 'output', 'utils')
+
 
 def __getattr__(name: str) -> Any:
     # 1.x code imported exceptions and the clients from the package itself.
@@ -57,10 +61,9 @@ def __getattr__(name: str) -> Any:
         for client_name in _OLD_CLIENT_NAMES:
             globals()[client_name] = getattr(native, client_name)
         return globals()[name]
-    elif name == 'utils':
-        # A current module: "pssh.utils" after a bare "import pssh" works too.
+    elif name in _SUBMODULES:
         import importlib
-        return importlib.import_module('.utils', __name__)
+        return importlib.import_module('.' + name, __name__)
     else:
         raise AttributeError('module %r has no attribute %r' % (__name__, name))
     globals()[name] = value  # warn once

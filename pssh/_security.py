@@ -1,6 +1,7 @@
 """What :func:`pssh.security_report` tells: the SSH libraries loaded, the
 published advisories that affect them, and which of our defences are active."""
 import ctypes
+import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 #: (advisory, library, versions affected up to and including, summary). No
@@ -70,27 +71,37 @@ def _affected(library: str, version: Optional[str]) -> List[Dict[str, str]]:
             for ident, lib, upto, summary in ADVISORIES if lib == library and found <= upto]
 
 
-def report() -> Dict[str, Any]:
-    from .clients.base._guard import LIBSSH2_MAX_PACKET
-    from .clients.base.single import BaseSSHClient
-    from .clients.native import _agent_forward
-    from .clients.ssh import _agent_forward as _ssh_agent_forward
-    from .clients.native.single import SSHClient as NativeClient
+def _setting(module: str, owner: str, name: str, default: Any) -> Any:
+    """A class attribute users may change, read from the class when its module
+    is loaded; when it is not, nobody can have changed it: ``default``."""
+    return getattr(getattr(sys.modules.get(module), owner, None), name, default)
 
-    ciphers = NativeClient.ALGORITHMS['cipher'].split(',')
-    macs = NativeClient.ALGORITHMS['mac'].split(',')
+
+def report() -> Dict[str, Any]:
+    # Only light modules: the guard's constants, the default algorithms and the
+    # agent-forwarding checks, not the clients (pssh --version runs this).
+    from .clients.base import _guard
+    from .clients.native import _agent_forward, _algorithms
+    from .clients.ssh import _agent_forward as _ssh_agent_forward
+
+    algorithms = _setting('pssh.clients.native.single', 'SSHClient', 'ALGORITHMS',
+                          _algorithms.ALGORITHMS)
+    allow_unchecked = _setting('pssh.clients.base.single', 'BaseSSHClient',
+                               'ALLOW_UNCHECKED_LENGTHS', _guard.ALLOW_UNCHECKED_LENGTHS)
+    ciphers = algorithms['cipher'].split(',')
+    macs = algorithms['mac'].split(',')
     libssh2, libssh = _libssh2_version(), _libssh_version()
     mitigations = {
         # Every connection's relay checks the server's packet lengths.
         'packet_length_guard': True,
-        'max_packet_libssh2': LIBSSH2_MAX_PACKET,
+        'max_packet_libssh2': _guard.LIBSSH2_MAX_PACKET,
         # The server's encrypted bytes wait for the host key to be accepted.
         'host_key_before_encrypted_bytes': True,
         'etm_macs_first': macs[0].endswith('-etm@openssh.com'),
         'no_aes_gcm': not any('gcm' in name for name in ciphers),
         'no_chacha20_poly1305': not any('chacha20' in name for name in ciphers),
         'unverified_hosts_with_hidden_lengths':
-            'allowed, with a warning' if BaseSSHClient.ALLOW_UNCHECKED_LENGTHS else 'refused',
+            'allowed, with a warning' if allow_unchecked else 'refused',
         'agent_forwarding_native': _agent_forward.unavailable_reason() or 'available',
         'agent_forwarding_ssh': _ssh_agent_forward.unavailable_reason() or 'available',
     }

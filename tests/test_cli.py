@@ -132,6 +132,37 @@ def test_help_reads_like_a_man_page_and_imports_no_network_code(env):
         assert words in proc.stdout
 
 
+#: What --version must not import: the clients and what only they use.
+CLIENT_MODULES = (
+    'pssh.clients.native.single', 'pssh.clients.native.parallel', 'pssh.clients.ssh.single',
+    'pssh.clients.ssh.parallel', 'pssh.clients.base.single', 'pssh.clients.base.parallel',
+    'pssh.clients.base._connection', 'pssh.config', 'pssh.hostkeys', 'pssh._ssh_config',
+    'pssh.output', 'pssh.cli._run')
+
+
+def test_version_imports_the_libraries_not_the_clients(env):
+    code = ('import json, sys\nfrom pssh.cli import main\nassert main(["--version"]) == 0\n'
+            'print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in '
+            '("pssh", "ssh2", "ssh"))))')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env=env.environ, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(json.loads(proc.stdout.splitlines()[-1]))
+    assert {'ssh2', 'ssh2.utils', 'ssh', 'pssh.clients.base._guard'} <= loaded
+    assert loaded.isdisjoint(CLIENT_MODULES), sorted(loaded.intersection(CLIENT_MODULES))
+    # The lazy package names still give the clients afterwards.
+    code = ('from pssh.cli import main\nmain(["--version"])\nimport pssh.clients.native\n'
+            'from pssh.clients import ParallelSSHClient, SSHClient\n'
+            'from pssh.clients.native.single import SSHClient as Single\n'
+            'assert SSHClient is Single is pssh.clients.native.SSHClient\n'
+            'assert ParallelSSHClient is pssh.clients.native.parallel.ParallelSSHClient\n'
+            'import pssh.clients.ssh\nassert pssh.clients.ssh.SSHClient.__module__ == '
+            '"pssh.clients.ssh.single"\nprint("ok")')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env=env.environ, timeout=30)
+    assert (proc.returncode, proc.stdout.splitlines()[-1:]) == (0, ['ok']), proc.stderr
+
+
 def test_version_says_what_security_report_says(env):
     proc = subprocess.run([env.script, '--version'], capture_output=True, text=True,
                           env=env.environ, timeout=30)
@@ -404,6 +435,36 @@ def test_closed_output_stops_the_run_with_141(env):
     assert err == b''
 
 
+def test_outputs_larger_than_the_buffer_limit_arrive_whole_and_in_order(env):
+    """Each host prints several times BUFFER_LIMIT on both streams: whenever
+    its output waits to be shown its command may be paused; nothing is lost."""
+    from pssh.cli._run import BUFFER_LIMIT
+    count = 4 * BUFFER_LIMIT // 7  # seq's lines average under 7 bytes here
+    rc, out, err = env.run('-H', 'web[01-03]', '--',
+                           'seq %d; seq %d >&2' % (count, count // 2), timeout=120)
+    assert rc == 0, err[-500:]
+    for name in ('web01', 'web02', 'web03'):
+        mine = [line[len(name) + 2:] for line in out.split('\n') if line.startswith(name)]
+        assert mine == [str(n) for n in range(1, count + 1)]
+        mine = [line[len(name) + 2:] for line in err.split('\n') if line.startswith(name)]
+        assert mine == [str(n) for n in range(1, count // 2 + 1)]
+    assert _lines(err)[-1] == '3 ok'
+
+
+def test_pump_hands_on_bounded_pieces_until_the_end():
+    from pssh.cli._run import _pump
+    from pssh.clients.reader import ConcurrentRWBuffer
+    buffer = ConcurrentRWBuffer()
+    data = [bytes([65 + n % 26]) * 100000 for n in range(30)]
+    for piece in data:
+        buffer.write(piece)
+    buffer.set_eof()
+    pieces = []
+    _pump(buffer, pieces.append)
+    assert b''.join(pieces) == b''.join(data)
+    assert len(pieces) > 1 and max(len(p) for p in pieces) <= 256 * 1024
+
+
 def test_quiet_has_no_summary(env):
     rc, out, err = env.run('-q', '-H', 'web01', '--', 'echo hi')
     assert (rc, out, err) == (0, 'web01: hi\n', '')
@@ -615,3 +676,78 @@ def test_terminal_sudo_asks_once_without_echo(env, terminal):
 def test_setup_py_declares_the_console_script():
     with open(os.path.join(REPO, 'setup.py')) as handle:
         assert "'console_scripts': ['pssh = pssh.cli:_entry']" in handle.read()
+
+
+# ----------------------------------------------------------------------
+# Shell completion
+
+@pytest.fixture(scope='module')
+def completion(env):
+    """The script ``pssh --completion bash`` prints, in a file."""
+    proc = subprocess.run([env.script, '--completion', 'bash'], capture_output=True,
+                          text=True, env=env.environ, timeout=30)
+    assert (proc.returncode, proc.stderr) == (0, '')
+    path = os.path.join(env.workdir, 'pssh-completion.bash')
+    with open(path, 'w') as handle:
+        handle.write(proc.stdout)
+    return path
+
+
+@pytest.fixture
+def complete(completion, tmp_path):
+    """Completions for a command line split into words as bash splits them
+    (COMP_WORDS), the cursor on the last word, in a directory with a file and
+    a directory."""
+    import shlex
+    (tmp_path / 'hosts.txt').write_text('web01\n')
+    (tmp_path / 'logs').mkdir()
+
+    def run(*words):
+        script = ('source %s\nCOMP_WORDS=(%s)\nCOMP_CWORD=%d\n_pssh_complete\n'
+                  'printf "%%s\\n" "${COMPREPLY[@]}"\n' % (
+                      shlex.quote(completion), ' '.join(shlex.quote(w) for w in words),
+                      len(words) - 1))
+        proc = subprocess.run(['bash', '--norc', '--noprofile', '-c', script],
+                              capture_output=True, text=True, cwd=str(tmp_path), timeout=30)
+        assert (proc.returncode, proc.stderr) == (0, '')
+        return [line for line in proc.stdout.splitlines() if line]
+    return run
+
+
+def test_completion_of_options_and_their_values(complete):
+    assert complete('pssh', '--fo') == ['--fold']
+    assert complete('pssh', '-H', 'web[01-02] db1', '--jso') == ['--json']
+    assert complete('pssh', '-h', 'ho') == ['hosts.txt']
+    assert complete('pssh', '-F', '') == ['hosts.txt', 'logs']
+    assert complete('pssh', '--outdir', '') == ['logs']
+    assert complete('pssh', '--put', 'h') == ['hosts.txt']
+    assert complete('pssh', '--put', 'hosts.txt', '') == []  # REMOTE
+    assert complete('pssh', '--get', '/var/log/syslog', 'l') == ['logs']
+    assert complete('pssh', '--color', 'al') == ['always']
+    assert complete('pssh', '--color', '=', 'n') == ['never']  # --color=n
+    assert complete('pssh', '-o', 'Strict') == ['StrictHostKeyChecking=']
+    assert complete('pssh', '-x', '--') == []  # a node set, not an option
+
+
+def test_completion_stops_where_the_command_begins(complete):
+    assert complete('pssh', '-H', 'web01', 'ls', '--fo') == []
+    assert complete('pssh', '-H', 'web01', '--', '--fo') == []
+    assert complete('pssh', '-b', '-f', '10', '--fo') == ['--fold']
+
+
+@needs_tmux
+def test_completion_in_an_interactive_bash(completion):
+    """Through readline: bash splits the words itself (--color=al)."""
+    term = Terminal('bash --norc --noprofile -i',
+                    dict(os.environ, TERM='xterm-256color', PS1='$ '))
+    try:
+        term.keys('-l', 'source %s' % completion)
+        term.keys('Enter')
+        term.keys('-l', 'pssh -H web01 --fai')
+        term.keys('Tab')
+        term.wait_for(r'pssh -H web01 --fail-fast ')
+        term.keys('-l', '--', '--color=al')
+        term.keys('Tab')
+        term.wait_for(r'--fail-fast --color=always ')
+    finally:
+        term.close()

@@ -14,6 +14,11 @@ __all__ = ['main', 'build_parser']
 
 PROG = 'pssh'
 
+#: The ssh_config keywords ``-o`` accepts.
+SSH_OPTIONS = ('HostName', 'User', 'Port', 'IdentityFile', 'ProxyJump', 'ConnectTimeout',
+               'ServerAliveInterval', 'StrictHostKeyChecking', 'UserKnownHostsFile',
+               'Compression')
+
 _DESCRIPTION = """\
 Run COMMAND on every target host at once over SSH and show what each printed,
 or copy files to and from them (--put, --get).
@@ -88,10 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument('-J', '--jump', metavar='JUMP[,JUMP2...]',
                        help='connect through these bastions, in order, as ssh -J')
     group.add_argument('-o', '--option', dest='options', action='append', default=[],
-                       metavar='KEY=VALUE', help='an ssh_config option, as ssh -o: HostName, '
-                       'User, Port, IdentityFile, ProxyJump, ConnectTimeout, '
-                       'ServerAliveInterval, StrictHostKeyChecking, UserKnownHostsFile, '
-                       'Compression')
+                       metavar='KEY=VALUE',
+                       help='an ssh_config option, as ssh -o: ' + ', '.join(SSH_OPTIONS))
     group.add_argument('-F', '--config', metavar='FILE',
                        help='ssh client config to read instead of ~/.ssh/config and '
                        '/etc/ssh/ssh_config; "none" for none')
@@ -157,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument('-V', '--version', action='store_true',
                        help="show the versions, what protects this installation (the "
                        "library's security_report) and exit")
+    group.add_argument('--completion', choices=('bash',), metavar='SHELL',
+                       help='print a completion script for SHELL (bash) and exit; '
+                       'load it with: source <(pssh --completion bash)')
     parser.set_defaults(rc_mode='max')
     return parser
 
@@ -230,6 +236,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.version:
         _print_version()
+        return 0
+    if args.completion:
+        from ._completion import bash_script
+        sys.stdout.write(bash_script(parser, list(SSH_OPTIONS)))
         return 0
     from ._run import run
     return run(args, parser)

@@ -1,7 +1,6 @@
 """What the ``pssh`` command shows: live prefixed lines, folded groups, JSON
 lines, per-host files, the progress line and the summary."""
 import argparse
-import difflib
 import json
 import os
 import sys
@@ -278,6 +277,7 @@ class Display:
                     base_text = data.decode('utf-8', 'replace').splitlines()
                     base_label = label
                 continue
+            import difflib  # only --diff needs it
             lines = difflib.unified_diff(base_text or [],
                                          data.decode('utf-8', 'replace').splitlines(),
                                          fromfile=base_label, tofile=label, lineterm='')

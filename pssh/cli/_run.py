@@ -14,7 +14,7 @@ import shlex
 import signal
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import gevent
 from gevent.event import Event
@@ -32,10 +32,29 @@ RC_INTERRUPTED = 130
 RC_COPY_FAILED = 1
 RC_BROKEN_PIPE = 141  # as a shell reports a command killed by SIGPIPE
 
+#: Unread bytes kept per host and stream before the host's command is paused
+#: (SSH flow control) until they are shown: without a bound, hundreds of hosts
+#: printing faster than the output is written pile up gigabytes here.
+BUFFER_LIMIT = 1024 * 1024
+
 
 class _Abort(gevent.GreenletExit):
     """Raised into the run's greenlets when it is stopped (Ctrl-C twice,
     --fail-fast); a GreenletExit, so that gevent does not report it."""
+
+
+def _pump(buffer: Any, write: Callable[[bytes], None]) -> None:
+    """Hand a stream's output to ``write`` until it ends, a few hundred KiB at
+    a time: a host that printed megabytes while others were being shown costs
+    no copy of all of it at once, and nothing is held while waiting for more."""
+    while True:
+        data = buffer.read_some()
+        if data:
+            write(data)
+        elif buffer.eof.is_set():
+            return
+        else:
+            buffer.wait()
 
 
 def describe_error(error: BaseException) -> str:
@@ -250,7 +269,7 @@ class Run:
         started = time.monotonic()
         for result in self.results:
             result.started = started
-        output = client.run_command(command, stop_on_errors=False)
+        output = client.run_command(command, stop_on_errors=False, buffer_limit=BUFFER_LIMIT)
         self.outputs = list(output)
         for result, host_out in zip(self.results, self.outputs):
             if host_out.exception is not None:
@@ -271,9 +290,7 @@ class Run:
             if not self.args.sudo:
                 started_event.set()
             feeder = gevent.spawn(self.feed_stdin, host_out, started_event)
-            write = self.display.stdout_writer(result)
-            for chunk in host_out.buffers.stdout.rw_buffer:
-                write(chunk)
+            _pump(host_out.buffers.stdout.rw_buffer, self.display.stdout_writer(result))
             err_reader.join()
             host_out.client.wait_finished(host_out)
             code = host_out.exit_code
@@ -310,10 +327,11 @@ class Run:
     def read_stderr(self, result: HostResult, host_out: Any, sudo_filter: Optional[_SudoFilter],
                     started_event: Any) -> None:
         write = self.display.stderr_writer(result)
-        for chunk in host_out.buffers.stderr.rw_buffer:
-            if sudo_filter is None:
-                write(chunk)
-                continue
+        if sudo_filter is None:
+            _pump(host_out.buffers.stderr.rw_buffer, write)
+            return
+
+        def handle(chunk: bytes) -> None:
             for item in sudo_filter.feed(chunk):
                 if item == 'prompt':
                     if sudo_filter.prompts == 1 and self.sudo_password is not None:
@@ -325,7 +343,8 @@ class Run:
                     started_event.set()
                 else:
                     write(item)
-        if sudo_filter is not None and sudo_filter.pending:
+        _pump(host_out.buffers.stderr.rw_buffer, handle)
+        if sudo_filter.pending:
             write(sudo_filter.pending)
 
     def _write_stdin(self, host_out: Any, data: bytes) -> None:

@@ -6,6 +6,7 @@ import sys
 import tempfile
 from typing import Any, Dict, List, NamedTuple, Optional, Set
 
+from . import SSH_OPTIONS
 from .nodeset import NodeSetError, expand_all
 
 
@@ -114,8 +115,7 @@ def resolve_targets(args: argparse.Namespace) -> List[Target]:
 # -o Option=value, read with the library's ssh_config reader, so that the
 # values mean what they mean to ssh.
 
-OPTIONS = ('hostname', 'user', 'port', 'identityfile', 'proxyjump', 'connecttimeout',
-           'serveraliveinterval', 'stricthostkeychecking', 'userknownhostsfile', 'compression')
+OPTIONS = tuple(name.lower() for name in SSH_OPTIONS)
 
 
 def option_lines(options: List[str]) -> List[str]:
@@ -128,9 +128,7 @@ def option_lines(options: List[str]) -> List[str]:
         keyword = match.group(1)
         if keyword.lower() not in OPTIONS:
             raise UsageError('-o %s: not an option pssh uses; these are: %s' % (
-                keyword, ', '.join(('HostName User Port IdentityFile ProxyJump ConnectTimeout '
-                                    'ServerAliveInterval StrictHostKeyChecking '
-                                    'UserKnownHostsFile Compression').split())))
+                keyword, ', '.join(SSH_OPTIONS)))
         lines.append('%s %s' % (keyword, match.group(2)))
     return lines
 

@@ -26,7 +26,7 @@ from typing import List, Optional, Tuple, Union
 from ... import logger
 from ...exceptions import PacketLengthError
 
-__all__ = ['PacketGuard', 'LIBSSH2_MAX_PACKET', 'LIBSSH_MAX_PACKET']
+__all__ = ['PacketGuard', 'LIBSSH2_MAX_PACKET', 'LIBSSH_MAX_PACKET', 'ALLOW_UNCHECKED_LENGTHS']
 
 #: The largest whole packet (length field, encrypted part and MAC) each library
 #: accepts: libssh2's LIBSSH2_PACKET_MAXPAYLOAD, libssh's MAX_PACKET_LEN. The
@@ -36,6 +36,11 @@ __all__ = ['PacketGuard', 'LIBSSH2_MAX_PACKET', 'LIBSSH_MAX_PACKET']
 #: disconnect message may legitimately be larger than RFC 4253's 35000.
 LIBSSH2_MAX_PACKET = 40000
 LIBSSH_MAX_PACKET = 256 * 1024
+
+#: The default of ``BaseSSHClient.ALLOW_UNCHECKED_LENGTHS``: connect to an
+#: unverified host even when the negotiated algorithms hide packet lengths
+#: from the guard (with a warning).
+ALLOW_UNCHECKED_LENGTHS = True
 
 _KEXINIT, _NEWKEYS = 20, 21
 _U32 = struct.Struct('>I')

@@ -37,6 +37,7 @@ from ._command import (  # noqa: F401 (public here)
     InteractiveShell, Stdin, build_command, command_encoding, make_output, signal_exit_code)
 from ._connection import Connection, PollMixIn, open_tcp
 from ._driver import Driver, SessionPrefs
+from ._guard import ALLOW_UNCHECKED_LENGTHS as _ALLOW_UNCHECKED_LENGTHS
 from ._io import SessionIO
 from ._tunnel import BastionChain, ChannelTransport, Hop, ProxyPool
 
@@ -61,7 +62,7 @@ class BaseSSHClient(PollMixIn, CopyMixIn):
     #: MAC); a warning is logged once per host. False refuses such connections
     #: with :class:`~pssh.exceptions.UnknownHostKeyError`. Set on a class or an
     #: instance's class before connecting; see :doc:`/security`.
-    ALLOW_UNCHECKED_LENGTHS: bool = True
+    ALLOW_UNCHECKED_LENGTHS: bool = _ALLOW_UNCHECKED_LENGTHS
 
     @staticmethod
     def check_agent_forwarding(host: str) -> None:
