@@ -443,6 +443,11 @@ async def with_heartbeat(work):
 
 SCALE_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4']
 
+# Not yet reliable beside three other test workers on 2 cores (see issue 17's
+# note): run with PSSH_LATENCY_TESTS=1 on a quiet machine.
+latency_test = pytest.mark.skipif(not os.environ.get('PSSH_LATENCY_TESTS'),
+                                  reason='set PSSH_LATENCY_TESTS=1 (needs a quiet machine)')
+
 
 @pytest.fixture(scope='module')
 def scale_servers():
@@ -451,6 +456,7 @@ def scale_servers():
         yield group
 
 
+@latency_test
 @pytest.mark.slow(15)
 def test_loop_never_blocked_during_a_300_host_fan_out(aio, scale_servers):
     servers = list(scale_servers)
@@ -473,6 +479,7 @@ def test_loop_never_blocked_during_a_300_host_fan_out(aio, scale_servers):
         beat.worst, machine)
 
 
+@latency_test
 @pytest.mark.slow(15)
 def test_loop_never_blocked_during_a_200_mb_copy(aio, server, client_kwargs, tmp_path):
     local = tmp_path / 'big.bin'
