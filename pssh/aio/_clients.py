@@ -70,7 +70,26 @@ def _close_outputs(outputs: List[Any]) -> None:
     hub().submit(lambda: gevent.spawn(close))
 
 
-class AioSSHClient:
+class _OverCore:
+    """What both asyncio clients do with the core client they hold in ``_core``."""
+
+    def __getattr__(self, name: str) -> Any:
+        # Plain settings of the core (user, port, pool_size, host_config...);
+        # its methods would run in the wrong thread.
+        core = self.__dict__.get('_core')
+        if name.startswith('_') or core is None:
+            raise AttributeError(name)
+        value = getattr(core, name)
+        if callable(value):
+            raise AttributeError('%s.%s is not available on the asyncio client'
+                                 % (type(self).__name__, name))
+        return value
+
+    def __del__(self) -> None:
+        _release_in_hub(self)
+
+
+class AioSSHClient(_OverCore):
     """The asyncio single-host client over the core class ``_core_class``."""
 
     _core_class: Any = None
@@ -190,26 +209,13 @@ class AioSSHClient:
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.close()
 
-    def __getattr__(self, name: str) -> Any:
-        # Plain settings of the connected core (user, port, timeout...).
-        if name.startswith('_') or self._core is None:
-            raise AttributeError(name)
-        value = getattr(self._core, name)
-        if callable(value):
-            raise AttributeError('%s.%s is not available on the asyncio client'
-                                 % (type(self).__name__, name))
-        return value
-
-    def __del__(self) -> None:
-        _release_in_hub(self)
-
     def __repr__(self) -> str:
         if self._core is not None:
             return '<pssh.aio %r>' % (self._core,)
         return '<pssh.aio %s for %s (not connected)>' % (type(self).__name__, self.host)
 
 
-class AioParallelSSHClient:
+class AioParallelSSHClient(_OverCore):
     """The asyncio parallel client over the core class ``_core_class``."""
 
     _core_class: Any = None
@@ -329,10 +335,7 @@ class AioParallelSSHClient:
         try:
             await call(self._core.join_shells, cores, timeout)
         except Timeout as exc:
-            ours = {id(shell._core): shell for shell in shells}
-            raise Timeout(*(
-                [ours.get(id(core), core) for core in arg] if isinstance(arg, list) else arg
-                for arg in exc.args)) from None
+            raise rewrap_timeout(exc, shells) from None
 
     async def close(self) -> None:
         """Disconnect every host."""
@@ -343,19 +346,6 @@ class AioParallelSSHClient:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.close()
-
-    def __getattr__(self, name: str) -> Any:
-        # Plain settings of the core (user, port, pool_size, host_config...).
-        if name.startswith('_'):
-            raise AttributeError(name)
-        value = getattr(self._core, name)
-        if callable(value):
-            raise AttributeError('%s.%s is not available on the asyncio client'
-                                 % (type(self).__name__, name))
-        return value
-
-    def __del__(self) -> None:
-        _release_in_hub(self)
 
     def __repr__(self) -> str:
         return '<pssh.aio %r>' % (self._core,)

@@ -190,10 +190,11 @@ def _core_of(item: Any) -> _CoreOutput:
     return item._core
 
 
-def rewrap_timeout(exc: Timeout, output: List[Any]) -> Timeout:
-    """A join's Timeout with our outputs in place of the core's."""
-    ours = {id(item._core): item for item in output if item is not None}
-    args = tuple([ours.get(id(core), core) for core in arg] if isinstance(arg, list) else arg
+def rewrap_timeout(exc: Timeout, ours: List[Any]) -> Timeout:
+    """A Timeout of the core (join, join_shells) with ``ours``, the asyncio
+    outputs or shells, in place of the core objects they wrap."""
+    by_core = {id(item._core): item for item in ours if item is not None}
+    args = tuple([by_core.get(id(core), core) for core in arg] if isinstance(arg, list) else arg
                  for arg in exc.args)
     new = Timeout(*args)
     new.__cause__ = exc.__cause__
