@@ -13,7 +13,7 @@ __all__ = ['ALGORITHMS']
 # would otherwise negotiate with OpenSSH), as fast as AES-GCM, and unlike AES-GCM
 # it does not leak: with AES-GCM, the bundled libssh2 1.11.1 driven non-blocking
 # keeps about 3 KiB per connection after the session is freed (measured by
-# tests/test_scale.py's leak test), so AES-GCM is last. Users may change these
+# tests/integration/test_scale.py's leak test), so AES-GCM is last. Users may change these
 # per class or per instance through ``SSHClient.ALGORITHMS`` before connecting.
 ALGORITHMS: Dict[str, str] = {
     'kex': ','.join((

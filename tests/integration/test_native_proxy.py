@@ -275,7 +275,7 @@ def test_proxy_user_is_used_for_bastion(backend, b1, t1, kw):
 @pytest.mark.timeout(60)
 def test_proxy_jump_port_defaults_to_22(backend, t1, kw):
     """A proxy_jump hop without a port is on 22 (proxy_host without proxy_port
-    is on the target's port: tests/test_dropin_errors.py)."""
+    is on the target's port: tests/integration/test_dropin_errors.py)."""
     with socket.socket() as probe:
         probe.settimeout(2)
         if probe.connect_ex((LOCALHOST, 22)) == 0:

@@ -344,7 +344,7 @@ def test_agent_channels_outliving_their_client_do_not_crash_the_process(
         [sys.executable, '-c', script, server.host, str(server.port), server.user,
          server.user_key, _HOLD_AGENT, _HALF_REQUEST],
         capture_output=True, text=True, timeout=100, cwd=os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))))
+            os.path.dirname(os.path.abspath(__file__)))))
     assert (result.returncode, result.stdout) == (0, 'survived\n'), result.stderr
 
 

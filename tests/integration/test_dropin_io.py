@@ -410,7 +410,7 @@ def test_disconnect_with_nothing_running_closes_at_once(backend, server, client_
 
 
 # ----------------------------------------------------------------------
-# Item 12 (the buffer itself: tests/test_output_unit.py)
+# Item 12 (the buffer itself: tests/integration/test_output_unit.py)
 
 @pytest.mark.timeout(60)
 def test_join_and_finished_skip_none_items(backend, server, client_kwargs):

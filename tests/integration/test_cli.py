@@ -18,7 +18,7 @@ import pytest
 from pssh.cli.nodeset import expand
 from pssh.testing import OpenSSHServer
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SUDO_PASSWORD = 'open sesame'
 
 # A stand-in for sudo on the server's PATH: asks on stderr with the prompt of

@@ -348,7 +348,7 @@ def test_stdin_large_round_trip(client):
 @pytest.mark.timeout(60)
 def test_stdin_write_after_command_exited_returns_promptly(backend, server, client_kwargs):
     """Writing to a command that has ended drops the data at once instead of
-    waiting for ever (or raising: see tests/test_dropin_io.py)."""
+    waiting for ever (or raising: see tests/integration/test_dropin_io.py)."""
     with make_client(backend, server, client_kwargs, timeout=None) as cli:
         output = cli.run_command('exit 0')
         cli.wait_finished(output)

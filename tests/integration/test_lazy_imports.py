@@ -11,7 +11,7 @@ import pssh
 from pssh.clients.base.single import BaseSSHClient
 from pssh.clients.native import SSHClient
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 pytestmark = pytest.mark.timeout(60)
 
 

@@ -17,7 +17,8 @@ from pssh.testing import OpenSSHServer
 
 BACKENDS = ('native', 'ssh')
 
-RELAY = os.path.join(os.path.dirname(__file__), 'peers', 'renaming_sftp.py')
+RELAY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'peers',
+                     'renaming_sftp.py')
 
 
 @pytest.fixture(scope='module')

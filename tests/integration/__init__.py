@@ -1,0 +1,1 @@
+"""Tests against real OpenSSH servers started on loopback by tests/conftest.py."""
