@@ -120,11 +120,27 @@ def _library_backend(name, module_name):
     return make
 
 
+def _aio_backend(name, module_name):
+    """The factory of a backend of asyncio clients (``pssh.aio``...) behind the
+    synchronous face the tests call (tests/aio_shim.py)."""
+    def make():
+        from aio_shim import shim_module
+        module = shim_module(importlib.import_module(module_name), module_name)
+        return Backend(name, module.SSHClient, module.ParallelSSHClient, module)
+    return make
+
+
 #: Backend name -> a callable returning the backend object for that name.
 BACKEND_FACTORIES = {
     'native': _library_backend('native', 'pssh.clients.native'),
     'ssh': _library_backend('ssh', 'pssh.clients.ssh'),
+    'aio-native': _aio_backend('aio-native', 'pssh.aio'),
+    'aio-ssh': _aio_backend('aio-ssh', 'pssh.aio.ssh'),
 }
+
+#: The gevent clients and the asyncio clients, on both libraries: the tuple
+#: for modules whose cases run on every kind of client.
+ALL_BACKENDS = ('native', 'ssh', 'aio-native', 'aio-ssh')
 
 #: What a test gets where it is not parametrized (native_only, no BACKENDS).
 DEFAULT_BACKEND = 'native'
