@@ -150,6 +150,9 @@ def pytest_configure(config):
     config.addinivalue_line('markers', 'native_only: runs on the libssh2 backend only')
     config.addinivalue_line('markers', 'backends(*names): the backends this test runs on, '
                             "instead of its module's BACKENDS")
+    config.addinivalue_line('markers', 'alone: measures timing that other busy processes would '
+                            'disturb; skipped unless PSSH_ALONE=1 (``bash run.sh test`` runs '
+                            'these after the rest, one at a time, with PSSH_ALONE=1 -m alone)')
     config.addinivalue_line('markers', 'slow(seconds): takes many seconds (about ``seconds`` on '
                             'an idle machine); started first, longest first, under pytest-xdist')
 
@@ -166,6 +169,12 @@ def pytest_collection_modifyitems(config, items):
     run late. A run without xdist keeps the modules' own order."""
     if os.environ.get('PYTEST_XDIST_WORKER'):
         items.sort(key=_expected_seconds, reverse=True)
+    if not os.environ.get('PSSH_ALONE'):
+        skip = pytest.mark.skip(reason='needs the machine to itself: PSSH_ALONE=1 '
+                                '(bash run.sh test runs it after the others)')
+        for item in items:
+            if item.get_closest_marker('alone'):
+                item.add_marker(skip)
 
 
 def _backend_names(definition, module):
