@@ -21,7 +21,7 @@ import pytest
 from pssh.config import HostConfig
 from pssh.exceptions import (
     AuthenticationError, HostConnectionRefusedError, SFTPIOError, Timeout, UnknownHostError)
-from pssh.testing import FaultProxy, start_servers
+from pssh.testing import FaultProxy, OpenSSHServer, start_servers
 
 AIO_MODULES = {'native': 'pssh.aio', 'ssh': 'pssh.aio.ssh'}
 
@@ -319,6 +319,41 @@ def test_cancelled_copy_stops_and_the_client_goes_on(aio, server, client_kwargs,
                 host_out = await c.run_command('echo still here')
                 return await lines(host_out.stdout)
         assert run(main()) == ['still here']
+
+
+def test_cancelled_copy_closes_its_sftp_channel(aio, tmp_path):
+    """The server's SFTP subsystem is a separate ``sftp-server`` here, which
+    ends when its channel closes: cancelling a copy ends it while the client
+    stays connected (and then copies again)."""
+    ended = tmp_path / 'sftp-ended'
+    wrapper = tmp_path / 'sftp-wrapper'
+    wrapper.write_text('#!/bin/sh\n/usr/lib/openssh/sftp-server "$@"\necho $? > %s\n' % ended)
+    wrapper.chmod(0o755)
+    local = tmp_path / 'big.bin'
+    local.write_bytes(os.urandom(4 * 1024 * 1024))
+    with OpenSSHServer(extra_config={'Subsystem': 'sftp %s' % wrapper}) as server, \
+            FaultProxy(server.host, server.port) as proxy:
+        async def main():
+            async with aio.SSHClient(proxy.host, port=proxy.port, user=server.user,
+                                     pkey=server.user_key, num_retries=1, timeout=10,
+                                     allow_agent=False, identity_auth=False) as client:
+                proxy.set_bandwidth(256 * 1024, 'upstream')  # 16 s for the file
+                before = proxy.forwarded('upstream')
+                task = asyncio.create_task(client.copy_file(str(local), str(tmp_path / 'copy')))
+                await until(lambda: proxy.forwarded('upstream') > before + 300_000,
+                            what='the copy to be under way')
+                assert not ended.exists()
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                proxy.set_bandwidth(None)
+                await until(ended.exists, what='sftp-server to see its channel closed')
+                ended.unlink()
+                await client.copy_file(str(local), str(tmp_path / 'again'))
+                host_out = await client.run_command('echo still here')
+                return await lines(host_out.stdout)
+        assert run(main()) == ['still here']
+    assert (tmp_path / 'again').read_bytes() == local.read_bytes()
 
 
 # ----------------------------------------------------------------------
