@@ -17,6 +17,7 @@ another SSH session.
 """
 import errno
 import fcntl
+import gc
 import os
 import socket
 import struct
@@ -377,6 +378,14 @@ class _LibraryEnd:
     Freeing a session or channel can make the library send a last packet; had
     the descriptor been closed earlier, its number could by then belong to
     another connection, and those bytes would corrupt that connection.
+
+    The garbage collector breaks that order: when a session is part of a
+    reference cycle, the collector runs every finalizer of the cycle (this
+    one's too) before it frees any object, so libssh2 would free its channels,
+    and send their close messages, on a descriptor already closed, whose number
+    another thread (or code run by the same collection) may have taken for a
+    new socket meanwhile. A descriptor let go of during a collection is
+    therefore closed when the collection ends (see :func:`_after_collection`).
     """
 
     __slots__ = ('_fd',)
@@ -389,11 +398,39 @@ class _LibraryEnd:
 
     def __del__(self) -> None:
         fd, self._fd = self._fd, -1
-        if fd >= 0:
-            try:
-                os.close(fd)
-            except OSError:  # pragma: no cover
-                pass
+        if fd < 0:
+            return
+        if _collection[0]:
+            _closing_after_collection.append(fd)
+            return
+        _close_quietly(fd)
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:  # pragma: no cover
+        pass
+
+
+#: [True while the garbage collector runs] (a list: set from the callback).
+_collection = [False]
+#: Library descriptors to close once the running collection has ended.
+_closing_after_collection: list = []
+
+
+def _after_collection(phase: str, info: Any) -> None:
+    """A ``gc.callbacks`` entry: by the end of a collection every library
+    session it freed has sent what it had to send."""
+    if phase == 'start':
+        _collection[0] = True
+        return
+    _collection[0] = False
+    while _closing_after_collection:
+        _close_quietly(_closing_after_collection.pop())
+
+
+gc.callbacks.append(_after_collection)
 
 
 def clock() -> float:
