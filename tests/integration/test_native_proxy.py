@@ -36,9 +36,10 @@ from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
 from _net import own_tcp_peers, refused_port, wait_closed
+from conftest import ALL_BACKENDS
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ('native', 'ssh')
+BACKENDS = ALL_BACKENDS
 
 LOCALHOST = '127.0.0.1'
 MB = 1024 * 1024
