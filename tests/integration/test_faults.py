@@ -324,6 +324,8 @@ def test_sshd_killed_mid_copy(backend, fresh_server, proxy, tmp_path, kind):
 
 @pytest.mark.slow(10)
 @pytest.mark.timeout(120)
+# Seconds long: on pssh.aio once, over libssh2 (CI time).
+@pytest.mark.backends('native', 'ssh', 'aio-native')
 def test_latency_and_byte_at_a_time_delivery(backend, fresh_server, proxy, tmp_path):
     proxy.set_latency(0.1)
     proxy.set_slicing(1)
@@ -352,6 +354,8 @@ def test_latency_and_byte_at_a_time_delivery(backend, fresh_server, proxy, tmp_p
 
 @pytest.mark.slow(5)
 @pytest.mark.timeout(60)
+# Seconds long: on pssh.aio once, over libssh2 (CI time).
+@pytest.mark.backends('native', 'ssh', 'aio-native')
 def test_keepalive_keeps_a_quiet_healthy_connection(backend, server):
     client = backend.SSHClient(server.host, **_kwargs(server, keepalive_seconds=1))
     host_out = client.run_command('sleep 5; echo woke')

@@ -894,6 +894,8 @@ def test_parallel_copies_50mb_through_one_bastion(backend, b1, t1, t2, kw, file_
 
 @pytest.mark.slow(10)
 @pytest.mark.timeout(120)
+# Seconds long: on pssh.aio once, over libssh2 (CI time).
+@pytest.mark.backends('native', 'ssh', 'aio-native')
 def test_copy_200mb_through_bastion_slow(backend, b1, t1, kw, tmp_path):
     """Slow-ish: 200 MB up and down through the bastion, within 120 s in all."""
     local = str(tmp_path / 'random_200mb')
