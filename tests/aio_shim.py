@@ -9,6 +9,12 @@ waits for it without blocking the test's gevent hub. Outputs are
 :class:`pssh.output.HostOutput` instances whose data comes from the asyncio
 output, so ``isinstance`` checks and the attributes hold.
 
+Killing the greenlet that waits on one of these methods cancels the
+asyncio task (``task.cancel()``, the asyncio counterpart) and returns once it
+has ended. A parallel copy returns one finished stand-in for its greenlets,
+holding the first failure in host order, as pssh.aio raises it; its argument
+errors are raised at the call, as the gevent client raises them.
+
 What has no asyncio counterpart (greenlets, 1.x names, deprecated
 arguments) is not here: the tests of those run on the gevent clients only.
 """
