@@ -9,10 +9,18 @@ waits for it without blocking the test's gevent hub. Outputs are
 :class:`pssh.output.HostOutput` instances whose data comes from the asyncio
 output, so ``isinstance`` checks and the attributes hold.
 
+Killing the greenlet that waits on one of these methods cancels the
+asyncio task (``task.cancel()``, the asyncio counterpart) and returns once it
+has ended. A parallel copy returns one finished stand-in for its greenlets,
+holding the first failure in host order, as pssh.aio raises it; its argument
+errors are raised at the call, as the gevent client raises them.
+
 What has no asyncio counterpart (greenlets, 1.x names, deprecated
 arguments) is not here: the tests of those run on the gevent clients only.
 """
 import asyncio
+import concurrent.futures
+import inspect
 import logging
 import threading
 import types
@@ -22,7 +30,7 @@ import gevent
 from gevent.event import AsyncResult
 
 from pssh import host_logger
-from pssh.exceptions import Timeout
+from pssh.exceptions import HostArgumentError, Timeout
 from pssh.output import HostOutput
 
 __all__ = ['shim_module']
@@ -38,10 +46,48 @@ class _UserLoop:
         self._thread.start()
 
     def run(self, coro: Any) -> Any:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        task_made: 'concurrent.futures.Future[asyncio.Task]' = concurrent.futures.Future()
+        ended: 'concurrent.futures.Future[Any]' = concurrent.futures.Future()
+
+        def start() -> None:
+            task = self.loop.create_task(coro)
+            task.add_done_callback(lambda task: _settle(ended, task))
+            task_made.set_result(task)
+
+        self.loop.call_soon_threadsafe(start)
         # Waited for in a gevent worker thread: the test's own greenlets (a
         # writer feeding stdin, a fault proxy's) go on meanwhile.
-        return gevent.get_hub().threadpool.apply(future.result)
+        threadpool = gevent.get_hub().threadpool
+        try:
+            ok, value = threadpool.apply(_outcome, (ended,))
+        except gevent.GreenletExit:
+            # The greenlet waiting here was killed: the asyncio counterpart is
+            # task.cancel(); the kill returns once the task has ended.
+            task = threadpool.apply(task_made.result)
+            self.loop.call_soon_threadsafe(task.cancel)
+            threadpool.apply(_outcome, (ended,))
+            raise
+        if ok:
+            return value
+        raise value
+
+
+def _outcome(future: 'concurrent.futures.Future[Any]') -> tuple:
+    """``(True, result)`` or ``(False, exception)`` of ``future`` once done
+    (an exception raised in a gevent worker thread would also be printed)."""
+    try:
+        return True, future.result()
+    except BaseException as exc:
+        return False, exc
+
+
+def _settle(ended: 'concurrent.futures.Future[Any]', task: 'asyncio.Task') -> None:
+    if task.cancelled():
+        ended.cancel()
+    elif task.exception() is not None:
+        ended.set_exception(task.exception())
+    else:
+        ended.set_result(task.result())
 
 
 _loop = None
@@ -58,6 +104,11 @@ def _run(coro: Any) -> Any:
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
+
+
+#: What the gevent parallel client's copy methods raise at the call, checking
+#: their arguments before any host is touched (the rest fail a host's greenlet).
+_CALL_ERRORS = (HostArgumentError, TypeError, ValueError)
 
 
 def _done(exc: Any = None) -> AsyncResult:
@@ -186,6 +237,24 @@ class _Shell:
         self.close()
 
 
+def _settings_of_aio(self: Any, attr: str) -> Any:
+    """What the asyncio client has besides the methods wrapped here: its
+    settings (a coroutine function would be a method the shim lacks)."""
+    if attr.startswith('__'):
+        raise AttributeError(attr)
+    value = getattr(self._aio, attr)
+    if inspect.iscoroutinefunction(value):
+        raise AttributeError('%s: the shim has no synchronous %s' % (type(self).__name__, attr))
+    return value
+
+
+def _core_proxy_pool(self: Any) -> Any:
+    """The bastion connections of the core client behind the asyncio one, for
+    the tests that count them (the pool is the core's: pssh.aio has its own
+    of nothing)."""
+    return self._aio._core._proxy_pool
+
+
 def shim_module(aio: Any, name: str) -> Any:
     """A module-like namespace with synchronous ``SSHClient`` and
     ``ParallelSSHClient`` over the asyncio clients of module ``aio``."""
@@ -224,6 +293,9 @@ def shim_module(aio: Any, name: str) -> Any:
         def open_shell(self, *args: Any, **kwargs: Any) -> _Shell:
             return _Shell(_run(self._aio.open_shell(*args, **kwargs)), self)
 
+        def finished(self, channel: Any) -> Any:
+            return _run(self._aio.finished(channel))
+
         def close(self) -> None:
             _run(self._aio.close())
 
@@ -233,10 +305,8 @@ def shim_module(aio: Any, name: str) -> Any:
         def __exit__(self, *exc_info: Any) -> None:
             self.close()
 
-        def __getattr__(self, attr: str) -> Any:
-            if attr.startswith('__'):
-                raise AttributeError(attr)
-            return getattr(self._aio, attr)
+        _proxy_pool = property(_core_proxy_pool)
+        __getattr__ = _settings_of_aio
 
     class ParallelSSHClient:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -287,6 +357,8 @@ def shim_module(aio: Any, name: str) -> Any:
         def _all_hosts(self, method: str, *args: Any, **kwargs: Any) -> list:
             try:
                 _run(getattr(self._aio, method)(*args, **kwargs))
+            except _CALL_ERRORS:
+                raise  # the gevent client raises these at the call, before any host
             except Exception as exc:
                 return [_done(exc)]
             return [_done()]
@@ -327,10 +399,8 @@ def shim_module(aio: Any, name: str) -> Any:
         def __exit__(self, *exc_info: Any) -> None:
             self.close()
 
-        def __getattr__(self, attr: str) -> Any:
-            if attr.startswith('__'):
-                raise AttributeError(attr)
-            return getattr(self._aio, attr)
+        _proxy_pool = property(_core_proxy_pool)
+        __getattr__ = _settings_of_aio
 
     SSHClient.__name__, ParallelSSHClient.__name__ = 'SSHClient', 'ParallelSSHClient'
     SSHClient.__qualname__ = 'aio.SSHClient'

@@ -190,6 +190,11 @@ class AioSSHClient(_OverCore):
         core = await self._do('open_shell', encoding=encoding, read_timeout=read_timeout)
         return InteractiveShell(core, self._same)
 
+    async def finished(self, channel: Any) -> Optional[bool]:
+        """True once the command on ``channel`` (``host_output.channel``) has
+        finished (None for no channel)."""
+        return await self._do('finished', channel)
+
     @property
     def connected(self) -> bool:
         """True while connected."""

@@ -20,9 +20,10 @@ from pssh.exceptions import (
 from pssh.testing import MisbehavingListener, OpenSSHServer
 
 from _net import machine_lock, refused_port, wait_closed
+from conftest import ALL_BACKENDS
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ('native', 'ssh')
+BACKENDS = ALL_BACKENDS
 
 LOCALHOST = '127.0.0.1'
 PASSWORD = 'not-the-password-8c1f'
@@ -39,9 +40,14 @@ def run(client, command):
     return list(output.stdout), output.exit_code
 
 
+def on_libssh2(backend):
+    """True for the clients on ssh2-python (native, and pssh.aio over it)."""
+    return backend.name in ('native', 'aio-native')
+
+
 def library_error(backend):
     """The base class of the backend library's own exceptions."""
-    return ssh2.exceptions.SSH2Error if backend.name == 'native' else ssh.exceptions.BaseSSHError
+    return ssh2.exceptions.SSH2Error if on_libssh2(backend) else ssh.exceptions.BaseSSHError
 
 
 # ---------------------------------------------------------------------------
@@ -134,7 +140,7 @@ def test_no_ipv6_address_lists_addresses(backend, server, client_kwargs):
 
 
 def expected_auth_cause(backend):
-    return (ssh2.exceptions.AuthenticationError if backend.name == 'native'
+    return (ssh2.exceptions.AuthenticationError if on_libssh2(backend)
             else ssh.exceptions.AuthenticationDenied)
 
 

@@ -19,8 +19,10 @@ from pssh.exceptions import (
     AuthenticationError, SFTPError, SFTPIOError, SessionError, Timeout, UnknownHostError)
 from pssh.testing import SSHD_PATH, FaultProxy, OpenSSHServer
 
+from conftest import ALL_BACKENDS
+
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ('native', 'ssh')
+BACKENDS = ALL_BACKENDS
 
 PAM_DIR = '/etc/pam.d'
 PAM_PASSWORD = 'kbd-secret-5d2e'
@@ -201,6 +203,8 @@ def test_malformed_sftp_handle(backend, bad_sftp_server, tmp_path):
     assert 'open' in str(caught.value)
 
 
+# greenlet_timeout is a deprecated argument the asyncio clients do not take.
+@pytest.mark.backends('native', 'ssh')
 def test_killed_connect_is_not_another_runs_error(backend, server, client_kwargs):
     """A run given up after greenlet_timeout kills the greenlet connecting to a
     host; another run waiting for that same connection connects again itself."""

@@ -21,8 +21,9 @@ from pssh.exceptions import (
 from pssh.testing import FaultProxy, MisbehavingListener, OpenSSHServer
 
 from _net import machine_lock
+from conftest import ALL_BACKENDS
 
-BACKENDS = ('native', 'ssh')
+BACKENDS = ALL_BACKENDS
 
 
 # ----------------------------------------------------------------------
@@ -323,6 +324,8 @@ def test_sshd_killed_mid_copy(backend, fresh_server, proxy, tmp_path, kind):
 
 @pytest.mark.slow(10)
 @pytest.mark.timeout(120)
+# Seconds long: on pssh.aio once, over libssh2 (CI time).
+@pytest.mark.backends('native', 'ssh', 'aio-native')
 def test_latency_and_byte_at_a_time_delivery(backend, fresh_server, proxy, tmp_path):
     proxy.set_latency(0.1)
     proxy.set_slicing(1)
@@ -351,6 +354,8 @@ def test_latency_and_byte_at_a_time_delivery(backend, fresh_server, proxy, tmp_p
 
 @pytest.mark.slow(5)
 @pytest.mark.timeout(60)
+# Seconds long: on pssh.aio once, over libssh2 (CI time).
+@pytest.mark.backends('native', 'ssh', 'aio-native')
 def test_keepalive_keeps_a_quiet_healthy_connection(backend, server):
     client = backend.SSHClient(server.host, **_kwargs(server, keepalive_seconds=1))
     host_out = client.run_command('sleep 5; echo woke')
@@ -455,6 +460,8 @@ def test_reset_mid_copy(backend, fresh_server, proxy, tmp_path, kind):
 
 
 @pytest.mark.timeout(60)
+# The gevent client's own SFTP session API (_make_sftp, sftp_put): pssh.aio has none.
+@pytest.mark.backends('native', 'ssh')
 def test_sftp_write_timeout_fails_the_session(backend, fresh_server, proxy, tmp_path):
     # A write that times out half way through an SFTP packet leaves the stream
     # out of step: the session must fail rather than send more into it.
@@ -494,6 +501,8 @@ def test_sftp_write_timeout_fails_the_session(backend, fresh_server, proxy, tmp_
 
 
 @pytest.mark.timeout(60)
+# open_session() hands out a bare library channel: pssh.aio has no counterpart.
+@pytest.mark.backends('native', 'ssh')
 def test_timed_out_channel_open_is_forgotten(backend, fresh_server, proxy):
     client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, timeout=1))
     proxy.stall('downstream')

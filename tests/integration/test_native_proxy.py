@@ -36,9 +36,10 @@ from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
 from _net import own_tcp_peers, refused_port, wait_closed
+from conftest import ALL_BACKENDS
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ('native', 'ssh')
+BACKENDS = ALL_BACKENDS
 
 LOCALHOST = '127.0.0.1'
 MB = 1024 * 1024
@@ -893,6 +894,8 @@ def test_parallel_copies_50mb_through_one_bastion(backend, b1, t1, t2, kw, file_
 
 @pytest.mark.slow(10)
 @pytest.mark.timeout(120)
+# Seconds long: on pssh.aio once, over libssh2 (CI time).
+@pytest.mark.backends('native', 'ssh', 'aio-native')
 def test_copy_200mb_through_bastion_slow(backend, b1, t1, kw, tmp_path):
     """Slow-ish: 200 MB up and down through the bastion, within 120 s in all."""
     local = str(tmp_path / 'random_200mb')
