@@ -164,6 +164,22 @@ class AioSSHClient(_OverCore):
                              % type(host_output).__name__)
         await self._do('wait_finished', host_output._core, timeout=timeout)
 
+    async def finished(self, channel: Any) -> Optional[bool]:
+        """True once the command on ``channel`` (a ``HostOutput.channel``) has
+        finished; None for no channel. Polling this lifts a ``buffer_limit``
+        pause, as with the gevent client."""
+        return await self._do('finished', channel)
+
+    async def get_exit_status(self, channel: Any) -> Optional[int]:
+        """The exit status of the command on ``channel``, or None while not known."""
+        return await self._do('get_exit_status', channel)
+
+    async def close_channel(self, channel: Any) -> None:
+        """Close ``channel``: a command with a PTY is ended by this; one
+        without sees its input and output close. Its ``exit_code`` stays None
+        unless its end was known before."""
+        await self._do('close_channel', channel)
+
     async def copy_file(self, local_file: str, remote_file: str, recurse: bool = False,
                         **kwargs: Any) -> None:
         """Upload over SFTP (as :meth:`pssh.clients.native.SSHClient.copy_file`)."""
