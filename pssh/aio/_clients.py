@@ -7,6 +7,7 @@ behaviour is implemented twice: arguments, defaults, errors and results are
 the core's, wrapped in the asyncio face of outputs and shells.
 """
 import inspect
+import weakref
 from functools import partial
 from typing import Any, Callable, List, Optional, Sequence, Type, Union
 
@@ -240,6 +241,10 @@ class AioParallelSSHClient(_OverCore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Made in the hub: the core's gevent objects belong to its thread.
         self._core = run_blocking(lambda: self._core_class(*args, **kwargs))
+        # id(core client) -> our client over it, while somebody holds ours
+        # (which holds the core one, so the id is not reused meanwhile).
+        self._clients: 'weakref.WeakValueDictionary[int, AioSSHClient]' = \
+            weakref.WeakValueDictionary()
 
     @property
     def hosts(self) -> List[str]:
@@ -249,8 +254,16 @@ class AioParallelSSHClient(_OverCore):
     def hosts(self, hosts: Any) -> None:
         run_blocking(setattr, self._core, 'hosts', hosts)
 
+    def _client_of(self, core: Any) -> AioSSHClient:
+        """Our client over the core's client of one host: the same object for
+        every output and shell of one connection, as with the gevent client."""
+        client = self._clients.get(id(core))
+        if client is None or client.__dict__.get('_core') is not core:
+            client = self._clients[id(core)] = self._single._wrap(core)
+        return client
+
     def _output(self, core: Any) -> HostOutput:
-        return HostOutput(core, self._single._wrap)
+        return HostOutput(core, self._client_of)
 
     async def run_command(self, command: str, sudo: bool = False, user: Optional[str] = None,
                           stop_on_errors: bool = True, use_pty: bool = False,
@@ -337,7 +350,7 @@ class AioParallelSSHClient(_OverCore):
                          read_timeout: Optional[float] = None) -> List[InteractiveShell]:
         """Open an interactive shell on every host."""
         cores = await call(self._core.open_shell, encoding, read_timeout)
-        return [InteractiveShell(core, self._single._wrap) for core in cores]
+        return [InteractiveShell(core, self._client_of) for core in cores]
 
     async def run_shell_commands(self, shells: List[InteractiveShell],
                                  commands: Union[str, List[str]]) -> None:
