@@ -50,6 +50,11 @@ class _Stream:
                     if self.pos != pos or self.lines is not lines:
                         break  # another iterator moved on meanwhile
                 continue
+            if end:
+                # All given out: the batch is not kept while waiting for the
+                # next one (nor after the end, for as long as the output lives).
+                lines = self.lines = []
+                self.pos = 0
             batch = await call(self.core.take, deadline, timeout, undo=self._keep)
             if batch is None:
                 return
