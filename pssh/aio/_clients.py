@@ -15,7 +15,7 @@ import gevent
 from gevent.event import AsyncResult
 
 from ..exceptions import Timeout
-from ._hub import call, hub, run_blocking
+from ._hub import call, hub, release_in_hub, run_blocking
 from ._output import HostOutput, InteractiveShell, rewrap_timeout, unwrap_outputs
 
 __all__ = ['AioParallelSSHClient', 'AioSSHClient']
@@ -32,20 +32,6 @@ FLOW_LIMIT = 8 * 1024 * 1024
 
 def _flow(buffer_limit: Optional[int]) -> Optional[int]:
     return FLOW_LIMIT if buffer_limit is None else buffer_limit
-
-
-def _drop(core: Any) -> None:
-    """Nothing: called in the hub, so that the last reference to ``core`` goes
-    there, and its connections are released in the thread that runs them."""
-
-
-def _release_in_hub(owner: Any) -> None:
-    core = owner.__dict__.pop('_core', None)
-    if core is not None:
-        try:
-            hub().submit(partial(_drop, core))
-        except Exception:  # interpreter shutdown: nothing left to run it
-            pass
 
 
 def _join_all(greenlets: List[gevent.Greenlet]) -> None:
@@ -87,7 +73,7 @@ class _OverCore:
         return value
 
     def __del__(self) -> None:
-        _release_in_hub(self)
+        release_in_hub(self, '_core')
 
 
 class AioSSHClient(_OverCore):
