@@ -40,10 +40,26 @@ class _UserLoop:
         self._thread.start()
 
     def run(self, coro: Any) -> Any:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future = asyncio.run_coroutine_threadsafe(_outcome(coro), self.loop)
         # Waited for in a gevent worker thread: the test's own greenlets (a
-        # writer feeding stdin, a fault proxy's) go on meanwhile.
-        return gevent.get_hub().threadpool.apply(future.result)
+        # writer feeding stdin, a fault proxy's) go on meanwhile. The error
+        # comes back as a value: raised in the worker, gevent would print it,
+        # and keep it in reference cycles that other threads then free.
+        ok, value = gevent.get_hub().threadpool.apply(future.result)
+        del future
+        if ok:
+            return value
+        try:
+            raise value
+        finally:
+            del value
+
+
+async def _outcome(coro: Any) -> tuple:
+    try:
+        return True, await coro
+    except BaseException as exc:  # handed to the test's thread
+        return False, exc
 
 
 _loop = None
