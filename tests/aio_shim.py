@@ -24,12 +24,14 @@ import inspect
 import logging
 import threading
 import types
+import weakref
 from typing import Any
 
 import gevent
 from gevent.event import AsyncResult
 
 from pssh import host_logger
+from pssh.clients.base.single import InteractiveShell
 from pssh.exceptions import HostArgumentError, Timeout
 from pssh.output import HostOutput
 
@@ -69,7 +71,10 @@ class _UserLoop:
             raise
         if ok:
             return value
-        raise value
+        try:
+            raise value
+        finally:
+            del value  # no reference cycle through the traceback
 
 
 def _outcome(future: 'concurrent.futures.Future[Any]') -> tuple:
@@ -102,8 +107,16 @@ def _run(coro: Any) -> Any:
     return _loop.run(coro)
 
 
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
+_END = object()
+
+
+async def _next(iterator: Any) -> Any:
+    """The next item of an async iterator, or _END (not StopAsyncIteration,
+    which gevent's thread pool would report as an error)."""
+    try:
+        return await iterator.__anext__()
+    except StopAsyncIteration:
+        return _END
 
 
 #: What the gevent parallel client's copy methods raise at the call, checking
@@ -149,9 +162,8 @@ def _lines(aio_output: Any, index: int) -> Any:
                 host_logger.info('%s%s', stream.prefix, line)
             yield line
             continue
-        try:
-            line = _run(_await(iterator.__anext__()))
-        except StopAsyncIteration:
+        line = _run(_next(iterator))
+        if line is _END:
             return
         yield line
 
@@ -214,15 +226,13 @@ def _rewrap_timeout(exc: Timeout, mapping: dict) -> Timeout:
     return Timeout(*args)
 
 
-class _Shell:
-    def __init__(self, aio_shell: Any, client: Any) -> None:
-        self._aio = aio_shell
-        self.output = ShimOutput(aio_shell.output, client)
+class _Shell(InteractiveShell):
+    """An InteractiveShell over a :class:`pssh.aio.InteractiveShell`."""
 
-    stdout = property(lambda self: self.output.stdout)
-    stderr = property(lambda self: self.output.stderr)
-    stdin = property(lambda self: self.output.stdin)
-    exit_code = property(lambda self: self.output.exit_code)
+    def __init__(self, aio_shell: Any, client: Any, wrap: Any = None) -> None:
+        # No super().__init__(): the asyncio shell has the channel.
+        self._aio = aio_shell
+        self.output = ShimOutput(aio_shell.output, client, wrap)
 
     def run(self, cmd: str) -> None:
         _run(self._aio.run(cmd))
@@ -264,10 +274,19 @@ def shim_module(aio: Any, name: str) -> Any:
             self._aio = aio.SSHClient(*args, **kwargs)
             _run(self._aio.connect())
 
+        #: id(asyncio client) -> ours over it, while alive (ours holds it).
+        _wrapped: 'weakref.WeakValueDictionary[int, SSHClient]' = weakref.WeakValueDictionary()
+        max_command_length = aio.SSHClient.max_command_length
+
         @classmethod
         def _wrap(cls, aio_client: Any) -> 'SSHClient':
-            client = cls.__new__(cls)
-            client._aio = aio_client
+            """Ours over a parallel client's host: one object per asyncio
+            client, so that ``output.client`` identities hold."""
+            client = cls._wrapped.get(id(aio_client))
+            if client is None or client._aio is not aio_client:
+                client = cls.__new__(cls)
+                client._aio = aio_client
+                cls._wrapped[id(aio_client)] = client
             return client
 
         def run_command(self, *args: Any, **kwargs: Any) -> ShimOutput:
@@ -277,6 +296,15 @@ def shim_module(aio: Any, name: str) -> Any:
             if not isinstance(host_output, ShimOutput):
                 raise ValueError('not an output of this client')
             _run(self._aio.wait_finished(host_output._aio, timeout))
+
+        def finished(self, channel: Any) -> Any:
+            return _run(self._aio.finished(channel))
+
+        def get_exit_status(self, channel: Any) -> Any:
+            return _run(self._aio.get_exit_status(channel))
+
+        def close_channel(self, channel: Any) -> None:
+            _run(self._aio.close_channel(channel))
 
         def copy_file(self, *args: Any, **kwargs: Any) -> None:
             _run(self._aio.copy_file(*args, **kwargs))
@@ -292,9 +320,6 @@ def shim_module(aio: Any, name: str) -> Any:
 
         def open_shell(self, *args: Any, **kwargs: Any) -> _Shell:
             return _Shell(_run(self._aio.open_shell(*args, **kwargs)), self)
-
-        def finished(self, channel: Any) -> Any:
-            return _run(self._aio.finished(channel))
 
         def close(self) -> None:
             _run(self._aio.close())
@@ -379,7 +404,8 @@ def shim_module(aio: Any, name: str) -> Any:
             return self._all_hosts('scp_recv', *args, **kwargs)
 
         def open_shell(self, *args: Any, **kwargs: Any) -> list:
-            return [_Shell(shell, None) for shell in _run(self._aio.open_shell(*args, **kwargs))]
+            return [_Shell(shell, None, SSHClient._wrap)
+                    for shell in _run(self._aio.open_shell(*args, **kwargs))]
 
         def run_shell_commands(self, shells: list, commands: Any) -> None:
             _run(self._aio.run_shell_commands([shell._aio for shell in shells], commands))

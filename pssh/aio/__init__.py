@@ -24,6 +24,8 @@ class SSHClient(AioSSHClient):
 
     _core_class = _Single
     __signature__ = inspect.signature(_Single)
+    #: The longest command line (bytes) one request carries, as the gevent client's.
+    max_command_length = _Single.max_command_length
 
 
 class ParallelSSHClient(AioParallelSSHClient):

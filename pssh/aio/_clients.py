@@ -7,6 +7,7 @@ behaviour is implemented twice: arguments, defaults, errors and results are
 the core's, wrapped in the asyncio face of outputs and shells.
 """
 import inspect
+import weakref
 from functools import partial
 from typing import Any, Callable, List, Optional, Sequence, Type, Union
 
@@ -14,7 +15,7 @@ import gevent
 from gevent.event import AsyncResult
 
 from ..exceptions import Timeout
-from ._hub import call, hub, run_blocking
+from ._hub import call, hub, release_in_hub, run_blocking
 from ._output import HostOutput, InteractiveShell, rewrap_timeout, unwrap_outputs
 
 __all__ = ['AioParallelSSHClient', 'AioSSHClient']
@@ -31,20 +32,6 @@ FLOW_LIMIT = 8 * 1024 * 1024
 
 def _flow(buffer_limit: Optional[int]) -> Optional[int]:
     return FLOW_LIMIT if buffer_limit is None else buffer_limit
-
-
-def _drop(core: Any) -> None:
-    """Nothing: called in the hub, so that the last reference to ``core`` goes
-    there, and its connections are released in the thread that runs them."""
-
-
-def _release_in_hub(owner: Any) -> None:
-    core = owner.__dict__.pop('_core', None)
-    if core is not None:
-        try:
-            hub().submit(partial(_drop, core))
-        except Exception:  # interpreter shutdown: nothing left to run it
-            pass
 
 
 def _join_all(greenlets: List[gevent.Greenlet]) -> None:
@@ -86,7 +73,7 @@ class _OverCore:
         return value
 
     def __del__(self) -> None:
-        _release_in_hub(self)
+        release_in_hub(self, '_core')
 
 
 class AioSSHClient(_OverCore):
@@ -164,6 +151,22 @@ class AioSSHClient(_OverCore):
                              % type(host_output).__name__)
         await self._do('wait_finished', host_output._core, timeout=timeout)
 
+    async def finished(self, channel: Any) -> Optional[bool]:
+        """True once the command on ``channel`` (a ``HostOutput.channel``) has
+        finished; None for no channel. Polling this lifts a ``buffer_limit``
+        pause, as with the gevent client."""
+        return await self._do('finished', channel)
+
+    async def get_exit_status(self, channel: Any) -> Optional[int]:
+        """The exit status of the command on ``channel``, or None while not known."""
+        return await self._do('get_exit_status', channel)
+
+    async def close_channel(self, channel: Any) -> None:
+        """Close ``channel``: a command with a PTY is ended by this; one
+        without sees its input and output close. Its ``exit_code`` stays None
+        unless its end was known before."""
+        await self._do('close_channel', channel)
+
     async def copy_file(self, local_file: str, remote_file: str, recurse: bool = False,
                         **kwargs: Any) -> None:
         """Upload over SFTP (as :meth:`pssh.clients.native.SSHClient.copy_file`)."""
@@ -189,11 +192,6 @@ class AioSSHClient(_OverCore):
         """Open an interactive shell."""
         core = await self._do('open_shell', encoding=encoding, read_timeout=read_timeout)
         return InteractiveShell(core, self._same)
-
-    async def finished(self, channel: Any) -> Optional[bool]:
-        """True once the command on ``channel`` (``host_output.channel``) has
-        finished (None for no channel)."""
-        return await self._do('finished', channel)
 
     @property
     def connected(self) -> bool:
@@ -229,6 +227,10 @@ class AioParallelSSHClient(_OverCore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Made in the hub: the core's gevent objects belong to its thread.
         self._core = run_blocking(lambda: self._core_class(*args, **kwargs))
+        # id(core client) -> our client over it, while somebody holds ours
+        # (which holds the core one, so the id is not reused meanwhile).
+        self._clients: 'weakref.WeakValueDictionary[int, AioSSHClient]' = \
+            weakref.WeakValueDictionary()
 
     @property
     def hosts(self) -> List[str]:
@@ -238,8 +240,16 @@ class AioParallelSSHClient(_OverCore):
     def hosts(self, hosts: Any) -> None:
         run_blocking(setattr, self._core, 'hosts', hosts)
 
+    def _client_of(self, core: Any) -> AioSSHClient:
+        """Our client over the core's client of one host: the same object for
+        every output and shell of one connection, as with the gevent client."""
+        client = self._clients.get(id(core))
+        if client is None or client.__dict__.get('_core') is not core:
+            client = self._clients[id(core)] = self._single._wrap(core)
+        return client
+
     def _output(self, core: Any) -> HostOutput:
-        return HostOutput(core, self._single._wrap)
+        return HostOutput(core, self._client_of)
 
     async def run_command(self, command: str, sudo: bool = False, user: Optional[str] = None,
                           stop_on_errors: bool = True, use_pty: bool = False,
@@ -326,7 +336,7 @@ class AioParallelSSHClient(_OverCore):
                          read_timeout: Optional[float] = None) -> List[InteractiveShell]:
         """Open an interactive shell on every host."""
         cores = await call(self._core.open_shell, encoding, read_timeout)
-        return [InteractiveShell(core, self._single._wrap) for core in cores]
+        return [InteractiveShell(core, self._client_of) for core in cores]
 
     async def run_shell_commands(self, shells: List[InteractiveShell],
                                  commands: Union[str, List[str]]) -> None:

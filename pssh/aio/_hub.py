@@ -14,13 +14,14 @@ Why this and not ``add_reader`` on the session sockets: see docs/design.rst,
 import asyncio
 import os
 import threading
+import traceback
 from collections import deque
 from typing import Any, Callable, Deque, Optional
 
 import gevent
 from gevent.event import Event as _GEvent
 
-__all__ = ['Call', 'call', 'hub', 'run_blocking']
+__all__ = ['Call', 'call', 'hub', 'release_in_hub', 'run_blocking']
 
 
 class _Hub:
@@ -81,6 +82,26 @@ def _forget_hub_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_hub_in_child)
 
 
+def release_in_hub(owner: Any, attr: str) -> None:
+    """Set ``owner.attr`` to None and let go of what it held in the hub thread.
+
+    For the objects of ours that hold the core's (clients, outputs, streams,
+    stdin, shells), when they are freed: the core's objects must be freed
+    where they run, since freeing a channel or session makes the SSH library
+    send on its socket and closes descriptors that the hub's loop watches.
+    The value goes into a list that only the hub empties, so that its last
+    reference cannot stay behind in this thread.
+    """
+    box = [getattr(owner, attr, None)]
+    setattr(owner, attr, None)
+    if box[0] is None or _hub is None:
+        return
+    try:
+        _hub.submit(box.clear)
+    except Exception:  # interpreter shutdown: nothing left to run it
+        pass
+
+
 def run_blocking(func: Callable[..., Any], *args: Any) -> Any:
     """``func(*args)`` in the hub thread, waited for here. For quick work with
     no network I/O (making a client), which must be done in the hub."""
@@ -100,6 +121,20 @@ def run_blocking(func: Callable[..., Any], *args: Any) -> Any:
     if not ok:
         raise value
     return value
+
+
+def _nothing() -> None:
+    """What a :class:`Call` holds once its operation has run."""
+
+
+def _clear_frames(exc: BaseException) -> None:
+    """Drop the locals of the finished frames of ``exc``'s traceback and of
+    those of the exceptions it was raised from (the tracebacks still print)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
 
 
 class Call:
@@ -127,12 +162,24 @@ class Call:
         self._greenlet = gevent.spawn(self._run)
 
     def _run(self) -> None:  # in a hub greenlet
+        # What the operation holds (the core's objects) is let go of here, in
+        # the hub; so are the locals of the frames of an error's traceback,
+        # which goes to the caller's thread (and is not kept in a local of a
+        # frame of its own traceback: no reference cycle for the caller's
+        # garbage collector to free the core's objects in its thread).
+        func, args = self._func, self._args
+        self._func, self._args = _nothing, ()
         try:
-            result = self._func(*self._args)
+            result = func(*args)
         except BaseException as exc:  # GreenletExit included: handed over
-            outcome: tuple = (False, exc)
+            del func, args
+            _clear_frames(exc)
+            self._hand_over((False, exc))
         else:
-            outcome = (True, result)
+            del func, args
+            self._hand_over((True, result))
+
+    def _hand_over(self, outcome: tuple) -> None:  # in a hub greenlet
         try:
             self._loop.call_soon_threadsafe(self._deliver, outcome)
         except RuntimeError:  # the caller's loop is closed: nobody to tell
@@ -180,6 +227,9 @@ async def call(func: Callable[..., Any], *args: Any,
             the_hub.submit(op.kill)
             await _wait_uncancellable(op.ended)
         raise
+    finally:
+        # The future holds the error, whose traceback holds this frame.
+        del op
 
 
 async def _wait_uncancellable(future: asyncio.Future) -> None:

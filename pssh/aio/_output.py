@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, List, Optional, Union
 from .. import host_logger
 from ..exceptions import Timeout
 from ..output import HostOutput as _CoreOutput
-from ._hub import call, hub
+from ._hub import call, hub, release_in_hub
 
 __all__ = ['HostOutput', 'Stdin', 'InteractiveShell']
 
@@ -50,10 +50,18 @@ class _Stream:
                     if self.pos != pos or self.lines is not lines:
                         break  # another iterator moved on meanwhile
                 continue
+            if end:
+                # All given out: the batch is not kept while waiting for the
+                # next one (nor after the end, for as long as the output lives).
+                lines = self.lines = []
+                self.pos = 0
             batch = await call(self.core.take, deadline, timeout, undo=self._keep)
             if batch is None:
                 return
             self._keep(batch)
+
+    def __del__(self) -> None:
+        release_in_hub(self, 'core')
 
     def _keep(self, batch: Optional[List[str]]) -> None:
         """Make ``batch`` the lines to give out next (also when the iterator
@@ -79,6 +87,9 @@ class Stdin:
         """Send ``data`` (``str`` as UTF-8); returns once all of it is sent.
         Data for a command that has ended is dropped, as with the gevent client."""
         await call(self._core.write, data)
+
+    def __del__(self) -> None:
+        release_in_hub(self, '_core')
 
     async def flush(self) -> None:
         """Nothing to do: :meth:`write` returns once its data is sent."""
@@ -173,6 +184,9 @@ class HostOutput:
 
     __str__ = __repr__
 
+    def __del__(self) -> None:
+        release_in_hub(self, '_core')
+
 
 def unwrap_outputs(output: Any) -> Any:
     """The core outputs of a list of ours (None items kept)."""
@@ -233,6 +247,9 @@ class InteractiveShell:
     async def close(self) -> None:
         """End the shell's input and wait for it to exit."""
         await call(self._core.close)
+
+    def __del__(self) -> None:
+        release_in_hub(self, '_core')
 
     async def __aenter__(self) -> 'InteractiveShell':
         return self

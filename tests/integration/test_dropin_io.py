@@ -13,8 +13,10 @@ from pssh.clients.base.single import build_command
 from pssh.config import HostConfig
 from pssh.exceptions import HostArgumentError, Timeout
 
+from conftest import ALL_BACKENDS
+
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ('native', 'ssh')
+BACKENDS = ALL_BACKENDS
 
 
 def _client(backend, server, client_kwargs, **overrides):
@@ -366,6 +368,8 @@ def test_close_channel_after_the_end_keeps_exit_code(backend, server, client_kwa
 # ----------------------------------------------------------------------
 # Item 11: the deprecated disconnect() never loses output
 
+# Deprecated disconnect(): the asyncio client has none.
+@pytest.mark.backends('native', 'ssh')
 @pytest.mark.timeout(60)
 def test_disconnect_keeps_output_of_earlier_commands(backend, server, client_kwargs):
     client = _client(backend, server, client_kwargs)
@@ -384,6 +388,8 @@ def test_disconnect_keeps_output_of_earlier_commands(backend, server, client_kwa
     assert client.connection_lost
 
 
+# Deprecated disconnect(): the asyncio client has none.
+@pytest.mark.backends('native', 'ssh')
 @pytest.mark.timeout(60)
 def test_disconnect_waits_for_running_commands(backend, server, client_kwargs):
     client = _client(backend, server, client_kwargs)
@@ -398,6 +404,8 @@ def test_disconnect_waits_for_running_commands(backend, server, client_kwargs):
     assert client.connection_lost
 
 
+# Deprecated disconnect(): the asyncio client has none.
+@pytest.mark.backends('native', 'ssh')
 @pytest.mark.timeout(60)
 def test_disconnect_with_nothing_running_closes_at_once(backend, server, client_kwargs):
     client = _client(backend, server, client_kwargs)

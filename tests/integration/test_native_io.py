@@ -4,9 +4,11 @@ import gc
 import gevent
 import pytest
 
+from conftest import ALL_BACKENDS
+
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ('native', 'ssh')
+BACKENDS = ALL_BACKENDS
 
 
 @pytest.mark.timeout(60)

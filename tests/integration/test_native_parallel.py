@@ -25,8 +25,10 @@ from pssh.exceptions import ConnectionError as PsshConnectionError
 from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
+from conftest import ALL_BACKENDS
+
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ('native', 'ssh')
+BACKENDS = ALL_BACKENDS
 
 NAMES = ['127.0.0.1', '127.0.0.2', '127.0.0.3']
 REFUSED_ADDR = '127.0.0.5'
@@ -861,6 +863,8 @@ def test_finished_and_get_last_output(names, make_client):
 # connect_auth
 
 
+# Inspects connect_auth's greenlets and their values; the asyncio connect_auth is awaited.
+@pytest.mark.backends('native', 'ssh')
 @pytest.mark.timeout(60)
 def test_connect_auth(group, make_client):
     client = make_client(['127.0.0.1'] * 4, host_config=port_config(group, 4))
@@ -878,6 +882,8 @@ def test_connect_auth(group, make_client):
         assert lines(host_out.stdout) == ['ok']
 
 
+# Runs while connect_auth's greenlets are unjoined; the asyncio connect_auth is awaited.
+@pytest.mark.backends('native', 'ssh')
 @pytest.mark.timeout(60)
 def test_connect_auth_not_joined_before_run_command(group, make_client):
     """run_command while connect_auth's greenlets are still connecting must use

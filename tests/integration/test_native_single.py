@@ -25,9 +25,10 @@ from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener, OpenSSHServer
 
 from _net import refused_port
+from conftest import ALL_BACKENDS
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ('native', 'ssh')
+BACKENDS = ALL_BACKENDS
 
 
 # ---------------------------------------------------------------------------
@@ -838,6 +839,8 @@ def test_default_user_is_local_user(backend, server, client_kwargs):
         assert stdout == [server.user]
 
 
+# Deprecated 1.x method: the asyncio client has none.
+@pytest.mark.backends('native', 'ssh')
 @pytest.mark.timeout(30)
 def test_deprecated_disconnect(backend, server, client_kwargs):
     cli = make_client(backend, server, client_kwargs)
@@ -847,6 +850,8 @@ def test_deprecated_disconnect(backend, server, client_kwargs):
         cli.run_command('echo after disconnect')
 
 
+# Deprecated 1.x method: the asyncio client has none.
+@pytest.mark.backends('native', 'ssh')
 @pytest.mark.timeout(30)
 def test_deprecated_execute(client):
     with pytest.warns(DeprecationWarning):
@@ -861,6 +866,8 @@ def test_deprecated_execute(client):
     client.close_channel(channel)
 
 
+# Deprecated 1.x methods (execute, open_session): the asyncio client has none.
+@pytest.mark.backends('native', 'ssh')
 @pytest.mark.timeout(30)
 def test_deprecated_execute_on_own_session(client):
     channel = client.open_session()
@@ -1167,6 +1174,8 @@ def test_rsa_server(backend, rsa_server):
         assert output.exit_code == 0
 
 
+# Patches IDENTITIES on the gevent client class, which the asyncio client's core reads.
+@pytest.mark.backends('native', 'ssh')
 @pytest.mark.timeout(60)
 def test_identity_files_used_when_no_pkey(backend, server, tmp_path, monkeypatch):
     """identity_auth finds the key among the default identity files."""

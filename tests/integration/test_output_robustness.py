@@ -9,9 +9,11 @@ import tracemalloc
 import gevent
 import pytest
 
+from conftest import ALL_BACKENDS
+
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ('native', 'ssh')
+BACKENDS = ALL_BACKENDS
 
 #: One line of output: 99 bytes and a newline.
 LINE = 'x' * 99
@@ -109,6 +111,8 @@ def test_reading_stderr_with_stdout_generator_kept(backend, server, client_kwarg
 # ----------------------------------------------------------------------
 # buffer_limit: an opt-in bound on unread output, through SSH flow control.
 
+# Waits on the channel's gevent event (wait_done), which lives in the asyncio clients' hub thread.
+@pytest.mark.backends('native', 'ssh')
 def test_buffer_limit_pauses_unread_command_and_reading_resumes_it(backend, server, client_kwargs):
     limit = 512 * 1024
     lines = 200_000  # 20 MB
@@ -206,7 +210,13 @@ def test_host_order_reading_keeps_no_lines(backend, server, client_kwargs):
             tracemalloc.stop()
         # What reading allocates on top of the buffered bytes (text, lines) is
         # at most a fifth of them, so output costs at most 1.2x its size.
-        assert peak < buffered * 0.2, (peak, buffered)
+        allowance = buffered * 0.2
+        if backend.name.startswith('aio'):
+            # The asyncio clients hand lines over in batches of up to 4 MiB
+            # (docs/design.rst): here one host's stream at a time, decoded
+            # (about 1.5x its bytes as str objects), and none kept once read.
+            allowance += lines * 100 * 1.5
+        assert peak < allowance, (peak, buffered)
     finally:
         client.close()
 
@@ -270,6 +280,8 @@ def test_parallel_command_over_limit(backend, server, client_kwargs):
         client.close()
 
 
+# Waits on the channel's gevent event and joins the reader greenlet, both in the hub thread.
+@pytest.mark.backends('native', 'ssh')
 def test_buffer_limit_paused_command_and_close(backend, server, client_kwargs):
     client = _client(backend, server, client_kwargs)
     host_out = client.run_command(_lines_command(200_000), buffer_limit=256 * 1024)
@@ -286,6 +298,8 @@ def test_buffer_limit_paused_command_and_close(backend, server, client_kwargs):
     assert set(lines[:-1]) == {LINE} and LINE.startswith(lines[-1])
 
 
+# Deprecated disconnect(), and a wait on the channel's gevent event.
+@pytest.mark.backends('native', 'ssh')
 def test_buffer_limit_paused_command_and_disconnect(backend, server, client_kwargs):
     client = _client(backend, server, client_kwargs)
     host_out = client.run_command(_lines_command(200_000), buffer_limit=256 * 1024)
