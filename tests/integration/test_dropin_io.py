@@ -13,10 +13,10 @@ from pssh.clients.base.single import build_command
 from pssh.config import HostConfig
 from pssh.exceptions import HostArgumentError, Timeout
 
-from conftest import ALL_BACKENDS
+from conftest import AIO_WHEN_ASKED
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ALL_BACKENDS
+BACKENDS = AIO_WHEN_ASKED
 
 
 def _client(backend, server, client_kwargs, **overrides):

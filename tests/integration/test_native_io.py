@@ -4,11 +4,11 @@ import gc
 import gevent
 import pytest
 
-from conftest import ALL_BACKENDS
+from conftest import AIO_WHEN_ASKED
 
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ALL_BACKENDS
+BACKENDS = AIO_WHEN_ASKED
 
 
 @pytest.mark.timeout(60)

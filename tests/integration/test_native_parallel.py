@@ -25,10 +25,10 @@ from pssh.exceptions import ConnectionError as PsshConnectionError
 from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener, OpenSSHServer, start_servers
 
-from conftest import ALL_BACKENDS
+from conftest import AIO_WHEN_ASKED
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ALL_BACKENDS
+BACKENDS = AIO_WHEN_ASKED
 
 NAMES = ['127.0.0.1', '127.0.0.2', '127.0.0.3']
 REFUSED_ADDR = '127.0.0.5'

@@ -25,10 +25,10 @@ from pssh.output import HostOutput
 from pssh.testing import MisbehavingListener, OpenSSHServer
 
 from _net import refused_port
-from conftest import ALL_BACKENDS
+from conftest import AIO_WHEN_ASKED
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ALL_BACKENDS
+BACKENDS = AIO_WHEN_ASKED
 
 
 # ---------------------------------------------------------------------------

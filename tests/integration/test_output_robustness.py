@@ -9,11 +9,11 @@ import tracemalloc
 import gevent
 import pytest
 
-from conftest import ALL_BACKENDS
+from conftest import AIO_WHEN_ASKED
 
 
 #: The backends a test here runs on when it asks for the backend fixture (see conftest).
-BACKENDS = ALL_BACKENDS
+BACKENDS = AIO_WHEN_ASKED
 
 #: One line of output: 99 bytes and a newline.
 LINE = 'x' * 99
