@@ -144,9 +144,10 @@ ALL_BACKENDS = ('native', 'ssh', 'aio-native', 'aio-ssh')
 
 #: The command and output modules run on pssh.aio only with PSSH_AIO_SUITE=1
 #: for now: under load, about one run in two of them on pssh.aio lost a
-#: connection ("closed by the server", a reset during connect), after library
-#: objects freed in the caller's thread were handed back to the hub (issue 17's
-#: note). The copy, proxy and failure modules run on it always.
+#: connection (InvalidMACError, "closed by the server"): the garbage collector
+#: can free the core's library objects in the caller's thread while the hub
+#: drives their session (issue 17's note). The copy, proxy and failure modules
+#: run on it always.
 AIO_WHEN_ASKED = ALL_BACKENDS if os.environ.get('PSSH_AIO_SUITE') else ('native', 'ssh')
 
 #: What a test gets where it is not parametrized (native_only, no BACKENDS).

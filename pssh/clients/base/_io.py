@@ -400,7 +400,7 @@ class _LibraryEnd:
         fd, self._fd = self._fd, -1
         if fd < 0:
             return
-        if _collection[0]:
+        if _collecting:
             _closing_after_collection.append(fd)
             return
         _close_quietly(fd)
@@ -413,8 +413,8 @@ def _close_quietly(fd: int) -> None:
         pass
 
 
-#: [True while the garbage collector runs] (a list: set from the callback).
-_collection = [False]
+#: True while the garbage collector runs.
+_collecting = False
 #: Library descriptors to close once the running collection has ended.
 _closing_after_collection: list = []
 
@@ -422,10 +422,10 @@ _closing_after_collection: list = []
 def _after_collection(phase: str, info: Any) -> None:
     """A ``gc.callbacks`` entry: by the end of a collection every library
     session it freed has sent what it had to send."""
-    if phase == 'start':
-        _collection[0] = True
+    global _collecting
+    _collecting = phase == 'start'
+    if _collecting:
         return
-    _collection[0] = False
     while _closing_after_collection:
         _close_quietly(_closing_after_collection.pop())
 
