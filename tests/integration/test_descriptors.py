@@ -54,3 +54,54 @@ def test_library_descriptor_outlives_a_collected_session(server, client_kwargs):
     except OSError:
         still_ours = False
     assert not still_ours
+
+
+class _KeepsAlive:
+    """A finalizer that keeps what it holds alive past the collection, as
+    pssh.aio's objects do when they hand the core's objects to their hub."""
+
+    kept: list = []
+
+    def __init__(self, what):
+        self.what = what
+
+    def __del__(self):
+        _KeepsAlive.kept.append(self.what)
+
+
+@pytest.mark.timeout(60)
+def test_library_descriptor_stays_open_while_a_finalizer_keeps_the_session(server, client_kwargs):
+    from pssh.clients.native import SSHClient
+    client = SSHClient(server.host, **client_kwargs)
+    output = client.run_command('cat')
+    io = client.connection.io
+    fd = io.fileno
+    inode = os.fstat(fd).st_ino
+    io.close('test')
+    # What closes the relay when the connection is freed has done so: from
+    # now on nothing outside the client holds the relay and the library's end.
+    client.connection._finalizer()
+    gevent.joinall((io._inbound, io._outbound), timeout=10)
+
+    def ours():
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            return False
+        return stat.S_ISSOCK(st.st_mode) and st.st_ino == inode
+
+    # The session and the library's end are garbage together with an object
+    # whose finalizer keeps the client (and so the session) alive.
+    cycle = [_KeepsAlive((client, output))]
+    cycle.append(cycle)
+    del client, output, io, cycle
+    gc.collect()
+    assert len(_KeepsAlive.kept) == 1
+    # The session lives on: its descriptor must too, whatever else runs.
+    gc.collect()
+    assert ours()
+    # Once the session is freed (here, in this thread, outside a collection),
+    # the next collection closes the descriptor.
+    _KeepsAlive.kept.clear()
+    gc.collect()
+    assert not ours()

@@ -21,6 +21,7 @@ import gc
 import os
 import socket
 import struct
+import sys
 import termios
 import threading
 import weakref
@@ -92,6 +93,8 @@ class SessionIO:
         self._released = Event()
         #: Bytes from the server handed to the library so far.
         self.delivered = 0
+        if _kept:
+            _close_let_go()  # numbers freed since the last collection ended
         lib_side, relay_side = gsocket.socketpair()
         for sock in (lib_side, relay_side):
             for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
@@ -373,19 +376,22 @@ _FOUR = b'\0\0\0\0'
 class _LibraryEnd:
     """The file descriptor an SSH library session reads and writes.
 
-    It is closed only when this object is garbage collected, which happens after
+    It is closed only once nothing holds this object any more, which is after
     the library's session object (which keeps a reference to it) is freed.
     Freeing a session or channel can make the library send a last packet; had
     the descriptor been closed earlier, its number could by then belong to
     another connection, and those bytes would corrupt that connection.
 
-    The garbage collector breaks that order: when a session is part of a
-    reference cycle, the collector runs every finalizer of the cycle (this
-    one's too) before it frees any object, so libssh2 would free its channels,
-    and send their close messages, on a descriptor already closed, whose number
-    another thread (or code run by the same collection) may have taken for a
-    new socket meanwhile. A descriptor let go of during a collection is
-    therefore closed when the collection ends (see :func:`_after_collection`).
+    The garbage collector breaks that order in two ways. When a session is
+    part of a reference cycle, the collector runs every finalizer of the cycle
+    (this one's too) before it frees any object, so libssh2 would free its
+    channels, and send their close messages, on a descriptor already closed.
+    And a finalizer of the cycle may keep the session alive (pssh.aio hands the
+    core's objects over to its hub thread, to be freed there later); this
+    finalizer has then run for good, although the session still writes to the
+    descriptor. So one that runs during a collection does not close: it keeps
+    the object, and the end of each collection closes the kept ones that
+    nothing else holds any more (see :func:`_after_collection`).
     """
 
     __slots__ = ('_fd',)
@@ -396,27 +402,48 @@ class _LibraryEnd:
     def fileno(self) -> int:
         return self._fd
 
-    def __del__(self) -> None:
+    def close(self) -> None:
         fd, self._fd = self._fd, -1
-        if fd < 0:
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:  # pragma: no cover
+                pass
+
+    def __del__(self) -> None:
+        if self._fd < 0:
             return
         if _collecting:
-            _closing_after_collection.append(fd)
+            # Kept alive by this list: the session that holds us may outlive
+            # the collection, and our finalizer does not run a second time.
+            _kept.append(self)
             return
-        _close_quietly(fd)
+        self.close()
 
 
-def _close_quietly(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:  # pragma: no cover
-        pass
+def _refs_of_a_local() -> int:
+    probe = _LibraryEnd(-1)
+    return sys.getrefcount(probe)
 
 
+#: What sys.getrefcount says of an object that only a local variable holds.
+_REFS_OF_A_LOCAL = _refs_of_a_local()
 #: True while the garbage collector runs.
 _collecting = False
-#: Library descriptors to close once the running collection has ended.
-_closing_after_collection: list = []
+#: Library ends finalized during a collection and not closed yet.
+_kept: 'list[_LibraryEnd]' = []
+
+
+def _close_let_go() -> None:
+    """Close the kept library ends that nothing but :data:`_kept` holds."""
+    held = []
+    while _kept:
+        end = _kept.pop()
+        if sys.getrefcount(end) > _REFS_OF_A_LOCAL:
+            held.append(end)  # a session that outlived its collection
+        else:
+            end.close()
+    _kept.extend(held)
 
 
 def _after_collection(phase: str, info: Any) -> None:
@@ -424,10 +451,8 @@ def _after_collection(phase: str, info: Any) -> None:
     session it freed has sent what it had to send."""
     global _collecting
     _collecting = phase == 'start'
-    if _collecting:
-        return
-    while _closing_after_collection:
-        _close_quietly(_closing_after_collection.pop())
+    if not _collecting and _kept:
+        _close_let_go()
 
 
 gc.callbacks.append(_after_collection)
