@@ -57,6 +57,13 @@ class Channel:
         # The command's stdout and stderr buffers, once it has output.
         self._buffers: Tuple[ConcurrentRWBuffer, ...] = ()
 
+    def __del__(self) -> None:
+        # Freed in another thread than its session's (pssh.aio): the library
+        # channel is freed by the session's own thread instead.
+        raw = self.raw
+        if raw is not None:
+            self.conn.owner.hand_over(raw)
+
     # ------------------------------------------------------------------
     # Operations, each waiting as long as the library needs.
 

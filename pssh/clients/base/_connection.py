@@ -28,7 +28,7 @@ from ...exceptions import (
 from ...hostkeys import HostKeyChecker
 from ._driver import AGAIN, Driver
 from ._guard import PacketGuard
-from ._io import ClosedHere, SessionIO, call_until_done
+from ._io import ClosedHere, Owner, SessionIO, call_until_done
 
 __all__ = ['Connection', 'KEEPALIVE_COUNT_MAX', 'PollMixIn', 'open_tcp']
 
@@ -178,6 +178,8 @@ class Connection:
         self.port = port
         self.timeout = timeout
         self.driver = driver
+        #: The thread whose hub drives this connection (see Owner).
+        self.owner = Owner()
         self.host_keys = host_keys
         self.allow_unchecked_lengths = allow_unchecked_lengths
         #: The relay of the current connection (None when not connected).
@@ -522,6 +524,13 @@ class Connection:
         self.driver.keepalive_config(int(seconds or 0))
         if seconds and self._keepalive is None:
             self._keepalive = gevent.spawn(_keepalive_loop, weakref.ref(self), int(seconds))
+
+    def __del__(self) -> None:
+        # Let go of in another thread than its own (pssh.aio): the library
+        # session is freed by this connection's thread instead.
+        session = getattr(self.driver, 'session', None)
+        if session is not None:
+            self.owner.hand_over(session)
 
     # ------------------------------------------------------------------
     # Closing.

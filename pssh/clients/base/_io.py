@@ -458,6 +458,39 @@ def _after_collection(phase: str, info: Any) -> None:
 gc.callbacks.append(_after_collection)
 
 
+class Owner:
+    """The thread, and its gevent loop, that a library object belongs to.
+
+    libssh2 and libssh are not thread-safe within a session: freeing a
+    channel or a session sends messages on the session and changes its
+    state. With :mod:`pssh.aio` the sessions live in the ``pssh-aio``
+    thread, but an object holding one can be let go of in another thread
+    (the caller's, or wherever the garbage collector happens to run);
+    :meth:`hand_over` then makes the owner's thread free it instead.
+    """
+
+    __slots__ = ('thread', 'loop')
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+        self.loop = get_hub().loop
+
+    def hand_over(self, obj: Any) -> bool:
+        """Called in a finalizer: from another thread than the owner's, keep
+        ``obj`` alive until the owner's loop drops it; True if so."""
+        if threading.get_ident() == self.thread:
+            return False
+        try:
+            self.loop.run_callback_threadsafe(_let_go, obj)
+        except Exception:  # pragma: no cover - the owner's loop is gone
+            return False
+        return True
+
+
+def _let_go(obj: Any) -> None:
+    """Run by the owner's loop: the last reference to ``obj`` ends with this call."""
+
+
 def clock() -> float:
     """The event loop's clock, brought up to date: what deadlines are counted on."""
     loop = get_hub().loop
