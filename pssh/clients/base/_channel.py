@@ -59,10 +59,16 @@ class Channel:
 
     def __del__(self) -> None:
         # Freed in another thread than its session's (pssh.aio): the library
-        # channel is freed by the session's own thread instead.
-        raw = self.raw
-        if raw is not None:
-            self.conn.owner.hand_over(raw)
+        # channel is freed by the session's own thread instead. It is taken
+        # from this object, so that what the collector frees here afterwards
+        # cannot hold its last reference.
+        try:
+            raw = object.__getattribute__(self, 'raw')
+            owner = object.__getattribute__(self, 'conn').owner
+        except AttributeError:  # made in part only
+            return
+        if raw is not None and owner.hand_over(raw):
+            self.raw = None
 
     # ------------------------------------------------------------------
     # Operations, each waiting as long as the library needs.

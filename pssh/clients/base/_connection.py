@@ -526,11 +526,18 @@ class Connection:
             self._keepalive = gevent.spawn(_keepalive_loop, weakref.ref(self), int(seconds))
 
     def __del__(self) -> None:
-        # Let go of in another thread than its own (pssh.aio): the library
-        # session is freed by this connection's thread instead.
-        session = getattr(self.driver, 'session', None)
-        if session is not None:
-            self.owner.hand_over(session)
+        # Let go of in another thread than its own (pssh.aio): the library's
+        # session, and what of the driver's holds it, are taken from the
+        # driver and freed by this connection's thread instead.
+        driver = self.__dict__.get('driver')
+        owner = self.__dict__.get('owner')
+        if owner is None or getattr(driver, 'session', None) is None:
+            return
+        held = dict(vars(driver))
+        if owner.hand_over(held):
+            driver.release()
+            if getattr(driver, 'agent_forwarding', None) is not None:
+                driver.agent_forwarding = None
 
     # ------------------------------------------------------------------
     # Closing.

@@ -480,15 +480,13 @@ class Owner:
         ``obj`` alive until the owner's loop drops it; True if so."""
         if threading.get_ident() == self.thread:
             return False
+        # In a list that the owner's loop empties: whatever the loop does with
+        # a callback's arguments afterwards, the object goes in that call.
         try:
-            self.loop.run_callback_threadsafe(_let_go, obj)
+            self.loop.run_callback_threadsafe(list.clear, [obj])
         except Exception:  # pragma: no cover - the owner's loop is gone
             return False
         return True
-
-
-def _let_go(obj: Any) -> None:
-    """Run by the owner's loop: the last reference to ``obj`` ends with this call."""
 
 
 def clock() -> float:
