@@ -142,13 +142,11 @@ BACKEND_FACTORIES = {
 #: for modules whose cases run on every kind of client.
 ALL_BACKENDS = ('native', 'ssh', 'aio-native', 'aio-ssh')
 
-#: The command and output modules run on pssh.aio only with PSSH_AIO_SUITE=1
-#: for now: under load, about one run in two of them on pssh.aio lost a
-#: connection (InvalidMACError, "closed by the server"): the garbage collector
-#: can free the core's library objects in the caller's thread while the hub
-#: drives their session (issue 17's note). The copy, proxy and failure modules
-#: run on it always.
-AIO_WHEN_ASKED = ALL_BACKENDS if os.environ.get('PSSH_AIO_SUITE') else ('native', 'ssh')
+#: The backends of the command and output modules: every kind of client. (They
+#: ran on pssh.aio only when asked, with PSSH_AIO_SUITE=1, while the garbage
+#: collector could free the core's library objects in the caller's thread; see
+#: Connection.__del__ and _LibraryEnd.) The name stays for the modules' imports.
+AIO_WHEN_ASKED = ALL_BACKENDS
 
 #: What a test gets where it is not parametrized (native_only, no BACKENDS).
 DEFAULT_BACKEND = 'native'
