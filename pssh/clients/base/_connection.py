@@ -531,7 +531,7 @@ class Connection:
         # driver and freed by this connection's thread instead.
         driver = self.__dict__.get('driver')
         owner = self.__dict__.get('owner')
-        if owner is None or getattr(driver, 'session', None) is None:
+        if owner is None or driver is None or getattr(driver, 'session', None) is None:
             return
         held = dict(vars(driver))
         if owner.hand_over(held):
