@@ -283,19 +283,33 @@ def test_output_after_hosts_reassigned(backend, server, client_kwargs):
     client.close()
 
 
-def test_write_after_eof(backend, server, client_kwargs):
-    with backend.SSHClient(server.host, **client_kwargs) as client:
-        output = client.run_command('read line; echo "got $line"; read more; echo done')
-        output.stdin.write('one\n')
-        output.stdin.close()
-        with pytest.raises(SessionError) as caught:
-            output.stdin.write('two\n')
-        assert caught.value.args[1:3] == (server.host, server.port)
-        assert 'end-of-file was sent already' in str(caught.value)
-        client.wait_finished(output)
-        assert list(output.stdout) == ['got one', 'done']
-        # A second close() sends nothing more and does not fail.
-        output.stdin.close()
+def test_write_after_eof(backend, server, client_kwargs, tmp_path):
+    # The command goes on after its stdin ends, until the test writes a line
+    # into the gate (a write to a command that has ended is dropped, not
+    # refused). The test holds the FIFO open for reading and writing, so the
+    # line waits in it for the command whenever that opens it, and no open()
+    # here blocks the hub.
+    gate = tmp_path / 'gate'
+    os.mkfifo(gate)
+    gate_fd = os.open(gate, os.O_RDWR)
+    try:
+        with backend.SSHClient(server.host, **client_kwargs) as client:
+            output = client.run_command(
+                'read line; echo "got $line"; read more; echo done; '
+                'read go < %s' % gate)
+            output.stdin.write('one\n')
+            output.stdin.close()
+            with pytest.raises(SessionError) as caught:
+                output.stdin.write('two\n')
+            assert caught.value.args[1:3] == (server.host, server.port)
+            assert 'end-of-file was sent already' in str(caught.value)
+            os.write(gate_fd, b'go\n')
+            client.wait_finished(output)
+            assert list(output.stdout) == ['got one', 'done']
+            # A second close() sends nothing more and does not fail.
+            output.stdin.close()
+    finally:
+        os.close(gate_fd)
 
 
 @pytest.fixture(scope='module')
