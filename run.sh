@@ -6,7 +6,7 @@
 #   bash run.sh demo-lib         set up, then run examples/demo.py (the library)
 #   bash run.sh test [ARGS...]   set up, run the test suite in parallel (ARGS go
 #                                to pytest; PSSH_TEST_WORKERS sets the number of
-#                                worker processes, default 4), then build the
+#                                worker processes, default 6), then build the
 #                                docs with warnings as errors
 #   bash run.sh check            the static checks: tox -e mypy,lint
 #   bash run.sh setup            set up only
@@ -188,10 +188,14 @@ case "$cmd" in
         ensure_terminal_tools
         rc=0
         # Much of the suite waits on the network and on timeouts: run it in
-        # PSSH_TEST_WORKERS processes (pytest-xdist); tests that change the
-        # machine take turns through file locks. ARGS come last, so `-n 0` (or
-        # any other -n) given to run.sh wins.
-        "$PY" -m pytest tests -n "${PSSH_TEST_WORKERS:-4}" --dist load "$@" || rc=$?
+        # PSSH_TEST_WORKERS processes (pytest-xdist; six, so that tests waiting
+        # on timeouts leave the CPUs to others); tests that change the
+        # machine take turns through file locks. --maxschedchunk 1: a worker
+        # is given one test at a time as it needs more (xdist otherwise gives
+        # each worker a quarter of its share of the list up front, so the
+        # slow tests, which conftest.py puts first, all went to one worker).
+        # ARGS come last, so `-n 0` (or any other -n) given to run.sh wins.
+        "$PY" -m pytest tests -n "${PSSH_TEST_WORKERS:-6}" --dist load --maxschedchunk 1 "$@" || rc=$?
         if [ "$rc" -eq 5 ]; then
             say "pytest collected no tests: counting that as a failure"
         fi

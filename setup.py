@@ -46,7 +46,7 @@ setup(
     extras_require={
         # paramiko: the hostile SSH server of tests/peers/hostile_server.py
         # (pinned: its hooks follow this version's framing of packets).
-        'test': ['pytest', 'pytest-timeout', 'paramiko==5.1.0', 'pytest-xdist', 'uvloop'],
+        'test': ['pytest', 'pytest-timeout', 'paramiko==5.1.0', 'pytest-xdist>=3.3', 'uvloop'],
         'docs': ['sphinx'],
     },
     entry_points={

@@ -161,20 +161,50 @@ def pytest_configure(config):
                             'these after the rest, one at a time, with PSSH_ALONE=1 -m alone)')
     config.addinivalue_line('markers', 'slow(seconds): takes many seconds (about ``seconds`` on '
                             'an idle machine); started first, longest first, under pytest-xdist')
+    config.addinivalue_line('markers', 'waits(seconds): spends about ``seconds`` waiting on a '
+                            'timeout or keepalives, with little CPU; started early under '
+                            'pytest-xdist, beside the CPU-heavy slow tests')
 
 
 def _expected_seconds(item):
-    mark = item.get_closest_marker('slow')
+    mark = item.get_closest_marker('slow') or item.get_closest_marker('waits')
     return mark.args[0] if mark is not None else 0
 
 
+def _start_order(item):
+    """Sort key: the longest CPU-heavy tests (the leak test), then the tests that
+    mostly wait (they run while those keep the CPUs busy), then the other
+    slow ones by length."""
+    seconds = _expected_seconds(item)
+    if seconds >= 30:
+        return (0, -seconds)
+    if item.get_closest_marker('waits'):
+        return (1, -seconds)
+    return (2, -seconds)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist, put the tests marked ``slow`` first, longest first:
-    the scheduler deals the first tests out to the workers in turn, so the long
-    ones start at once on different workers instead of one of them ending the
-    run late. A run without xdist keeps the modules' own order."""
+    """Under pytest-xdist, start the tests marked ``slow`` or ``waits`` first (see
+    :func:`_start_order`), each followed by one quick test; the rest keep the
+    modules' order.
+
+    ``bash run.sh test`` runs xdist with ``--maxschedchunk 1``: each worker is
+    dealt two tests to begin with and then one at a time as it runs out. The
+    quick test after each slow one keeps two slow ones from being dealt to
+    one worker together, so the long tests start at once on different workers
+    and, being CPU-heavy or waiting on timeouts, overlap the rest instead of
+    one worker ending the run late. A run without xdist keeps the modules'
+    own order."""
     if os.environ.get('PYTEST_XDIST_WORKER'):
-        items.sort(key=_expected_seconds, reverse=True)
+        slow = sorted((item for item in items if _expected_seconds(item)), key=_start_order)
+        quick = [item for item in items if not _expected_seconds(item)]
+        ordered = []
+        for index, item in enumerate(slow):
+            ordered.append(item)
+            if index < len(quick):
+                ordered.append(quick[index])
+        ordered += quick[len(slow):]
+        items[:] = ordered
     if not os.environ.get('PSSH_ALONE'):
         skip = pytest.mark.skip(reason='needs the machine to itself: PSSH_ALONE=1 '
                                 '(bash run.sh test runs it after the others)')

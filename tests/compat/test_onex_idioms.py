@@ -411,6 +411,7 @@ def silent_port():
         yield listener.port
 
 
+@pytest.mark.waits(4)
 @pytest.mark.timeout(60)
 def test_greenlet_timeout_gives_up_on_a_silent_host(parallel, silent_port):
     client = parallel(host_config=[HostConfig(), HostConfig(port=silent_port)], timeout=30)

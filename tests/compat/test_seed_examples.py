@@ -290,7 +290,7 @@ def test_tunnel_with_proxy_user_port_and_key(group, closing, tmp_path, monkeypat
 # Join and Output Timeouts
 
 
-@pytest.mark.slow(5)
+@pytest.mark.waits(5)
 @pytest.mark.timeout(60)
 def test_join_timeout(group, closing):
     hosts = ['127.0.0.1', 'localhost']
@@ -320,7 +320,7 @@ def test_join_timeout(group, closing):
     assert [host_out.exit_code for host_out in output] == [0, 0]
 
 
-@pytest.mark.slow(10)
+@pytest.mark.waits(10)
 @pytest.mark.timeout(60)
 def test_output_read_timeout(group, closing):
     hosts = ['127.0.0.1', 'localhost']
@@ -386,7 +386,7 @@ def _wait_exited(pids, timeout):
             os.close(fd)
 
 
-@pytest.mark.slow(4)
+@pytest.mark.waits(4)
 @pytest.mark.timeout(60)
 def test_partial_output_of_command_that_does_not_terminate(group, closing, tmp_path):
     # /var/log/messages is replaced by a file of our own.

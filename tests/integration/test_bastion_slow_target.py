@@ -228,7 +228,7 @@ def test_good_targets_do_not_wait_for_a_slow_one_without_timeout(backend, group,
     assert 'nonexistent channel' not in bastion.read_log()
 
 
-@pytest.mark.slow(5)
+@pytest.mark.waits(5)
 def test_good_targets_do_not_pay_for_each_slow_target(backend, group, slow, slow2, kw):
     """With a timeout, N slow targets ahead of a good one do not cost it N
     timeouts: it is connected before the first slow target times out."""

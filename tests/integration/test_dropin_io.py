@@ -333,6 +333,7 @@ def test_password_written_to_every_host_whatever_their_state(backend, server, cl
 # ----------------------------------------------------------------------
 # Item 10: exit_code after a read Timeout and close_channel()
 
+@pytest.mark.waits(3)
 @pytest.mark.timeout(60)
 def test_exit_code_stays_none_after_timeout_and_close_channel(backend, server, client_kwargs):
     with _client(backend, server, client_kwargs) as client:

@@ -352,7 +352,7 @@ def test_latency_and_byte_at_a_time_delivery(backend, fresh_server, proxy, tmp_p
     client.close()
 
 
-@pytest.mark.slow(5)
+@pytest.mark.waits(5)
 @pytest.mark.timeout(60)
 # Seconds long: on pssh.aio once, over libssh2 (CI time).
 @pytest.mark.backends('native', 'ssh', 'aio-native')
@@ -366,6 +366,7 @@ def test_keepalive_keeps_a_quiet_healthy_connection(backend, server):
     client.close()
 
 
+@pytest.mark.waits(4)
 @pytest.mark.timeout(60)
 def test_silent_link_while_waiting_on_a_command(backend, fresh_server, proxy):
     client = backend.SSHClient(proxy.host, **_kwargs(fresh_server, proxy.port, keepalive_seconds=1))
@@ -383,6 +384,7 @@ def test_silent_link_while_waiting_on_a_command(backend, fresh_server, proxy):
     client.close()
 
 
+@pytest.mark.waits(4)
 @pytest.mark.timeout(60)
 def test_silent_link_in_parallel_client(backend, fresh_server, proxy, server):
     from pssh.config import HostConfig
@@ -404,6 +406,7 @@ def test_silent_link_in_parallel_client(backend, fresh_server, proxy, server):
     client.close()
 
 
+@pytest.mark.waits(4)
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize('kind', COPIES)
 def test_silent_link_during_copy(backend, fresh_server, proxy, tmp_path, kind):
@@ -573,6 +576,7 @@ def _netns_server():
         assert name not in _run('ip', 'netns', 'list').stdout
 
 
+@pytest.mark.waits(4)
 @pytest.mark.timeout(60)
 def test_packets_dropped_mid_command(backend, netns_server):
     srv = netns_server

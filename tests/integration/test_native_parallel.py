@@ -962,6 +962,7 @@ def test_run_shell_commands_on_closed_shell(names, make_client):
     assert output[0].client is shells[0].output.client
 
 
+@pytest.mark.waits(3)
 @pytest.mark.timeout(60)
 def test_join_shells_timeout(names, make_client):
     hosts, port = names
@@ -1105,6 +1106,7 @@ def test_hosts_list_modified_in_place(names, make_client):
     assert output[0].client is not first[0].client
 
 
+@pytest.mark.waits(2)
 @pytest.mark.timeout(60)
 def test_run_command_does_not_wait_for_commands(group, make_client):
     client = make_client(['127.0.0.1'] * 4, host_config=port_config(group, 4), pool_size=2)

@@ -695,6 +695,7 @@ def test_target_port_closed_does_not_break_shared_bastion(backend, b1, t1, kw):
         assert accepted(b1) == before + 1
 
 
+@pytest.mark.waits(2)
 @pytest.mark.timeout(60)
 def test_silent_target_behind_bastion_times_out(backend, fresh_bastion, kw):
     """A target that accepts TCP but never speaks SSH: the handshake through the

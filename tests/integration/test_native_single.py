@@ -360,6 +360,7 @@ def test_stdin_write_after_command_exited_returns_promptly(backend, server, clie
         assert output.exit_code == 0
 
 
+@pytest.mark.waits(3)
 @pytest.mark.timeout(60)
 def test_stdin_write_to_slow_reader(backend, server, client_kwargs):
     """A command that reads its stdin late is not a timeout: the connection is fine."""
@@ -771,6 +772,7 @@ def test_two_clients_in_parallel_greenlets(backend, server, client_kwargs):
 # keepalive
 
 
+@pytest.mark.waits(3)
 @pytest.mark.timeout(30)
 def test_keepalive_does_not_disturb_commands(backend, server, client_kwargs):
     with make_client(backend, server, client_kwargs, keepalive_seconds=1) as cli:
@@ -1245,6 +1247,7 @@ def test_connect_timeout_no_banner(backend, silent_listener, client_kwargs):
     assert silent_listener.accepted == 1
 
 
+@pytest.mark.waits(2)
 @pytest.mark.timeout(30)
 def test_connect_timeout_retried(backend, silent_listener, client_kwargs):
     port = silent_listener.port
