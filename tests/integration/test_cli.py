@@ -108,7 +108,7 @@ def env(tmp_path_factory):
     os.chmod(sudo, 0o755)
     os.chmod(workdir, 0o755)
     path = '%s:/usr/local/bin:/usr/bin:/bin' % fake_bin
-    with OpenSSHServer(extra_config={'SetEnv': 'PATH=%s' % path}) as server:
+    with OpenSSHServer(extra_config={'SetEnv': 'PATH=%s' % path}, reexec=False) as server:
         yield Env(server, workdir)
 
 

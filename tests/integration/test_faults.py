@@ -181,7 +181,7 @@ def _proxy_wait(proxy, predicate, timeout=30):
 @pytest.fixture
 def fresh_server():
     """A server of the test's own, to kill."""
-    with OpenSSHServer() as srv:
+    with OpenSSHServer(reexec=False) as srv:
         yield srv
 
 

@@ -47,7 +47,7 @@ def group():
 @pytest.fixture(scope='module')
 def second(group):
     """An sshd on 127.0.0.2 accepting the group's user key."""
-    srv = OpenSSHServer(SECOND_ADDR, user_key=group.user_key)
+    srv = OpenSSHServer(SECOND_ADDR, user_key=group.user_key, reexec=False)
     srv.start()
     try:
         yield srv
