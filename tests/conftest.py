@@ -160,7 +160,8 @@ def pytest_configure(config):
                             'disturb; skipped unless PSSH_ALONE=1 (``bash run.sh test`` runs '
                             'these after the rest, one at a time, with PSSH_ALONE=1 -m alone)')
     config.addinivalue_line('markers', 'slow(seconds): takes many seconds (about ``seconds`` on '
-                            'an idle machine); started first, longest first, under pytest-xdist')
+                            'an idle machine); started early under pytest-xdist, in the order '
+                            'of _start_order')
     config.addinivalue_line('markers', 'waits(seconds): spends about ``seconds`` waiting on a '
                             'timeout or keepalives, with little CPU; started early under '
                             'pytest-xdist, beside the CPU-heavy slow tests')
