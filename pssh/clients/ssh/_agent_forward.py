@@ -183,12 +183,20 @@ _CALLBACKS = _Callbacks(size=ctypes.sizeof(_Callbacks),
                         channel_open_request_auth_agent_function=_ON_AGENT_CHANNEL)
 
 
-def _directions(session: Session) -> int:
-    """What libssh waits for: its output leaving, or the server (as the
-    driver's ``block_directions``)."""
+def libssh_directions(session: Session) -> int:
+    """What libssh waits for: its output leaving, or the server (the driver's
+    ``block_directions`` too).
+
+    libssh's poll flags tell when it may have output waiting to be sent.
+    Reads do not push it out, so flush here; only if bytes are still buffered
+    afterwards (the socket is full) is there anything to wait for in that
+    direction. The flag alone is not enough: libssh leaves it set after it has
+    written its buffer out directly, and waiting for a writable socket then
+    returns at once, again and again (a busy loop while the server's window is
+    full).
+    """
     if session.get_poll_flags() & _WRITE_PENDING:
-        session.blocking_flush(0)
-        if session.get_poll_flags() & _WRITE_PENDING:
+        if session.blocking_flush(0) == _SSH_AGAIN:
             return READ | WRITE
     return READ
 
@@ -264,7 +272,7 @@ class AgentForwarding(AgentRelay):
             raise OSError('the connection to %s is closed' % (self._label,))
 
     def _directions(self, channel: _AgentChannel) -> int:
-        return _directions(channel.session)
+        return libssh_directions(channel.session)
 
     def _servable(self, channel: _AgentChannel) -> bool:
         return not self._closed() and bool(self._lib.is_open(channel.pointer))
@@ -294,7 +302,7 @@ class AgentForwarding(AgentRelay):
             io.settle(before)
             window = lib.window(channel.pointer)
         if window == 0:
-            io.wait_for(lambda: _directions(session))
+            io.wait_for(lambda: libssh_directions(session))
             return 0
         piece = bytes(data[:min(window, _WRITE_PACKET)])
         before = io.unread()
@@ -303,7 +311,7 @@ class AgentForwarding(AgentRelay):
         if written < 0:
             raise OSError('writing the agent channel failed: libssh error %s' % (written,))
         if written == 0:
-            io.wait_for(lambda: _directions(session))
+            io.wait_for(lambda: libssh_directions(session))
         return written
 
     def _send_eof(self, channel: _AgentChannel) -> None:

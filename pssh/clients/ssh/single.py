@@ -24,7 +24,7 @@ from ...exceptions import (
     AuthenticationError, InvalidAPIUseError, PKeyFileError, SessionError, SSHError, Timeout)
 from ...config import ClientSettings
 from ..base._driver import AGAIN, ExitStatus, SessionPrefs
-from ..base._io import READ, WRITE, SessionIO
+from ..base._io import READ, SessionIO
 from ..base._guard import LIBSSH_MAX_PACKET
 from ..base.single import BaseSSHClient, signal_exit_code
 from . import _agent_forward, _libssh
@@ -32,7 +32,6 @@ from . import _agent_forward, _libssh
 __all__ = ['SSHClient', 'LibsshDriver']
 
 _AUTH_AGAIN = 4      # SSH_AUTH_AGAIN
-_WRITE_PENDING = 8   # SSH_WRITE_PENDING (SSH_READ_PENDING is 2)
 _WRITE_PACKET = 16 * 1024  # below any server's maximum packet size
 _AUTH_INFO = 3       # SSH_AUTH_INFO: keyboard-interactive questions waiting
 _KBDINT_ROUNDS = 8
@@ -271,16 +270,8 @@ class LibsshDriver:
         return base64.b64decode(key.export_pubkey_base64())
 
     def block_directions(self) -> int:
-        # libssh tells whether it has output waiting to be sent. Reads do not
-        # push it out, so flush here; only if the socket is full is there
-        # anything to wait for in that direction. Otherwise it waits for the
-        # server.
         session = self.session
-        if session is not None and session.get_poll_flags() & _WRITE_PENDING:
-            session.blocking_flush(0)
-            if session.get_poll_flags() & _WRITE_PENDING:
-                return READ | WRITE
-        return READ
+        return READ if session is None else _agent_forward.libssh_directions(session)
 
     def keepalive_config(self, seconds: int) -> None:
         pass
