@@ -546,13 +546,19 @@ class FaultProxy:
             events = {conn.client: 0, conn.upstream: 0}
             if not conn.connected:
                 events[conn.upstream] |= selectors.EVENT_WRITE
+            now = time.monotonic()
             for flow in conn.flows.values():
                 faults = self._faults[flow.name]
                 if not flow.eof and flow.queued < _BUFFER_LIMIT:
                     if flow.src is conn.client or conn.connected:
                         events[flow.src] |= selectors.EVENT_READ
+                # Interest in writing only when something is due now: data
+                # held back by latency or by the bandwidth cap is waited for
+                # with the select timeout instead (a writable socket would
+                # otherwise wake the loop at once, over and over).
                 if conn.connected and flow.queue and not faults.stalled and \
-                        flow.queue[0][0] <= time.monotonic():
+                        flow.queue[0][0] <= now and \
+                        (faults.bandwidth is None or flow.next_send <= now):
                     events[flow.dst] |= selectors.EVENT_WRITE
             for sock, mask in events.items():
                 if mask:
