@@ -194,6 +194,12 @@ case "$cmd" in
         # 2.5 s of CPU per worker). One collection fills the cache first.
         export PYTHONPYCACHEPREFIX=${PYTHONPYCACHEPREFIX:-$ROOT/.pytest_cache/pycache}
         unset PYTHONDONTWRITEBYTECODE
+        # The docs are built meanwhile, on the other core; their output is
+        # shown after the tests.
+        docs_log=$(mktemp)
+        trap 'rm -f "$docs_log"' EXIT
+        "$PY" -m sphinx -q -W --keep-going -b html docs docs/_build/html >"$docs_log" 2>&1 &
+        docs_pid=$!
         "$PY" -m pytest tests --collect-only -q >/dev/null 2>&1 || true
         # Much of the suite waits on the network and on timeouts: run it in
         # PSSH_TEST_WORKERS processes (pytest-xdist; six, so that tests waiting
@@ -214,7 +220,8 @@ case "$cmd" in
             PSSH_ALONE=1 "$PY" -m pytest tests -n 0 -q -m alone || rc=$?
         fi
         docs_rc=0
-        "$PY" -m sphinx -q -W --keep-going -b html docs docs/_build/html || docs_rc=$?
+        wait "$docs_pid" || docs_rc=$?
+        cat "$docs_log" >&2
         if [ "$docs_rc" -ne 0 ]; then
             say "the docs build failed (exit $docs_rc)"
         fi
