@@ -160,11 +160,11 @@ def pytest_configure(config):
                             'disturb; skipped unless PSSH_ALONE=1 (``bash run.sh test`` runs '
                             'these after the rest, one at a time, with PSSH_ALONE=1 -m alone)')
     config.addinivalue_line('markers', 'slow(seconds): takes many seconds (about ``seconds`` on '
-                            'an idle machine); started early under pytest-xdist (see '
-                            '_start_order)')
+                            'an idle machine); started early under pytest-xdist, in the order '
+                            'of _start_order')
     config.addinivalue_line('markers', 'waits(seconds): spends about ``seconds`` waiting on a '
-                            'timeout or keepalives, with little CPU; spread over the run '
-                            'under pytest-xdist (see _start_order)')
+                            'timeout or keepalives, with little CPU; started early under '
+                            'pytest-xdist, beside the CPU-heavy slow tests')
 
 
 def _expected_seconds(item):
@@ -172,66 +172,39 @@ def _expected_seconds(item):
     return mark.args[0] if mark is not None else 0
 
 
-def _with_quick(slow, quick):
-    """``slow`` with one of ``quick`` after each, then the rest of ``quick``."""
-    ordered = []
-    for index, item in enumerate(slow):
-        ordered.append(item)
-        if index < len(quick):
-            ordered.append(quick[index])
-    return ordered + quick[len(slow):]
-
-
-def _spread(items, among):
-    """``among`` with ``items`` put in at even intervals, the first at the start."""
-    if not items:
-        return list(among)
-    step = (len(among) + len(items)) / len(items)
-    ordered, rest = [], iter(among)
-    for index, item in enumerate(items):
-        while len(ordered) < round(index * step):
-            ordered.append(next(rest))
-        ordered.append(item)
-    return ordered + list(rest)
-
-
-def _start_order(items):
-    """The order in which pytest-xdist hands tests to its workers.
-
-    First the longest CPU-heavy tests (the leak tests), then the other slow
-    ones, longest first, then the rest in the modules' order; a quick test
-    after each slow one. The tests that mostly wait are spread evenly over the
-    whole run: started together, six workers all sleeping on timeouts would
-    leave the CPUs idle."""
-    heavy, cpu, waits, quick = [], [], [], []
-    for item in items:
-        seconds = _expected_seconds(item)
-        if item.get_closest_marker('waits'):
-            waits.append(item)
-        elif seconds >= 30:
-            heavy.append(item)
-        elif seconds:
-            cpu.append(item)
-        else:
-            quick.append(item)
-    cpu.sort(key=_expected_seconds, reverse=True)
-    waits.sort(key=_expected_seconds, reverse=True)
-    return _spread(waits, _with_quick(heavy + cpu, quick))
+def _start_order(item):
+    """Sort key: the longest CPU-heavy tests (the leak test), then the tests that
+    mostly wait (they run while those keep the CPUs busy), then the other
+    slow ones by length."""
+    seconds = _expected_seconds(item)
+    if seconds >= 30:
+        return (0, -seconds)
+    if item.get_closest_marker('waits'):
+        return (1, -seconds)
+    return (2, -seconds)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist, hand the tests out in :func:`_start_order`.
+    """Under pytest-xdist, start the tests marked ``slow`` or ``waits`` first (see
+    :func:`_start_order`), each followed by one quick test; the rest keep the
+    modules' order.
 
     ``bash run.sh test`` runs xdist with ``--maxschedchunk 1``: each worker is
-    dealt two tests to begin with and then one at a time as it runs out, so
-    tests start in about this order. The quick test after each slow one keeps
-    two slow ones from being dealt to one worker together, so the long tests
-    start at once on different workers and overlap the rest instead of one
-    worker ending the run late. A run without xdist keeps the modules' own
-    order."""
+    dealt two tests to begin with and then one at a time as it runs out. The
+    quick test after each slow one keeps two slow ones from being dealt to
+    one worker together, so the long tests start at once on different workers
+    and, being CPU-heavy or waiting on timeouts, overlap the rest instead of
+    one worker ending the run late. A run without xdist keeps the modules'
+    own order."""
     if os.environ.get('PYTEST_XDIST_WORKER'):
-        ordered = _start_order(items)
-        assert len(ordered) == len(items)
+        slow = sorted((item for item in items if _expected_seconds(item)), key=_start_order)
+        quick = [item for item in items if not _expected_seconds(item)]
+        ordered = []
+        for index, item in enumerate(slow):
+            ordered.append(item)
+            if index < len(quick):
+                ordered.append(quick[index])
+        ordered += quick[len(slow):]
         items[:] = ordered
     if not os.environ.get('PSSH_ALONE'):
         skip = pytest.mark.skip(reason='needs the machine to itself: PSSH_ALONE=1 '
